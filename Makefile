@@ -1,0 +1,29 @@
+# Entry points for people and CI. Everything goes through CMake/Ninja in $(BUILD).
+BUILD ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+
+.PHONY: all setup configure build test demo clean
+
+all: build
+
+setup:
+	bash scripts/setup.sh
+
+configure: setup
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The main job on the shipped example: import, inspect, and reproduce PyTorch's QAT outputs.
+demo: build
+	$(BUILD)/driver/qatc inspect examples/resnet_tiny.onnx
+	$(BUILD)/driver/qatc run examples/resnet_tiny.onnx --data examples/resnet_tiny_data --engine qat-float32
+	$(BUILD)/driver/qatc run examples/resnet_tiny.onnx --data examples/resnet_tiny_data --engine qat-exact
+
+clean:
+	rm -rf $(BUILD)

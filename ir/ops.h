@@ -1,0 +1,67 @@
+// The op set, described as data: each op's operand count, attributes, and shape/type rules.
+// Float ops are also the integer ops: with integer operands conv and matmul accumulate in i32/i64,
+// elementwise ops work on one integer type (docs/ir.md lists the integer semantics).
+#pragma once
+
+#include "ir/dtype.h"
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace qatc::ir {
+
+struct Op;
+
+enum class OpKind : uint8_t {
+  conv,        // x, w [, bias]        N-d convolution, NC... layout, grouped
+  matmul,      // a, b                 numpy matmul with batch broadcasting
+  batchnorm,   // x, scale, bias, mean, var   inference-mode batch normalization
+  add,         // a, b                 numpy broadcasting elementwise ops
+  sub,
+  mul,
+  div,
+  relu,        // x
+  clip,        // x                    min/max attributes (absent = unbounded)
+  concat,      // x...                 along axis
+  maxpool,     // x
+  avgpool,     // x                    count_include_pad selects the divisor at borders
+  pad,         // x                    constant / reflect / edge
+  resize,      // x                    nearest neighbour
+  reshape,     // x                    to the static `shape`
+  transpose,   // x                    by `perm`
+  quantize,    // x (float) -> integer tensor with quant params; `round` attribute
+  dequantize,  // x (quantized integer) -> float
+};
+
+enum class AttrKind : uint8_t { int_, float_, string_, ints, floats };
+
+struct AttrSpec {
+  std::string_view name;
+  AttrKind kind;
+  bool required;
+};
+
+struct OpInfo {
+  OpKind kind;
+  std::string_view name;
+  int min_inputs;
+  int max_inputs;  // -1: variadic
+  std::vector<AttrSpec> attrs;
+  // The output shape from the operand types and attributes; throws Error naming the op.
+  Shape (*infer_shape)(const Op& op);
+  // Checks operand and result element types and quant params; throws Error naming the op.
+  void (*check_types)(const Op& op);
+};
+
+const OpInfo& op_info(OpKind kind);
+std::optional<OpKind> parse_op_kind(std::string_view name);
+std::vector<OpKind> all_op_kinds();
+
+// Shape rules shared with the evaluators (shape_inference.cpp).
+Shape broadcast_shapes(const Shape& a, const Shape& b, const Op& op);
+// Output length of a sliding window: conv and pooling.
+int64_t window_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad_begin, int64_t pad_end,
+                           int64_t dilation, bool ceil_mode);
+
+}  // namespace qatc::ir

@@ -1,0 +1,13 @@
+// Structural and type checks of a graph. Throws Error naming the first offending op or value.
+#pragma once
+
+#include "ir/graph.h"
+
+namespace qatc::ir {
+
+void verify(const Graph& graph);
+
+// Quant params must be self-consistent and fit the value's type; `what` names the value.
+void verify_quant(const QuantParams& q, const TensorType& type, const std::string& what);
+
+}  // namespace qatc::ir

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs every build, test and model-generation dependency from Debian 12 packages.
+# Idempotent: does nothing (and needs no root) when everything is already installed.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libonnx-dev libprotobuf-dev protobuf-compiler   # ONNX model loading, checker, shape inference
+  libonnx-testdata                                # ONNX backend node tests (conformance data)
+  libhalide14-0-dev                               # kernel code generation (brings LLVM 14)
+  libfmt-dev                                      # formatting
+  nlohmann-json3-dev                              # JSON reports
+  libcli11-dev                                    # command-line parsing
+  catch2                                          # unit tests
+  llvm-14-tools                                   # FileCheck and lit for IR tests
+  python3 python3-torch python3-onnx python3-numpy  # regenerating the QAT regression models
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "setup: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+$sudo apt-get update
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
