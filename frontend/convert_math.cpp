@@ -1,0 +1,78 @@
+// Products, normalization, elementwise arithmetic and activations.
+#include "frontend/converters.h"
+
+#include <limits>
+
+namespace qatc::frontend {
+
+namespace {
+
+ir::Value* float_scalar(ImportContext& ctx, const std::string& suffix, double v) {
+  float f = static_cast<float>(v);
+  return ctx.add_constant(suffix, ir::TensorData::from<float>({}, std::span<const float>(&f, 1)));
+}
+
+// Integer elementwise arithmetic in ONNX wraps around; the IR's integer ops never do, so refuse.
+void convert_binary(ImportContext& ctx, ir::OpKind kind) {
+  ir::Value* a = ctx.input(0);
+  ir::Value* b = ctx.input(1);
+  for (ir::Value* v : {a, b})
+    if (!ir::is_float(v->type.dtype))
+      ctx.refuse("arithmetic on the {} tensor '{}' is not supported (float only)", ir::dtype_name(v->type.dtype), v->name);
+  ctx.emit(kind, {a, b});
+}
+
+}  // namespace
+
+void convert_matmul(ImportContext& ctx) { ctx.emit(ir::OpKind::matmul, {ctx.input(0), ctx.input(1)}); }
+
+// Gemm = alpha * A' * B' + beta * C, decomposed into transpose, matmul, mul and add in ONNX's order.
+void convert_gemm(ImportContext& ctx) {
+  ir::Value* a = ctx.input(0);
+  ir::Value* b = ctx.input(1);
+  if (a->type.shape.size() != 2 || b->type.shape.size() != 2) ctx.refuse("A and B must be matrices");
+  if (ctx.attr_int("transA", 0)) a = ctx.emit(ir::OpKind::transpose, {a}, {{"perm", std::vector<int64_t>{1, 0}}}, "transpose_a");
+  if (ctx.attr_int("transB", 0)) b = ctx.emit(ir::OpKind::transpose, {b}, {{"perm", std::vector<int64_t>{1, 0}}}, "transpose_b");
+  double alpha = ctx.attr_float("alpha", 1.0), beta = ctx.attr_float("beta", 1.0);
+  bool has_c = ctx.has_input(2);
+  bool scaled = alpha != 1.0;
+  ir::Value* y = ctx.emit(ir::OpKind::matmul, {a, b}, {}, has_c || scaled ? "matmul" : "");
+  if (scaled) y = ctx.emit(ir::OpKind::mul, {y, float_scalar(ctx, "alpha_value", alpha)}, {}, has_c ? "alpha" : "");
+  if (!has_c) return;
+  ir::Value* c = ctx.input(2);
+  if (beta != 1.0) c = ctx.emit(ir::OpKind::mul, {c, float_scalar(ctx, "beta_value", beta)}, {}, "beta");
+  ctx.emit(ir::OpKind::add, {y, c});
+}
+
+void convert_batch_normalization(ImportContext& ctx) {
+  if (ctx.attr_int("training_mode", 0) != 0) ctx.refuse("training_mode=1 is not supported (inference only)");
+  if (ctx.attr_int("spatial", 1) != 1) ctx.refuse("spatial=0 is not supported");
+  std::vector<ir::Value*> inputs;
+  for (int i = 0; i < 5; ++i) inputs.push_back(ctx.input(i));
+  ctx.emit(ir::OpKind::batchnorm, inputs, {{"epsilon", ctx.attr_float("epsilon", static_cast<double>(1e-5f))}});
+}
+
+void convert_add(ImportContext& ctx) { convert_binary(ctx, ir::OpKind::add); }
+void convert_sub(ImportContext& ctx) { convert_binary(ctx, ir::OpKind::sub); }
+void convert_mul(ImportContext& ctx) { convert_binary(ctx, ir::OpKind::mul); }
+void convert_div(ImportContext& ctx) { convert_binary(ctx, ir::OpKind::div); }
+
+void convert_relu(ImportContext& ctx) { ctx.emit(ir::OpKind::relu, {ctx.input(0)}); }
+
+// Bounds: attributes before opset 11, optional constant operands from 11 on. Absent = unbounded.
+void convert_clip(ImportContext& ctx) {
+  std::map<std::string, ir::AttrValue> attrs;
+  if (ctx.opset() < 11) {
+    // Clip-6's defaults are the float32 extremes: unbounded in effect.
+    double lo = ctx.attr_float("min", std::numeric_limits<float>::lowest());
+    double hi = ctx.attr_float("max", std::numeric_limits<float>::max());
+    if (lo > std::numeric_limits<float>::lowest()) attrs["min"] = lo;
+    if (hi < std::numeric_limits<float>::max()) attrs["max"] = hi;
+  } else {
+    if (ctx.has_input(1)) attrs["min"] = ctx.constant_scalar(1, "min bound");
+    if (ctx.has_input(2)) attrs["max"] = ctx.constant_scalar(2, "max bound");
+  }
+  ctx.emit(ir::OpKind::clip, {ctx.input(0)}, attrs);
+}
+
+}  // namespace qatc::frontend

@@ -1,0 +1,106 @@
+// Sliding-window ops: Conv, MaxPool, AveragePool and their global forms. auto_pad is resolved here
+// into explicit pads, so the IR always carries kernel, strides, pads and dilations.
+#include "frontend/converters.h"
+
+namespace qatc::frontend {
+
+namespace {
+
+using Attrs = std::map<std::string, ir::AttrValue>;
+
+// strides/pads/dilations of a node over the spatial dims of `x`, with auto_pad applied.
+Attrs window_attrs(ImportContext& ctx, const ir::Shape& x, const std::vector<int64_t>& kernel) {
+  if (x.size() < 3) ctx.refuse("the input needs rank >= 3 (N, C, spatial...), has rank {}", x.size());
+  size_t n = x.size() - 2;
+  if (kernel.size() != n) ctx.refuse("kernel has {} dimensions, the input has {} spatial ones", kernel.size(), n);
+  auto strides = ctx.attr_ints("strides", std::vector<int64_t>(n, 1));
+  auto dilations = ctx.attr_ints("dilations", std::vector<int64_t>(n, 1));
+  auto pads = ctx.attr_ints("pads", std::vector<int64_t>(2 * n, 0));
+  if (strides.size() != n || dilations.size() != n || pads.size() != 2 * n)
+    ctx.refuse("strides, dilations and pads must have {}, {} and {} values", n, n, 2 * n);
+  for (size_t i = 0; i < n; ++i)
+    if (strides[i] < 1 || dilations[i] < 1 || kernel[i] < 1) ctx.refuse("kernel, strides and dilations must be >= 1");
+  std::string auto_pad = ctx.attr_string("auto_pad", "NOTSET");
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    for (size_t i = 0; i < n; ++i) {
+      int64_t in = x[i + 2], out = (in + strides[i] - 1) / strides[i];
+      int64_t total = std::max<int64_t>(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - in);
+      // SAME_UPPER puts the odd extra pad at the end, SAME_LOWER at the beginning.
+      pads[i] = auto_pad == "SAME_UPPER" ? total / 2 : (total + 1) / 2;
+      pads[i + n] = total - pads[i];
+    }
+  } else if (auto_pad == "VALID") {
+    std::fill(pads.begin(), pads.end(), 0);
+  } else if (auto_pad != "NOTSET") {
+    ctx.refuse("auto_pad '{}' is not supported", auto_pad);
+  }
+  for (int64_t p : pads)
+    if (p < 0) ctx.refuse("negative pads are not supported");
+  return {{"strides", strides}, {"pads", pads}, {"dilations", dilations}};
+}
+
+std::vector<int64_t> required_kernel(ImportContext& ctx) {
+  if (!ctx.attr("kernel_shape")) ctx.refuse("attribute 'kernel_shape' is required");
+  return ctx.attr_ints("kernel_shape", {});
+}
+
+Attrs pool_attrs(ImportContext& ctx, const ir::Shape& x, const std::vector<int64_t>& kernel) {
+  Attrs a = window_attrs(ctx, x, kernel);
+  a["kernel_shape"] = kernel;
+  a["ceil_mode"] = ctx.attr_int("ceil_mode", 0) != 0 ? int64_t{1} : int64_t{0};
+  return a;
+}
+
+// Global pooling: one window covering all spatial positions.
+Attrs global_pool_attrs(ImportContext& ctx, const ir::Shape& x) {
+  if (x.size() < 3) ctx.refuse("the input needs rank >= 3 (N, C, spatial...), has rank {}", x.size());
+  size_t n = x.size() - 2;
+  return {{"kernel_shape", std::vector<int64_t>(x.begin() + 2, x.end())},
+          {"strides", std::vector<int64_t>(n, 1)},
+          {"pads", std::vector<int64_t>(2 * n, 0)},
+          {"dilations", std::vector<int64_t>(n, 1)},
+          {"ceil_mode", int64_t{0}}};
+}
+
+}  // namespace
+
+void convert_conv(ImportContext& ctx) {
+  ir::Value* x = ctx.input(0);
+  ir::Value* w = ctx.input(1);
+  const ir::Shape& ws = w->type.shape;
+  if (ws.size() < 3) ctx.refuse("the weight '{}' needs rank >= 3, has rank {}", w->name, ws.size());
+  std::vector<int64_t> kernel(ws.begin() + 2, ws.end());
+  if (ctx.attr("kernel_shape") && ctx.attr_ints("kernel_shape", {}) != kernel)
+    ctx.refuse("kernel_shape does not match the weight '{}'", w->name);
+  Attrs attrs = window_attrs(ctx, x->type.shape, kernel);
+  attrs["group"] = ctx.attr_int("group", 1);
+  std::vector<ir::Value*> inputs{x, w};
+  if (ctx.has_input(2)) inputs.push_back(ctx.input(2));
+  ctx.emit(ir::OpKind::conv, inputs, attrs);
+}
+
+void convert_max_pool(ImportContext& ctx) {
+  ir::Value* x = ctx.input(0);
+  ctx.emit(ir::OpKind::maxpool, {x}, pool_attrs(ctx, x->type.shape, required_kernel(ctx)));
+}
+
+void convert_average_pool(ImportContext& ctx) {
+  ir::Value* x = ctx.input(0);
+  Attrs attrs = pool_attrs(ctx, x->type.shape, required_kernel(ctx));
+  attrs["count_include_pad"] = ctx.attr_int("count_include_pad", 0) != 0 ? int64_t{1} : int64_t{0};
+  ctx.emit(ir::OpKind::avgpool, {x}, attrs);
+}
+
+void convert_global_average_pool(ImportContext& ctx) {
+  ir::Value* x = ctx.input(0);
+  Attrs attrs = global_pool_attrs(ctx, x->type.shape);
+  attrs["count_include_pad"] = int64_t{0};
+  ctx.emit(ir::OpKind::avgpool, {x}, attrs);
+}
+
+void convert_global_max_pool(ImportContext& ctx) {
+  ir::Value* x = ctx.input(0);
+  ctx.emit(ir::OpKind::maxpool, {x}, global_pool_attrs(ctx, x->type.shape));
+}
+
+}  // namespace qatc::frontend

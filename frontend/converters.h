@@ -1,0 +1,42 @@
+// One function per supported ONNX operator (or family), each in the convert_*.cpp that groups it.
+// The table of supported operators with their opset ranges is in onnx_import.cpp.
+#pragma once
+
+#include "frontend/import_context.h"
+
+namespace qatc::frontend {
+
+// convert_quant.cpp
+void convert_quantize_linear(ImportContext& ctx);
+void convert_dequantize_linear(ImportContext& ctx);
+// convert_window.cpp
+void convert_conv(ImportContext& ctx);
+void convert_max_pool(ImportContext& ctx);
+void convert_average_pool(ImportContext& ctx);
+void convert_global_average_pool(ImportContext& ctx);
+void convert_global_max_pool(ImportContext& ctx);
+// convert_math.cpp
+void convert_matmul(ImportContext& ctx);
+void convert_gemm(ImportContext& ctx);
+void convert_batch_normalization(ImportContext& ctx);
+void convert_add(ImportContext& ctx);
+void convert_sub(ImportContext& ctx);
+void convert_mul(ImportContext& ctx);
+void convert_div(ImportContext& ctx);
+void convert_relu(ImportContext& ctx);
+void convert_clip(ImportContext& ctx);
+// convert_layout.cpp
+void convert_identity(ImportContext& ctx);
+void convert_constant(ImportContext& ctx);
+void convert_flatten(ImportContext& ctx);
+void convert_reshape(ImportContext& ctx);
+void convert_transpose(ImportContext& ctx);
+void convert_squeeze(ImportContext& ctx);
+void convert_unsqueeze(ImportContext& ctx);
+void convert_concat(ImportContext& ctx);
+void convert_pad(ImportContext& ctx);
+// convert_resize.cpp
+void convert_resize(ImportContext& ctx);
+void convert_upsample(ImportContext& ctx);
+
+}  // namespace qatc::frontend

@@ -1,0 +1,219 @@
+#include "frontend/onnx_import.h"
+
+#include "frontend/converters.h"
+#include "frontend/file_io.h"
+#include "frontend/tensor_proto.h"
+#include "ir/verifier.h"
+
+#include <onnx/checker.h>
+#include <onnx/defs/schema.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include <filesystem>
+#include <set>
+
+namespace qatc::frontend {
+
+namespace {
+
+struct Converter {
+  std::string_view op_type;
+  int64_t min_opset;  // the oldest opset whose semantics the converter implements
+  void (*convert)(ImportContext&);
+};
+
+// Every supported ONNX operator (default domain). Opsets 7 and later are accepted overall.
+constexpr Converter kConverters[] = {
+    {"QuantizeLinear", 10, convert_quantize_linear},
+    {"DequantizeLinear", 10, convert_dequantize_linear},
+    {"Conv", 1, convert_conv},
+    {"MaxPool", 1, convert_max_pool},
+    {"AveragePool", 1, convert_average_pool},
+    {"GlobalAveragePool", 1, convert_global_average_pool},
+    {"GlobalMaxPool", 1, convert_global_max_pool},
+    {"MatMul", 1, convert_matmul},
+    {"Gemm", 7, convert_gemm},
+    {"BatchNormalization", 7, convert_batch_normalization},
+    {"Add", 7, convert_add},
+    {"Sub", 7, convert_sub},
+    {"Mul", 7, convert_mul},
+    {"Div", 7, convert_div},
+    {"Relu", 1, convert_relu},
+    {"Clip", 6, convert_clip},
+    {"Identity", 1, convert_identity},
+    {"Constant", 1, convert_constant},
+    {"Flatten", 1, convert_flatten},
+    {"Reshape", 5, convert_reshape},
+    {"Transpose", 1, convert_transpose},
+    {"Squeeze", 1, convert_squeeze},
+    {"Unsqueeze", 1, convert_unsqueeze},
+    {"Concat", 4, convert_concat},
+    {"Pad", 2, convert_pad},
+    {"Resize", 10, convert_resize},
+    {"Upsample", 7, convert_upsample},
+};
+constexpr int64_t kMinOpset = 7;
+
+std::string first_line(std::string_view s) {
+  auto end = s.find('\n');
+  return std::string(s.substr(0, end));
+}
+
+int64_t default_domain_opset(const onnx::ModelProto& m, const std::string& path) {
+  for (const auto& o : m.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") return o.version();
+  fail("{}: the model imports no ai.onnx opset", path);
+}
+
+std::string detect_dialect(const onnx::ModelProto& m) {
+  bool qdq = false;
+  for (const auto& n : m.graph().node()) {
+    if (n.domain() == "mct_quantizers") return "mct";
+    qdq |= n.op_type() == "QuantizeLinear" || n.op_type() == "DequantizeLinear";
+  }
+  if (!qdq) return "float";
+  return m.producer_name() == "pytorch" ? "pytorch-qdq" : "onnx-qdq";
+}
+
+// Fixes every graph input's shape in the model itself, so ONNX shape inference sees static shapes.
+void resolve_input_shapes(onnx::ModelProto& m, const ImportOptions& options, const std::set<std::string>& initializers) {
+  std::set<std::string> used;
+  for (auto& in : *m.mutable_graph()->mutable_input()) {
+    if (initializers.count(in.name())) continue;
+    const std::string& name = in.name();
+    if (!in.type().has_tensor_type()) fail("input '{}' is not a tensor", name);
+    auto* tt = in.mutable_type()->mutable_tensor_type();
+    auto given = options.input_shapes.find(name);
+    if (given != options.input_shapes.end()) used.insert(name);
+    if (!tt->has_shape() && given == options.input_shapes.end())
+      fail("input '{}' has no shape; give it with --input-shape {}=<dims, e.g. 1x3x224x224>", name, name);
+    if (given != options.input_shapes.end() && tt->has_shape() &&
+        tt->shape().dim_size() != static_cast<int>(given->second.size()))
+      fail("input '{}' has rank {}, --input-shape gives rank {}", name, tt->shape().dim_size(), given->second.size());
+    auto* shape = tt->mutable_shape();
+    if (given != options.input_shapes.end())
+      while (shape->dim_size() < static_cast<int>(given->second.size())) shape->add_dim();
+    for (int i = 0; i < shape->dim_size(); ++i) {
+      auto* d = shape->mutable_dim(i);
+      bool is_static = d->has_dim_value();
+      if (given != options.input_shapes.end()) {
+        int64_t want = given->second[i];
+        if (want < 1) fail("--input-shape {}: dimension {} must be >= 1", name, i);
+        if (is_static && d->dim_value() != want)
+          fail("input '{}' has static dimension {} = {}, --input-shape gives {}", name, i, d->dim_value(), want);
+        d->set_dim_value(want);
+      } else if (!is_static) {
+        std::string symbol = d->has_dim_param() ? " ('" + d->dim_param() + "')" : "";
+        if (i != 0)
+          fail("input '{}' has a dynamic dimension {}{}; give its shape with --input-shape {}=<dims>", name, i, symbol,
+               name);
+        d->set_dim_value(1);  // dynamic batch: 1
+      } else if (d->dim_value() < 1) {
+        fail("input '{}' has dimension {} of size {}", name, i, d->dim_value());
+      }
+    }
+  }
+  for (const auto& [name, shape] : options.input_shapes)
+    if (!used.count(name)) fail("--input-shape names '{}', which is not a graph input", name);
+}
+
+void check_with_onnx(onnx::ModelProto& m, const std::string& path) {
+  try {
+    onnx::checker::check_model(m);
+  } catch (const std::exception& e) {
+    fail("{}: ONNX checker: {}", path, first_line(e.what()));
+  }
+  try {
+    onnx::shape_inference::InferShapes(m, onnx::OpSchemaRegistry::Instance(),
+                                       onnx::ShapeInferenceOptions(/*check_type=*/true, /*error_mode=*/1));
+  } catch (const std::exception& e) {
+    fail("{}: ONNX shape inference: {}", path, first_line(e.what()));
+  }
+}
+
+// Our shape rules must agree with ONNX's wherever ONNX inferred a static shape.
+void cross_check_shapes(const onnx::ModelProto& m, const ir::Graph& g) {
+  auto check = [&](const onnx::ValueInfoProto& vi) {
+    if (!vi.type().has_tensor_type() || !vi.type().tensor_type().has_shape()) return;
+    ir::Shape onnx_shape;
+    for (const auto& d : vi.type().tensor_type().shape().dim()) {
+      if (!d.has_dim_value()) return;
+      onnx_shape.push_back(d.dim_value());
+    }
+    const ir::Value* v = g.find_value(vi.name());
+    if (v && v->type.shape != onnx_shape)
+      fail("tensor '{}': ONNX shape inference gives {}, qatc computes {}", vi.name(), ir::shape_string(onnx_shape),
+           ir::shape_string(v->type.shape));
+  };
+  for (const auto& vi : m.graph().value_info()) check(vi);
+  for (const auto& vi : m.graph().output()) check(vi);
+}
+
+}  // namespace
+
+ImportedModel import_onnx(const std::string& path, const ImportOptions& options) {
+  onnx::ModelProto m;
+  if (!m.ParseFromString(read_file(path))) fail("{}: not a valid ONNX model (the protobuf does not parse)", path);
+  if (!m.has_graph()) fail("{}: the model has no graph", path);
+
+  ImportedModel result;
+  ModelInfo& info = result.info;
+  info.producer_name = m.producer_name();
+  info.producer_version = m.producer_version();
+  info.ir_version = m.ir_version();
+  info.opset = default_domain_opset(m, path);
+  info.dialect = detect_dialect(m);
+  if (info.opset < kMinOpset) fail("{}: opset {} is older than {}, which qatc does not support", path, info.opset, kMinOpset);
+
+  std::set<std::string> initializer_names;
+  for (const auto& t : m.graph().initializer()) initializer_names.insert(t.name());
+  resolve_input_shapes(m, options, initializer_names);
+  int64_t newest_known = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map().at(onnx::ONNX_DOMAIN).second;
+  info.onnx_checked = info.opset <= newest_known;
+  if (info.onnx_checked) check_with_onnx(m, path);
+
+  ir::Graph& g = result.graph;
+  g.name = m.graph().name().empty() ? std::filesystem::path(path).stem().string() : m.graph().name();
+  ImportContext ctx(g, info.opset);
+  for (const auto& t : m.graph().initializer()) ctx.add_initializer(t.name(), tensor_from_proto(t));
+  for (const auto& in : m.graph().input()) {
+    if (initializer_names.count(in.name())) continue;
+    const auto& tt = in.type().tensor_type();
+    ir::DType dtype = dtype_from_onnx(tt.elem_type(), "input '" + in.name() + "'");
+    if (dtype == ir::DType::f64) fail("input '{}' is float64; qatc imports float32 graphs", in.name());
+    ir::Shape shape;
+    for (const auto& d : tt.shape().dim()) shape.push_back(d.dim_value());
+    ctx.bind(in.name(), g.add_input(in.name(), {dtype, shape, std::nullopt}));
+  }
+
+  std::set<std::string> used;  // names some node or the graph output reads
+  for (const auto& n : m.graph().node()) used.insert(n.input().begin(), n.input().end());
+  for (const auto& o : m.graph().output()) used.insert(o.name());
+
+  for (const auto& node : m.graph().node()) {
+    ctx.begin_node(node);
+    if (!node.domain().empty() && node.domain() != "ai.onnx") ctx.refuse("operators of this domain are not supported");
+    const Converter* conv = nullptr;
+    for (const auto& c : kConverters)
+      if (c.op_type == node.op_type()) conv = &c;
+    if (!conv) ctx.refuse("operator not supported");
+    if (info.opset < conv->min_opset) ctx.refuse("supported from opset {} on", conv->min_opset);
+    if (node.output_size() < 1) ctx.refuse("has no outputs");
+    for (int i = 1; i < node.output_size(); ++i)
+      if (!node.output(i).empty() && used.count(node.output(i)))
+        ctx.refuse("output {} ('{}') is used, but only the first output is supported", i, node.output(i));
+    conv->convert(ctx);
+  }
+
+  for (const auto& o : m.graph().output()) {
+    ir::Value* v = ctx.lookup(o.name());
+    if (!v) fail("graph output '{}' is not produced by any node", o.name());
+    g.add_output(v);
+  }
+  g.erase_unused_values();
+  if (info.onnx_checked) cross_check_shapes(m, g);
+  ir::verify(g);
+  return result;
+}
+
+}  // namespace qatc::frontend
