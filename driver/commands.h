@@ -1,0 +1,26 @@
+// The qatc subcommands. Each registers its flags on the app; when it is the one chosen on the
+// command line, `action` runs it and returns the exit code (0 ok, 1 mismatch).
+#pragma once
+
+#include "frontend/onnx_import.h"
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace qatc::driver {
+
+using Action = std::function<int()>;
+
+void register_inspect(CLI::App& app, Action& action);
+void register_run(CLI::App& app, Action& action);
+
+// --input-shape NAME=1x3x224x224, repeatable; shared by every command that imports a model.
+struct ModelOptions {
+  std::string model;
+  std::vector<std::string> input_shapes;
+};
+void add_model_options(CLI::App& cmd, ModelOptions& options);
+frontend::ImportedModel import_model(const ModelOptions& options);
+
+}  // namespace qatc::driver

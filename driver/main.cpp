@@ -1,0 +1,29 @@
+// The qatc driver. Exit codes: 0 success, 1 a comparison found differences, 2 bad input or usage,
+// 3 an internal error (a bug in qatc).
+#include "driver/commands.h"
+#include "ir/error.h"
+
+#include <iostream>
+
+int main(int argc, char** argv) {
+  CLI::App app{"qatc: compile and verify quantization-aware-trained ONNX models bit-exactly"};
+  app.require_subcommand(1);
+  app.footer("Run 'qatc <command> --help' for a command's options.\nExit codes: 0 ok, 1 mismatch, 2 bad input or usage, 3 internal error.");
+  qatc::driver::Action action;
+  qatc::driver::register_inspect(app, action);
+  qatc::driver::register_run(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    return action();
+  } catch (const qatc::Error& e) {
+    std::cerr << "qatc: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "qatc: internal error: " << e.what() << "\n";
+    return 3;
+  }
+}

@@ -1,0 +1,19 @@
+# lit configuration for qatc's FileCheck tests: IR text (.qir), tiny ONNX models in ONNX's text
+# syntax (.onnxtxt) and driver command lines (.test).
+import os
+import lit.formats
+
+config.name = "qatc"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".qir", ".onnxtxt", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.qatc_build_dir, "tests", "lit")
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py.in"]
+
+config.environment["PATH"] = os.pathsep.join([config.llvm_tools_dir, config.environ_path])
+config.substitutions.append(("%qatc-opt", os.path.join(config.qatc_build_dir, "driver", "qatc-opt")))
+config.substitutions.append(("%qatc", os.path.join(config.qatc_build_dir, "driver", "qatc")))
+config.substitutions.append(("%onnx-from-text", os.path.join(config.qatc_build_dir, "tests", "onnx-from-text")))
+config.substitutions.append(("%expect-exit", os.path.join(config.qatc_source_dir, "tests", "tools", "expect-exit")))
+config.substitutions.append(("%models", os.path.join(config.qatc_source_dir, "tests", "models")))
+config.substitutions.append(("%testdata", "/usr/share/libonnx-testdata/data/node"))
