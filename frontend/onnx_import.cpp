@@ -9,6 +9,7 @@
 #include <onnx/defs/schema.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -52,7 +53,6 @@ constexpr Converter kConverters[] = {
     {"Resize", 10, convert_resize},
     {"Upsample", 7, convert_upsample},
 };
-constexpr int64_t kMinOpset = 7;
 
 std::string first_line(std::string_view s) {
   auto end = s.find('\n');
@@ -75,16 +75,33 @@ std::string detect_dialect(const onnx::ModelProto& m) {
   return m.producer_name() == "pytorch" ? "pytorch-qdq" : "onnx-qdq";
 }
 
+// Moves frozen graph inputs into the initializers, where the checker and shape inference see them.
+void freeze_inputs(onnx::ModelProto& m, const std::map<std::string, ir::TensorData>& frozen) {
+  auto* inputs = m.mutable_graph()->mutable_input();
+  for (const auto& [name, data] : frozen) {
+    auto it = std::find_if(inputs->begin(), inputs->end(), [&](const auto& in) { return in.name() == name; });
+    if (it == inputs->end()) fail("cannot freeze '{}': it is not a graph input", name);
+    if (it->type().tensor_type().elem_type() != dtype_to_onnx(data.dtype()))
+      fail("cannot freeze input '{}': the value is {}, the input is {}", name, ir::dtype_name(data.dtype()),
+           onnx_type_name(it->type().tensor_type().elem_type()));
+    inputs->erase(it);
+    *m.mutable_graph()->add_initializer() = tensor_to_proto(data, name);
+  }
+}
+
 // Fixes every graph input's shape in the model itself, so ONNX shape inference sees static shapes.
 void resolve_input_shapes(onnx::ModelProto& m, const ImportOptions& options, const std::set<std::string>& initializers) {
-  std::set<std::string> used;
+  std::set<std::string> input_names;
+  for (const auto& in : m.graph().input())
+    if (!initializers.count(in.name())) input_names.insert(in.name());
+  for (const auto& [name, shape] : options.input_shapes)
+    if (!input_names.count(name)) fail("--input-shape names '{}', which is not a graph input", name);
   for (auto& in : *m.mutable_graph()->mutable_input()) {
-    if (initializers.count(in.name())) continue;
+    if (!input_names.count(in.name())) continue;
     const std::string& name = in.name();
     if (!in.type().has_tensor_type()) fail("input '{}' is not a tensor", name);
     auto* tt = in.mutable_type()->mutable_tensor_type();
     auto given = options.input_shapes.find(name);
-    if (given != options.input_shapes.end()) used.insert(name);
     if (!tt->has_shape() && given == options.input_shapes.end())
       fail("input '{}' has no shape; give it with --input-shape {}=<dims, e.g. 1x3x224x224>", name, name);
     if (given != options.input_shapes.end() && tt->has_shape() &&
@@ -113,8 +130,6 @@ void resolve_input_shapes(onnx::ModelProto& m, const ImportOptions& options, con
       }
     }
   }
-  for (const auto& [name, shape] : options.input_shapes)
-    if (!used.count(name)) fail("--input-shape names '{}', which is not a graph input", name);
 }
 
 void check_with_onnx(onnx::ModelProto& m, const std::string& path) {
@@ -163,8 +178,8 @@ ImportedModel import_onnx(const std::string& path, const ImportOptions& options)
   info.ir_version = m.ir_version();
   info.opset = default_domain_opset(m, path);
   info.dialect = detect_dialect(m);
-  if (info.opset < kMinOpset) fail("{}: opset {} is older than {}, which qatc does not support", path, info.opset, kMinOpset);
 
+  freeze_inputs(m, options.frozen_inputs);
   std::set<std::string> initializer_names;
   for (const auto& t : m.graph().initializer()) initializer_names.insert(t.name());
   resolve_input_shapes(m, options, initializer_names);

@@ -25,6 +25,9 @@ struct ImportOptions {
   // Shapes for graph inputs with dynamic dimensions (--input-shape NAME=1x3x224x224). A dynamic
   // batch dimension defaults to 1; any other dynamic dimension must be given here.
   std::map<std::string, ir::Shape> input_shapes;
+  // Graph inputs given fixed values: they become constants (as if they were initializers). ONNX's
+  // backend node tests feed parameters such as scales, shapes and axes as inputs.
+  std::map<std::string, ir::TensorData> frozen_inputs;
 };
 
 struct ImportedModel {

@@ -117,7 +117,7 @@ Shape infer_pad(const Op& op) {
 Shape infer_resize(const Op& op) {
   const Shape& x = in_shape(op, 0);
   const auto& sizes = spatial(op, "sizes", x.size());
-  spatial(op, "scales", x.size());
+  if (op.get_floats("scales").size() != x.size()) fail("{}: attribute 'scales' needs {} values", op.describe(), x.size());
   for (int64_t s : sizes) require(s >= 1, op, "output sizes must be >= 1");
   return sizes;
 }
