@@ -66,7 +66,8 @@ void verify_type(const TensorType& type, const std::string& what) {
 
 void verify_quant(const QuantParams& q, const TensorType& type, const std::string& what) {
   if (is_float(type.dtype)) fail("{}: quantization parameters on a float tensor", what);
-  if (q.bits < 2 || q.bits > bit_width(type.dtype) || q.qmin() < int_min(type.dtype) || q.qmax() > int_max(type.dtype))
+  // Quantized values are at most 32 bits wide (int32 bias tensors); this also keeps qmin/qmax defined.
+  if (q.bits < 2 || q.bits > 32 || q.bits > bit_width(type.dtype) || q.qmin() < int_min(type.dtype) || q.qmax() > int_max(type.dtype))
     fail("{}: {} values do not fit the storage type {}", what, storage_text(q), dtype_name(type.dtype));
   if (q.scales.empty() || q.scales.size() != q.zero_points.size())
     fail("{}: needs one zero point per scale", what);

@@ -1,0 +1,87 @@
+// conv and matmul: the only thing they share is the dot-product accumulation, which the arithmetic
+// policy supplies (A::with_dot picks the accumulator, e.g. exact mode's __int128 fast path).
+#include "ir/graph.h"
+#include "sim/qat/exact_arith.h"
+#include "sim/qat/float32_arith.h"
+#include "sim/qat/int_arith.h"
+#include "sim/qat/kernels.h"
+#include "sim/qat/strided.h"
+#include "sim/qat/window.h"
+
+namespace qatc::sim {
+
+template <class A>
+NumArray<A> conv(const ir::Op& op, const NumArray<A>& x, const NumArray<A>& w, const NumArray<A>* bias) {
+  const Window win = make_window(op, x.shape, std::vector<int64_t>(w.shape.begin() + 2, w.shape.end()));
+  const int64_t out_channels = w.shape[0], in_per_group = w.shape[1];
+  const int64_t out_per_group = out_channels / op.get_int("group");
+  const int64_t in_plane = win.in_plane(), out_plane = win.out_plane(), kernel_volume = win.kernel_volume();
+  NumArray<A> y(win.output_shape(out_channels, x.shape.size() - 2));
+  A::with_dot(x.data, w.data, in_per_group * kernel_volume, [&](const auto& dot, const auto* xs, const auto* ws) {
+    for (int64_t n = 0; n < win.batch; ++n)
+      for (int64_t oc = 0; oc < out_channels; ++oc) {
+        const auto* xg = xs + (n * win.channels + oc / out_per_group * in_per_group) * in_plane;
+        const auto* wk = ws + oc * in_per_group * kernel_volume;
+        auto* yc = y.data.data() + (n * out_channels + oc) * out_plane;
+        win.for_each_output([&](int64_t o0, int64_t o1, int64_t o2, int64_t out) {
+          auto acc = dot.zero();
+          if constexpr (A::bias_seeds_accumulator)
+            if (bias) acc = dot.seed(bias->data[oc]);
+          for (int64_t ic = 0; ic < in_per_group; ++ic)
+            win.for_each_tap(o0, o1, o2, [&](int64_t xi, int64_t ki) {
+              dot.madd(acc, xg[ic * in_plane + xi], wk[ic * kernel_volume + ki]);
+            });
+          yc[out] = dot.finish(acc);
+        });
+      }
+  });
+  if (bias && !A::bias_seeds_accumulator) {
+    auto* yp = y.data.data();
+    for (int64_t n = 0; n < win.batch; ++n)
+      for (int64_t oc = 0; oc < out_channels; ++oc)
+        for (int64_t i = 0; i < out_plane; ++i, ++yp) *yp = A::add(*yp, bias->data[oc]);
+  }
+  return y;
+}
+
+template <class A>
+NumArray<A> matmul(const ir::Op& op, const NumArray<A>& a, const NumArray<A>& b) {
+  // numpy: a 1-D operand is a row (a) or column (b) vector whose unit axis is dropped from the result.
+  ir::Shape as = a.shape, bs = b.shape;
+  const bool a_vector = as.size() == 1, b_vector = bs.size() == 1;
+  if (a_vector) as.insert(as.begin(), 1);
+  if (b_vector) bs.push_back(1);
+  const int64_t m = as[as.size() - 2], k = as.back(), n = bs.back();
+  const ir::Shape a_batch(as.begin(), as.end() - 2), b_batch(bs.begin(), bs.end() - 2);
+  const ir::Shape batch = ir::broadcast_shapes(a_batch, b_batch, op);
+  // Batch strides in whole matrices.
+  const std::vector<int64_t> a_strides = broadcast_strides(a_batch, batch), b_strides = broadcast_strides(b_batch, batch);
+  ir::Shape out_shape = batch;
+  if (!a_vector) out_shape.push_back(m);
+  if (!b_vector) out_shape.push_back(n);
+  NumArray<A> y(out_shape);
+  A::with_dot(a.data, b.data, k, [&](const auto& dot, const auto* ad, const auto* bd) {
+    for_each_strided<2>(batch, {&a_strides, &b_strides}, [&](int64_t bi, const std::array<int64_t, 2>& off) {
+      const auto* am = ad + off[0] * m * k;
+      const auto* bm = bd + off[1] * k * n;
+      auto* ym = y.data.data() + bi * m * n;
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          auto acc = dot.zero();
+          for (int64_t t = 0; t < k; ++t) dot.madd(acc, am[i * k + t], bm[t * n + j]);
+          ym[i * n + j] = dot.finish(acc);
+        }
+    });
+  });
+  return y;
+}
+
+#define QATC_INSTANTIATE(A)                                                                              \
+  template NumArray<A> conv<A>(const ir::Op&, const NumArray<A>&, const NumArray<A>&, const NumArray<A>*); \
+  template NumArray<A> matmul<A>(const ir::Op&, const NumArray<A>&, const NumArray<A>&);
+QATC_INSTANTIATE(F32Arith)
+QATC_INSTANTIATE(ExactArith)
+QATC_INSTANTIATE(IntArith)
+#undef QATC_INSTANTIATE
+
+}  // namespace qatc::sim

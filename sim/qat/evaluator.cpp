@@ -1,0 +1,226 @@
+#include "sim/qat/evaluator.h"
+
+#include "ir/error.h"
+#include "sim/qat/conv_bn_pattern.h"
+#include "sim/qat/exact_arith.h"
+#include "sim/qat/float32_arith.h"
+#include "sim/qat/int_arith.h"
+#include "sim/qat/kernels.h"
+#include "sim/qat/numeric_error.h"
+#include "sim/qat/tensor_io.h"
+
+#include <type_traits>
+#include <unordered_map>
+#include <variant>
+
+namespace qatc::sim {
+
+namespace {
+
+// One evaluation of a graph with float tensors in policy A's numbers; integer tensors are int64.
+template <class A>
+class Evaluation {
+ public:
+  using Num = typename A::Num;
+  using Tensor = SimTensor<A>;
+
+  Evaluation(const ir::Graph& g, const QatOptions& options, const QatObserver& observer)
+      : g_(g), options_(options), observer_(observer) {
+    if constexpr (std::is_same_v<A, ExactArith>) folds_ = ConvBnFolds(g);
+  }
+
+  std::vector<ir::TensorData> run(const std::vector<ir::TensorData>& inputs) {
+    bind_inputs(inputs);
+    for (const ir::Value* c : g_.constants()) {
+      if (c->data->shape() != c->type.shape)
+        fail("constant '{}' holds {} data but has type shape {}", c->name, ir::shape_string(c->data->shape()),
+             ir::shape_string(c->type.shape));
+      values_[c] = imported(c->name, *c->data);
+    }
+    const std::vector<ir::Op*> ops = g_.ops();
+    const auto last_use = last_uses(ops);
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const ir::Op& op = *ops[i];
+      Tensor result = checked_evaluate(op);
+      if (observer_) observer_(op, export_tensor<A>(result, op.outputs[0]->type.dtype, /*exact_only=*/false));
+      for (const ir::Value* in : op.inputs)
+        if (last_use.at(in) == i) values_.erase(in);
+      values_[op.outputs[0]] = std::move(result);
+    }
+    std::vector<ir::TensorData> outputs;
+    for (const ir::Value* v : g_.outputs()) {
+      auto it = values_.find(v);
+      if (it == values_.end()) fail("output '{}' is not computed by the graph", v->name);
+      try {
+        outputs.push_back(export_tensor<A>(it->second, v->type.dtype, /*exact_only=*/true));
+      } catch (const NumericError& e) {
+        fail("output '{}': {}", v->name, e.what());
+      }
+    }
+    return outputs;
+  }
+
+ private:
+  void bind_inputs(const std::vector<ir::TensorData>& inputs) {
+    if (inputs.size() != g_.inputs().size())
+      fail("the graph has {} inputs, {} were given", g_.inputs().size(), inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const ir::Value* v = g_.inputs()[i];
+      if (ir::is_float(inputs[i].dtype()) != ir::is_float(v->type.dtype))
+        fail("input '{}' is {} but {} data was given", v->name, ir::dtype_name(v->type.dtype),
+             ir::dtype_name(inputs[i].dtype()));
+      if (inputs[i].shape() != v->type.shape)
+        fail("input '{}' has shape {} but data of shape {} was given", v->name, ir::shape_string(v->type.shape),
+             ir::shape_string(inputs[i].shape()));
+      values_[v] = imported(v->name, inputs[i]);
+    }
+  }
+
+  Tensor imported(const std::string& name, const ir::TensorData& d) const {
+    try {
+      return import_tensor<A>(d);
+    } catch (const NumericError& e) {
+      fail("tensor '{}': {}", name, e.what());
+    }
+  }
+
+  // For each operand, the index of the last op reading it; graph outputs are never released.
+  std::unordered_map<const ir::Value*, size_t> last_uses(const std::vector<ir::Op*>& ops) const {
+    std::unordered_map<const ir::Value*, size_t> last;
+    for (size_t i = 0; i < ops.size(); ++i)
+      for (const ir::Value* in : ops[i]->inputs) last[in] = i;
+    for (const ir::Value* out : g_.outputs()) last[out] = ops.size();
+    return last;
+  }
+
+  Tensor checked_evaluate(const ir::Op& op) {
+    op.info().check_types(op);
+    const ir::Shape shape = op.info().infer_shape(op);
+    Tensor result;
+    try {
+      result = evaluate(op);
+    } catch (const NumericError& e) {
+      fail("{}: {}", op.describe(), e.what());
+    }
+    std::visit([&](const auto& a) {
+      if (a.shape != shape)
+        throw std::logic_error(fmt::format("{}: computed shape {}, expected {}", op.describe(),
+                                           ir::shape_string(a.shape), ir::shape_string(shape)));
+    }, result);
+    if (const auto* ints = std::get_if<Array<int64_t>>(&result)) check_range(op, *ints);
+    return result;
+  }
+
+  // Integer results must fit their dtype: the reference evaluator never wraps silently.
+  static void check_range(const ir::Op& op, const Array<int64_t>& r) {
+    const ir::DType t = op.outputs[0]->type.dtype;
+    for (int64_t v : r.data)
+      if (v < ir::int_min(t) || v > ir::int_max(t))
+        fail("{}: integer result {} does not fit {}", op.describe(), v, ir::dtype_name(t));
+  }
+
+  template <class B>
+  const Array<typename B::Num>& operand(const ir::Op& op, size_t i) const {
+    const ir::Value* v = op.inputs[i];
+    auto it = values_.find(v);
+    if (it == values_.end()) fail("{}: operand '{}' has no value (ops out of topological order?)", op.describe(), v->name);
+    const auto* a = std::get_if<Array<typename B::Num>>(&it->second);
+    if (!a) fail("{}: operand '{}' is not a{} tensor", op.describe(), v->name, B::integer ? "n integer" : " float");
+    return *a;
+  }
+
+  // Runs f(policy) with the integer policy or A, as the op's tensors are integer or float.
+  template <class F>
+  Tensor on_element_type(bool integer, F&& f) {
+    if (integer) return Tensor(f(IntArith{}));
+    return Tensor(f(A{}));
+  }
+
+  Tensor evaluate(const ir::Op& op) {
+    using K = ir::OpKind;
+    const bool integer = ir::is_integer(op.outputs[0]->type.dtype);
+    // Unary ops on one operand of the result's element type.
+    auto unary = [&](auto kernel) {
+      return on_element_type(integer, [&](auto b) { return kernel(b, operand<decltype(b)>(op, 0)); });
+    };
+    switch (op.kind) {
+      case K::conv:
+        return on_element_type(ir::is_integer(op.inputs[0]->type.dtype), [&](auto b) {
+          using B = decltype(b);
+          return conv<B>(op, operand<B>(op, 0), operand<B>(op, 1), op.inputs.size() > 2 ? &operand<B>(op, 2) : nullptr);
+        });
+      case K::matmul:
+        return on_element_type(ir::is_integer(op.inputs[0]->type.dtype), [&](auto b) {
+          using B = decltype(b);
+          return matmul<B>(op, operand<B>(op, 0), operand<B>(op, 1));
+        });
+      case K::batchnorm: return evaluate_batchnorm(op);
+      case K::add:
+      case K::sub:
+      case K::mul:
+        return on_element_type(integer, [&](auto b) {
+          using B = decltype(b);
+          return binary<B>(op, operand<B>(op, 0), operand<B>(op, 1));
+        });
+      case K::div: return binary<A>(op, operand<A>(op, 0), operand<A>(op, 1));
+      case K::relu: return unary([&](auto b, const auto& x) { return relu<decltype(b)>(x); });
+      case K::clip: return unary([&](auto b, const auto& x) { return clip<decltype(b)>(op, x); });
+      case K::concat:
+        return on_element_type(integer, [&](auto b) {
+          using B = decltype(b);
+          std::vector<const Array<typename B::Num>*> parts;
+          for (size_t i = 0; i < op.inputs.size(); ++i) parts.push_back(&operand<B>(op, i));
+          return concat(op, parts);
+        });
+      case K::maxpool: return unary([&](auto b, const auto& x) { return maxpool<decltype(b)>(op, x); });
+      case K::avgpool: return avgpool<A>(op, operand<A>(op, 0));
+      case K::pad:
+        return unary([&](auto b, const auto& x) { return pad(op, x, decltype(b)::from_double(op.get_float("value"))); });
+      case K::resize: return unary([&](auto, const auto& x) { return resize(op, x); });
+      case K::reshape: return unary([&](auto, const auto& x) { return reshape(op, x); });
+      case K::transpose: return unary([&](auto, const auto& x) { return transpose(op, x); });
+      case K::quantize: return quantize<A>(op, operand<A>(op, 0), options_);
+      case K::dequantize: return dequantize<A>(op, operand<IntArith>(op, 0));
+    }
+    __builtin_unreachable();
+  }
+
+  Tensor evaluate_batchnorm(const ir::Op& op) {
+    const auto& x = operand<A>(op, 0);
+    const auto& scale = operand<A>(op, 1);
+    const auto& bias = operand<A>(op, 2);
+    const auto& mean = operand<A>(op, 3);
+    const auto& var = operand<A>(op, 4);
+    auto doubles = [](const Array<Num>& p) {
+      std::vector<double> d;
+      for (const Num& v : p.data) d.push_back(A::to_double(v));
+      return d;
+    };
+    const std::vector<float> alpha_f32 = batchnorm_alpha_f32(op, doubles(scale), doubles(var));
+    std::vector<Num> alpha;
+    std::optional<std::vector<double>> folded;
+    if (const ir::Value* c = folds_.divisor_of(op)) folded = folded_alpha(*c, x.shape, alpha_f32);
+    for (size_t c = 0; c < alpha_f32.size(); ++c)
+      alpha.push_back(A::from_double(folded ? (*folded)[c] : static_cast<double>(alpha_f32[c])));
+    return batchnorm<A>(x, bias, mean, alpha);
+  }
+
+  const ir::Graph& g_;
+  const QatOptions& options_;
+  const QatObserver& observer_;
+  ConvBnFolds folds_;  // exact mode only
+  std::unordered_map<const ir::Value*, Tensor> values_;
+};
+
+}  // namespace
+
+std::vector<ir::TensorData> evaluate_qat(const ir::Graph& g, const std::vector<ir::TensorData>& inputs,
+                                         const QatOptions& options, const QatObserver& observer) {
+  switch (options.arithmetic) {
+    case Arithmetic::float32: return Evaluation<F32Arith>(g, options, observer).run(inputs);
+    case Arithmetic::exact: return Evaluation<ExactArith>(g, options, observer).run(inputs);
+  }
+  __builtin_unreachable();
+}
+
+}  // namespace qatc::sim

@@ -1,0 +1,73 @@
+// Arithmetic policy of the float32 mode: what PyTorch 1.13 computes on x86 CPUs (AVX2 kernels), as
+// measured op by op against torch on the regression models' own tensors (scripts/make_qat_models.py
+// documents how). Every float operation rounds to float32 as torch's does; sim/ is built with
+// -ffp-contract=off so that no multiply-add is fused unless a formula says so.
+#pragma once
+
+#include "ir/quant.h"
+#include "sim/qat/numeric_error.h"
+#include "sim/qat/rounding.h"
+
+#include <cmath>
+#include <span>
+
+namespace qatc::sim {
+
+// Conv/matmul accumulation as torch's reference BLAS and Slow2d / depthwise conv kernels do it: one
+// float32 accumulator per output, products added one at a time in reduction order (conv: input
+// channel, then kernel taps), seeded with the conv's bias. (Large convs may take oneDNN's blocked
+// path instead, which rounds partial sums differently; on fake-quant operands the partial sums are
+// exact below 2^24 grid units, so both agree there.)
+struct F32Dot {
+  using Operand = float;
+  using Acc = float;
+  Acc zero() const { return 0.0f; }
+  Acc seed(float bias) const { return bias; }
+  void madd(Acc& acc, float a, float b) const { acc = acc + a * b; }
+  float finish(Acc acc) const { return acc; }
+};
+
+struct F32Arith {
+  using Num = float;
+  using Stored = float;  // element type of exported float tensors
+  static constexpr bool integer = false;
+  static constexpr bool bias_seeds_accumulator = true;  // see F32Dot
+
+  // Constants may be f64: a float32 framework holds them as float32.
+  static Num from_double(double v) { return static_cast<float>(v); }
+  static Num from_int(int64_t v) { return static_cast<float>(v); }
+  static double to_double(Num v) { return v; }
+  static double approximate_double(Num v) { return v; }
+
+  static Num add(Num a, Num b) { return a + b; }
+  static Num sub(Num a, Num b) { return a - b; }
+  static Num mul(Num a, Num b) { return a * b; }
+  static Num div(Num a, Num b) { return a / b; }
+  static bool less(Num a, Num b) { return a < b; }
+  // Fused, one rounding: GCC contracts these in torch's AVX2 batch-norm kernel.
+  static Num mul_add(Num a, Num b, Num c) { return std::fma(a, b, c); }
+  static Num sub_mul(Num c, Num a, Num b) { return std::fma(-a, b, c); }
+
+  // The float32 quotient (PyTorch: x * (1/scale); ONNX: x / scale), rounded by the op's rule as
+  // nearbyint would for half_even.
+  static int64_t quantize(Num x, double scale, ir::Rounding rule, bool by_reciprocal) {
+    auto s = static_cast<float>(scale);
+    float r = by_reciprocal ? x * (1.0f / s) : x / s;
+    if (std::isnan(r)) throw NumericError("cannot quantize NaN");
+    float a = std::fabs(r);
+    if (a >= 0x1p62f) return r < 0 ? -kSaturatedMagnitude : kSaturatedMagnitude;
+    float whole = std::floor(a);
+    float frac = a - whole;  // exact
+    return round_by_rule(rule, r < 0, static_cast<int64_t>(whole), {frac < 0.5f ? -1 : frac > 0.5f ? 1 : 0, frac != 0});
+  }
+  static Num dequantize(int64_t q_minus_zp, double scale) {
+    return static_cast<float>(q_minus_zp) * static_cast<float>(scale);
+  }
+
+  template <class F>
+  static void with_dot(std::span<const float> a, std::span<const float> b, int64_t /*terms*/, F&& f) {
+    f(F32Dot{}, a.data(), b.data());
+  }
+};
+
+}  // namespace qatc::sim

@@ -1,0 +1,66 @@
+// The QAT evaluator's kernels, each written once as a template over an arithmetic policy A
+// (F32Arith, ExactArith, and IntArith where integer tensors make sense) or over the element type T
+// for pure index maps. Operand shapes and attributes have been checked by the op's shape rule.
+#pragma once
+
+#include "sim/qat/array.h"
+#include "sim/qat/evaluator.h"
+
+#include <vector>
+
+namespace qatc::ir {
+struct Op;
+}
+
+namespace qatc::sim {
+
+template <class A>
+using NumArray = Array<typename A::Num>;
+
+// conv.cpp (A: F32Arith, ExactArith, IntArith)
+template <class A>
+NumArray<A> conv(const ir::Op& op, const NumArray<A>& x, const NumArray<A>& w, const NumArray<A>* bias);
+template <class A>
+NumArray<A> matmul(const ir::Op& op, const NumArray<A>& a, const NumArray<A>& b);
+
+// elementwise.cpp: add, sub, mul, div (div: not IntArith), relu, clip.
+template <class A>
+NumArray<A> binary(const ir::Op& op, const NumArray<A>& a, const NumArray<A>& b);
+template <class A>
+NumArray<A> relu(const NumArray<A>& x);
+template <class A>
+NumArray<A> clip(const ir::Op& op, const NumArray<A>& x);
+
+// pool.cpp (avgpool: not IntArith)
+template <class A>
+NumArray<A> maxpool(const ir::Op& op, const NumArray<A>& x);
+template <class A>
+NumArray<A> avgpool(const ir::Op& op, const NumArray<A>& x);
+
+// batchnorm.cpp: y = x * alpha + (bias - mean * alpha) per channel, alpha given by the caller.
+// The alpha a float32 framework uses: (1 / sqrt(var + eps)) * scale in float32.
+std::vector<float> batchnorm_alpha_f32(const ir::Op& op, const std::vector<double>& scale,
+                                       const std::vector<double>& var);
+template <class A>
+NumArray<A> batchnorm(const NumArray<A>& x, const NumArray<A>& bias, const NumArray<A>& mean,
+                      const std::vector<typename A::Num>& alpha);
+
+// quantize.cpp
+template <class A>
+Array<int64_t> quantize(const ir::Op& op, const NumArray<A>& x, const QatOptions& options);
+template <class A>
+NumArray<A> dequantize(const ir::Op& op, const Array<int64_t>& q);
+
+// layout.cpp (T: float, Exact, int64_t)
+template <class T>
+Array<T> concat(const ir::Op& op, const std::vector<const Array<T>*>& inputs);
+template <class T>
+Array<T> pad(const ir::Op& op, const Array<T>& x, const T& fill);
+template <class T>
+Array<T> resize(const ir::Op& op, const Array<T>& x);
+template <class T>
+Array<T> reshape(const ir::Op& op, const Array<T>& x);
+template <class T>
+Array<T> transpose(const ir::Op& op, const Array<T>& x);
+
+}  // namespace qatc::sim

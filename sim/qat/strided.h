@@ -1,0 +1,58 @@
+// Index walks shared by the kernels: numpy broadcasting and other strided views of row-major data.
+#pragma once
+
+#include "ir/dtype.h"
+
+#include <array>
+#include <vector>
+
+namespace qatc::sim {
+
+// Row-major strides of `shape`, in elements.
+std::vector<int64_t> strides_of(const ir::Shape& shape);
+
+// Strides for reading an operand of shape `in` at the indices of the broadcast shape `out`
+// (numpy rules: `in` is aligned to the trailing axes; broadcast axes get stride 0).
+std::vector<int64_t> broadcast_strides(const ir::Shape& in, const ir::Shape& out);
+
+// Calls f(i, offsets) for every element i of `shape` in row-major order, where offsets[k] is the
+// element's offset in view k (the dot product of its index with strides[k]).
+template <size_t N, class F>
+void for_each_strided(const ir::Shape& shape, const std::array<const std::vector<int64_t>*, N>& strides, F&& f) {
+  const size_t rank = shape.size();
+  int64_t total = ir::num_elements(shape);
+  if (total == 0) return;
+  std::array<int64_t, N> offset{};
+  if (rank == 0) return f(int64_t{0}, offset);
+  std::vector<int64_t> index(rank, 0);
+  const int64_t inner = shape[rank - 1];
+  std::array<int64_t, N> inner_stride;
+  for (size_t k = 0; k < N; ++k) inner_stride[k] = (*strides[k])[rank - 1];
+  for (int64_t i = 0; i < total;) {
+    // The innermost axis runs in a tight loop; the outer axes advance like an odometer.
+    std::array<int64_t, N> o = offset;
+    for (int64_t j = 0; j < inner; ++j, ++i) {
+      f(i, o);
+      for (size_t k = 0; k < N; ++k) o[k] += inner_stride[k];
+    }
+    for (size_t d = rank - 1; d-- > 0;) {
+      for (size_t k = 0; k < N; ++k) offset[k] += (*strides[k])[d];
+      if (++index[d] < shape[d]) break;
+      for (size_t k = 0; k < N; ++k) offset[k] -= (*strides[k])[d] * shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
+// The slice index along `axis` of each element of a tensor of `shape`: the channel of a
+// per-channel scale, zero point or batchnorm parameter.
+class AxisIndex {
+ public:
+  AxisIndex(const ir::Shape& shape, size_t axis);
+  int64_t operator()(int64_t flat) const { return (flat / inner_) % size_; }
+
+ private:
+  int64_t inner_ = 1, size_ = 1;
+};
+
+}  // namespace qatc::sim

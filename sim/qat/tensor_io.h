@@ -1,0 +1,24 @@
+// Conversion between the IR's TensorData and the evaluator's tensors: float data becomes policy A's
+// numbers, integer data int64.
+#pragma once
+
+#include "ir/tensor_data.h"
+#include "sim/qat/array.h"
+
+#include <variant>
+
+namespace qatc::sim {
+
+template <class A>
+using SimTensor = std::variant<Array<typename A::Num>, Array<int64_t>>;
+
+// NumericError if a float value has no representation in A (exact mode: NaN, infinities).
+template <class A>
+SimTensor<A> import_tensor(const ir::TensorData& d);
+
+// Float tensors as A::Stored (f32 or f64), exactly (NumericError for an exact value that is not a
+// double) or, for dumps, approximately; integer tensors in `int_dtype`.
+template <class A>
+ir::TensorData export_tensor(const SimTensor<A>& t, ir::DType int_dtype, bool exact_only);
+
+}  // namespace qatc::sim

@@ -1,0 +1,128 @@
+// The QAT reference evaluator's arithmetic rules, on tiny graphs written as IR text. Expected
+// values are worked out by hand in the comments (exact quotients via Python's fractions).
+#include "ir/error.h"
+#include "ir/text.h"
+#include "ir/verifier.h"
+#include "sim/qat/evaluator.h"
+
+#include <catch2/catch.hpp>
+
+using namespace qatc;
+using sim::Arithmetic;
+
+namespace {
+
+std::vector<int64_t> run_ints(const std::string& text, std::vector<float> input, Arithmetic arithmetic,
+                              bool by_reciprocal = false) {
+  ir::Graph g = ir::parse_graph(text, "test.qir");
+  ir::verify(g);
+  auto shape = g.inputs()[0]->type.shape;
+  auto out = sim::evaluate_qat(g, {ir::TensorData::from<float>(shape, input)},
+                               {.arithmetic = arithmetic, .quantize_by_reciprocal = by_reciprocal});
+  std::vector<int64_t> v;
+  for (int64_t i = 0; i < out[0].size(); ++i) v.push_back(out[0].int_at(i));
+  return v;
+}
+
+std::string quantize_graph(const std::string& rule, const std::string& scale) {
+  return R"(graph @q {
+    input %x : f32[8]
+    %q = quantize(%x) {round = ")" +
+         rule + R"("} : i8[8] quant<i8: scale = )" + scale + R"(, zp = 0>
+    output %q
+  })";
+}
+
+}  // namespace
+
+TEST_CASE("quantize ties follow the op's rounding rule, then saturate") {
+  const std::vector<float> x{2.5f, -2.5f, 0.5f, -0.5f, 1.5f, -1.5f, 127.5f, -128.5f};
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> cases{
+      {"half_even", {2, -2, 0, 0, 2, -2, 127, -128}},
+      {"half_up", {3, -2, 1, 0, 2, -1, 127, -128}},
+      {"half_away", {3, -3, 1, -1, 2, -2, 127, -128}},
+      {"floor", {2, -3, 0, -1, 1, -2, 127, -128}},
+  };
+  for (const auto& [rule, want] : cases)
+    for (Arithmetic a : {Arithmetic::float32, Arithmetic::exact}) {
+      INFO(rule << (a == Arithmetic::exact ? " exact" : " float32"));
+      CHECK(run_ints(quantize_graph(rule, "2^0"), x, a) == want);
+    }
+}
+
+TEST_CASE("exact mode rounds the real quotient; float32 mode the float32 one") {
+  // 0.35f / 0.1f: float32 division gives exactly 3.5 (-> 4 half-even), while the real quotient
+  // 46976204/13421773 = 3.49999989 rounds to 3. Likewise 0.45f / 0.1f: float32 4.5, real 4.4999998.
+  std::vector<float> x{0.35f, 0.45f, 0, 0, 0, 0, 0, 0};
+  CHECK(run_ints(quantize_graph("half_even", "0.10000000149011612"), x, Arithmetic::float32)[0] == 4);
+  CHECK(run_ints(quantize_graph("half_even", "0.10000000149011612"), x, Arithmetic::exact)[0] == 3);
+  CHECK(run_ints(quantize_graph("half_up", "0.10000000149011612"), x, Arithmetic::float32)[1] == 5);
+  CHECK(run_ints(quantize_graph("half_up", "0.10000000149011612"), x, Arithmetic::exact)[1] == 4);
+  // PyTorch's x * (1/s): 1.0f/0.1f rounds to 10.0f, and 0.35f * 10 = 3.5 -> 4 as well.
+  CHECK(run_ints(quantize_graph("half_even", "0.10000000149011612"), x, Arithmetic::float32, true)[0] == 4);
+}
+
+TEST_CASE("average pooling is exact: 1/3 is carried as a fraction") {
+  const std::string g = R"(graph @avg {
+    input %x : f32[1,1,3]
+    %a = avgpool(%x) {ceil_mode = 0, count_include_pad = 0, dilations = [1], kernel_shape = [3], pads = [0, 0], strides = [1]} : f32[1,1,1]
+    %q = quantize(%a) {round = "half_even"} : i8[1,1,1] quant<i8: scale = 2^-4, zp = 0>
+    output %q
+  })";
+  // (0 + 0 + 1.5) / 3 = 0.5 = 8/16.
+  CHECK(run_ints(g, {0, 0, 1.5f}, Arithmetic::exact) == std::vector<int64_t>{8});
+  // 1/3 = 5.33/16 -> 5.
+  CHECK(run_ints(g, {0, 0, 1}, Arithmetic::exact) == std::vector<int64_t>{5});
+  // As a graph output, 1/3 is not a double: exact mode refuses to round it silently.
+  ir::Graph raw = ir::parse_graph(R"(graph @avg {
+    input %x : f32[1,1,3]
+    %a = avgpool(%x) {ceil_mode = 0, count_include_pad = 0, dilations = [1], kernel_shape = [3], pads = [0, 0], strides = [1]} : f32[1,1,1]
+    output %a
+  })",
+                                  "avg.qir");
+  std::vector<float> in{0, 0, 1};
+  CHECK_THROWS_AS(sim::evaluate_qat(raw, {ir::TensorData::from<float>({1, 1, 3}, in)}, {}), Error);
+}
+
+TEST_CASE("PyTorch's Conv -> Div -> BatchNormalization export folds exactly") {
+  // PyTorch's fused QAT conv divides by sf = float32(gamma / sqrt(var + eps)) and batch norm then
+  // multiplies by its own float32 alpha = float32(float32(1 / sqrt(var + eps)) * gamma). With
+  // gamma 0.3 and var 5 they differ by one ulp (sf 0.13416395, alpha 0.13416396). The exact
+  // semantics cancel them: y = x + (bias - mean) * sf + beta = x, so x = 0.5 is a tie -> 0
+  // (half-even). Taking the float32 alpha literally would give 0.5 * alpha / sf > 0.5 -> 1.
+  const std::string g = R"(graph @bn {
+    input %x : f32[1,1,1,1]
+    const %sf : f32[1,1,1,1] = [0.13416395]
+    const %gamma : f32[1] = [0.3]
+    const %beta : f32[1] = [0]
+    const %mean : f32[1] = [0]
+    const %var : f32[1] = [5]
+    %d = div(%x, %sf) : f32[1,1,1,1]
+    %bn = batchnorm(%d, %gamma, %beta, %mean, %var) {epsilon = 9.999999747378752e-06} : f32[1,1,1,1]
+    %q = quantize(%bn) {round = "half_even"} : i8[1,1,1,1] quant<i8: scale = 2^0, zp = 0>
+    output %q
+  })";
+  CHECK(run_ints(g, {0.5f}, Arithmetic::exact) == std::vector<int64_t>{0});
+}
+
+TEST_CASE("exact mode stops, naming the op, when 113 bits are not enough") {
+  ir::Graph g = ir::parse_graph(R"(graph @wide {
+    input %x : f32[1]
+    const %tiny : f32[1] = [1e-30]
+    %y = add(%x, %tiny) : f32[1] loc("wide_add")
+    output %y
+  })",
+                                "wide.qir");
+  std::vector<float> in{1e30f};
+  CHECK_THROWS_WITH(sim::evaluate_qat(g, {ir::TensorData::from<float>({1}, in)}, {}),
+                    Catch::Contains("add 'wide_add'") && Catch::Contains("113 bits"));
+  // float32 mode just rounds, as a framework would.
+  auto out = sim::evaluate_qat(g, {ir::TensorData::from<float>({1}, in)}, {.arithmetic = Arithmetic::float32});
+  CHECK(out[0].float_at(0) == static_cast<double>(1e30f));
+}
+
+TEST_CASE("inputs must match the graph's input shapes") {
+  ir::Graph g = ir::parse_graph("graph @g { input %x : f32[2]\n %y = relu(%x) : f32[2]\n output %y }", "g.qir");
+  std::vector<float> in{1, 2, 3};
+  CHECK_THROWS_WITH(sim::evaluate_qat(g, {ir::TensorData::from<float>({3}, in)}, {}), Catch::Contains("'x'"));
+}
