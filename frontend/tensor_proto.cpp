@@ -68,7 +68,7 @@ ir::TensorData tensor_from_proto(const TensorProto& t) {
     if (raw.size() != static_cast<size_t>(n) * ir::byte_size(dtype))
       fail("{}: raw data has {} bytes, its shape [{}] needs {}", what, raw.size(), fmt::join(shape, ","),
            static_cast<size_t>(n) * ir::byte_size(dtype));
-    std::memcpy(data.mutable_bytes().data(), raw.data(), raw.size());  // x86-64: little-endian
+    if (!raw.empty()) std::memcpy(data.mutable_bytes().data(), raw.data(), raw.size());  // x86-64: little-endian
     return data;
   }
   ir::visit_dtype(dtype, [&](auto z) {

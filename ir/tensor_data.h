@@ -44,7 +44,7 @@ class TensorData {
   template <typename T>
   static TensorData from(Shape shape, std::span<const T> values) {
     TensorData d(dtype_of<T>(), std::move(shape));
-    std::memcpy(d.bytes_.data(), values.data(), values.size_bytes());
+    if (!values.empty()) std::memcpy(d.bytes_.data(), values.data(), values.size_bytes());
     return d;
   }
 
