@@ -3,7 +3,7 @@
 
 Run with Debian's interpreter (torch 1.13, onnx 1.12, numpy):
 
-    /usr/bin/python3 scripts/make_qat_models.py [OUTDIR] [--examples-dir DIR | --no-examples]
+    /usr/bin/python3 scripts/make_qat_models.py [OUTDIR]
 
 OUTDIR defaults to <repo>/tests/models.  For every model <name> it writes
 
@@ -11,8 +11,8 @@ OUTDIR defaults to <repo>/tests/models.  For every model <name> it writes
     OUTDIR/<name>/test_data_set_<N>/input_0.pb    (float32, named like the graph input)
     OUTDIR/<name>/test_data_set_<N>/output_0.pb   (float32, PyTorch's own fake-quant eval output)
 
-and copies resnet_tiny to <examples>/resnet_tiny.onnx + <examples>/resnet_tiny_data/ (the shipped
-demo model).  Everything is seeded and runs single-threaded, so two runs produce byte-identical
+(examples/resnet_tiny, the shipped demo model, links to tests/models/resnet_tiny).  Everything
+is seeded and runs single-threaded, so two runs produce byte-identical
 files; files whose content is unchanged are not rewritten.
 
 Every model gets random weights, random BatchNorm affine parameters and BatchNorm running
@@ -26,11 +26,15 @@ becomes Conv(zero bias) -> Div(scale_factor) -> BatchNormalization).
 
 Numerics of output_0.pb (torch 1.13 CPU, ATen AVX2 kernels, one thread): fake-quant is
 clamp(nearbyint(x * (1.0f/scale)) + zp) then (q - zp) * scale rounded once; eval BatchNorm is
-fma(x, a, fma(-mean, a, bias)) with a = (1/sqrt(var + eps)) * gamma in float32; small convs
-(Slow2d / oneDNN depthwise) accumulate in float32 starting from the bias in (cin, kh, kw) order;
-Linear adds the bias once after a float32 dot product summed in k order; AvgPool2d sums the
-window in float32 row-major then divides by the count; global average pool is ATen's cascade
-sum (8 lanes) divided by H*W.
+fma(x, a, fma(-mean, a, bias)) with a = (1/sqrt(var + eps)) * gamma in float32; small dense convs
+(Slow2d: im2col + reference BLAS sgemm) accumulate in float32 starting from the bias in
+(cin, kh, kw) order, one rounding for the product and one for the add; depthwise convs
+(groups = channels, oneDNN's jit kernel on AVX2/AVX-512) also start from the bias and go in
+(kh, kw) order but accumulate with FMA (one rounding per tap); Linear adds the bias once after a
+float32 dot product summed in k order; AvgPool2d sums the window in float32 row-major then
+divides by the count; global average pool is ATen's cascade sum (8 lanes) divided by H*W.
+On the fake-quant models most of this is invisible (operands on the quantization grids make the
+products and partial sums exact); the f32_* models below check it on off-grid float data.
 
 Models:
   resnet_tiny     power-of-two scales; quint8 (0..255, zp 0) after ReLUs, qint8 elsewhere;
@@ -46,6 +50,18 @@ Models:
   mlp_k1024       power-of-two scales; Linear 1024->64, ReLU, Linear 64->10 on a 1x1024 input.
   nonpot_default  torch's default (non-power-of-two) qnnpack QAT qconfig (version 0): affine
                   uint8 activations with non-zero zero points, per-tensor int8 weights.
+                  Data sets 5 and 6 are later draws of the same input stream on which
+                  quantizing by division (x / scale) instead of torch's x * (1/scale) changes
+                  an input integer and, through conv, pool and fc, one output element.
+
+Float models (no fake-quant, torch's default init, 4 data sets of standard-normal inputs each),
+one operator family each, on off-grid data where the plausible float32 formulas disagree:
+  f32_batchnorm   eval BatchNorm2d(16) alone, random running stats and affine parameters, 7x9.
+  f32_conv_bias   dense Conv2d(4, 6, 3, pad 1) and depthwise Conv2d(4, 4, 3, pad 1, groups 4),
+                  both with bias, on one 1x4x8x8 input, concatenated along channels.
+  f32_linear      Linear(300, 16) with bias on a 1x300 input (Gemm).
+  f32_avgpool     AvgPool2d(3, 1, 1) with count_include_pad False and True (the latter exported
+                  as Pad -> AveragePool), concatenated along channels.
 """
 
 import argparse
@@ -63,6 +79,11 @@ import warnings
 # the DEFAULT kernels with two roundings each; reduction order depends on the vector width.
 # Pin AVX2 (must be set before torch is imported); main() checks that it took effect.
 os.environ["ATEN_CPU_CAPABILITY"] = "avx2"
+# oneDNN, which runs torch's grouped/depthwise convs and the batch-8 training convs, picks its own
+# ISA independently of ATen's and is NOT pinned here: the committed files were made with oneDNN's
+# AVX-512 kernels, and DNNL_MAX_CPU_ISA=AVX2 changes some last bits of concat_pool_up's trained
+# weights (not its data sets). The f32_conv_bias outputs are the same with oneDNN's AVX2 and AVX-512
+# jit depthwise kernels (both accumulate with FMA); without AVX2 oneDNN takes a GEMM path instead.
 
 import numpy as np
 import torch
@@ -350,6 +371,13 @@ class NonPotDefault(nn.Module):
     def set_qconfigs(self):
         self.qconfig = tq.get_default_qat_qconfig("qnnpack", version=0)
 
+    # Later draws of the data-set input stream (standard normal) on which quantizing by division
+    # instead of by torch's reciprocal multiply changes the output: in each, one input element's
+    # integer differs (x / scale and x * (1/scale) fall on both sides of a .5), which changes 8
+    # (resp. 5) conv activations, one pooled integer and finally one output element. Found by
+    # scanning draws 5..19999 with forward_quantizing_by_division; only these two reach the output.
+    extra_draws = (1852, 9912)
+
 
 MODELS = [
     ("resnet_tiny", ResnetTiny, 1001),
@@ -358,6 +386,87 @@ MODELS = [
     ("mlp_k1024", MlpK1024, 1004),
     ("nonpot_default", NonPotDefault, 1005),
 ]
+
+
+# ----------------------------------------------------------------------------------------------
+# Float models (no fake-quant): one float32 operator each, on off-grid float data, so that the
+# float32 evaluation rules are checked where the plausible alternatives give different bits.
+# ----------------------------------------------------------------------------------------------
+
+class F32BatchNorm(nn.Module):
+    """Eval-mode BatchNorm2d alone (exported as a lone BatchNormalization node). H*W = 63 is not a
+    multiple of the AVX2 vector width, so the kernel's tail path runs too."""
+    input_shape = (1, 16, 7, 9)
+    onnx_ops = ["BatchNormalization"]
+
+    def __init__(self):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(16)
+
+    def forward(self, x):
+        return self.bn(x)
+
+    def init_params(self, gen):
+        c = self.bn.num_features
+        with torch.no_grad():
+            self.bn.weight.copy_(torch.empty(c).uniform_(0.5, 1.5, generator=gen))
+            self.bn.bias.copy_(torch.randn(c, generator=gen) * 0.5)
+            self.bn.running_mean.copy_(torch.randn(c, generator=gen) * 0.5)
+            self.bn.running_var.copy_(torch.empty(c).uniform_(0.2, 3.0, generator=gen))
+
+
+class F32ConvBias(nn.Module):
+    """A dense 3x3 conv (N=1, small: ATen's Slow2d path, im2col + reference BLAS sgemm) and a
+    depthwise 3x3 conv (groups = channels: oneDNN's jit depthwise kernel), both with float bias,
+    on the same input; outputs concatenated along channels (0-5 dense, 6-9 depthwise)."""
+    input_shape = (1, 4, 8, 8)
+    onnx_ops = ["Conv", "Conv", "Concat"]
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 6, 3, padding=1, bias=True)
+        self.dw = nn.Conv2d(4, 4, 3, padding=1, groups=4, bias=True)
+
+    def forward(self, x):
+        return torch.cat([self.conv(x), self.dw(x)], dim=1)
+
+
+class F32Linear(nn.Module):
+    """Linear 300 -> 16 with bias on a 1x300 input (addmm: reference BLAS sgemm, transposed A)."""
+    input_shape = (1, 300)
+    onnx_ops = ["Gemm"]
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(300, 16)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class F32AvgPool(nn.Module):
+    """AvgPool2d(3, 1, 1) without and with count_include_pad on the same input, concatenated along
+    channels (0-3 exclude padding: divisors 4/6/9; 4-7 include it: divisor 9, exported as Pad ->
+    AveragePool)."""
+    input_shape = (1, 4, 8, 8)
+    onnx_ops = ["AveragePool", "Pad", "AveragePool", "Concat"]
+
+    def __init__(self):
+        super().__init__()
+        self.pool_ex = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        self.pool_in = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=True)
+
+    def forward(self, x):
+        return torch.cat([self.pool_ex(x), self.pool_in(x)], dim=1)
+
+
+FLOAT_MODELS = [
+    ("f32_batchnorm", F32BatchNorm, 2001),
+    ("f32_conv_bias", F32ConvBias, 2002),
+    ("f32_linear", F32Linear, 2003),
+    ("f32_avgpool", F32AvgPool, 2004),
+]
+NUM_FLOAT_DATA_SETS = 4
 
 
 # ----------------------------------------------------------------------------------------------
@@ -441,6 +550,25 @@ def build_qat_model(cls, seed):
     return model
 
 
+def forward_quantizing_by_division(model, x):
+    """model(x) with every per-tensor FakeQuantize computing nearbyint(x / scale) in float32 instead
+    of torch's nearbyint(x * (1.0f / scale)) (dequantization as torch's: (q - zp) * scale in double,
+    rounded once). Only used to check that some data sets tell the two apart."""
+    def by_division(self, X):
+        assert self.qscheme in (torch.per_tensor_affine, torch.per_tensor_symmetric)
+        s = self.scale.to(torch.float32)
+        zp = int(self.zero_point.item())
+        q = torch.clamp(torch.round(X / s) + zp, self.quant_min, self.quant_max)
+        return ((q.double() - zp) * s.double()).float()
+    saved = FakeQuantize.forward
+    FakeQuantize.forward = by_division
+    try:
+        with torch.no_grad():
+            return model(x)
+    finally:
+        FakeQuantize.forward = saved
+
+
 def export_onnx(model, shape):
     x = torch.zeros(*shape)
     buf = io.BytesIO()
@@ -502,9 +630,44 @@ def generate(name, cls, seed):
     assert [o.name for o in m.graph.output] == [OUTPUT_NAME], name
 
     gen = torch.Generator().manual_seed(seed + 500)
+    # Draws 0..NUM_DATA_SETS-1 of the input stream, then the listed later draws of the same stream.
+    extra = tuple(getattr(cls, "extra_draws", ()))
+    keep = list(range(NUM_DATA_SETS)) + list(extra)
     data_sets = []
     with torch.no_grad():
-        for _ in range(NUM_DATA_SETS):
+        for draw in range(max(keep) + 1):
+            x = make_input(cls.input_shape, gen)
+            if draw not in keep:
+                continue
+            y = model(x)
+            if draw in extra:
+                # The point of these draws: quantizing by division changes torch's output.
+                assert not torch.equal(y, forward_quantizing_by_division(model, x)), (name, draw)
+            data_sets.append((tensor_bytes(x.numpy(), INPUT_NAME),
+                              tensor_bytes(y.numpy(), OUTPUT_NAME)))
+    return onnx_bytes, data_sets
+
+
+def generate_float(name, cls, seed):
+    seed_all(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model = cls()                       # default torch init (seeded): float weights and biases
+    if hasattr(model, "init_params"):
+        model.init_params(gen)
+    model.eval()
+    onnx_bytes = export_onnx(model, cls.input_shape)
+
+    m = onnx.load_from_string(onnx_bytes)
+    onnx.checker.check_model(m, full_check=True)
+    assert len(onnx_bytes) <= MAX_MODEL_BYTES, (name, len(onnx_bytes))
+    assert [i.name for i in m.graph.input] == [INPUT_NAME], name
+    assert [o.name for o in m.graph.output] == [OUTPUT_NAME], name
+    ops = [n.op_type for n in m.graph.node if n.op_type != "Constant"]
+    assert ops == cls.onnx_ops, (name, ops)
+
+    data_sets = []
+    with torch.no_grad():
+        for _ in range(NUM_FLOAT_DATA_SETS):
             x = make_input(cls.input_shape, gen)
             y = model(x)
             data_sets.append((tensor_bytes(x.numpy(), INPUT_NAME),
@@ -516,9 +679,6 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("outdir", nargs="?", default=os.path.join(REPO_ROOT, "tests", "models"),
                     help="output directory (default: <repo>/tests/models)")
-    ap.add_argument("--examples-dir", default=os.path.join(REPO_ROOT, "examples"),
-                    help="where to copy the resnet_tiny demo (default: <repo>/examples)")
-    ap.add_argument("--no-examples", action="store_true", help="do not write the demo copy")
     args = ap.parse_args(argv)
 
     # Single thread: reproducible training and a fixed choice of CPU kernels.
@@ -532,9 +692,10 @@ def main(argv=None):
         onnx_bytes, data_sets = generate(name, cls, seed)
         write_model_dir(os.path.join(args.outdir, name), onnx_bytes, data_sets)
         print("%-16s %7d bytes, %d data sets" % (name, len(onnx_bytes), len(data_sets)))
-        if name == "resnet_tiny" and not args.no_examples:
-            write_if_changed(os.path.join(args.examples_dir, "resnet_tiny.onnx"), onnx_bytes)
-            write_data_sets(os.path.join(args.examples_dir, "resnet_tiny_data"), data_sets)
+    for name, cls, seed in FLOAT_MODELS:
+        onnx_bytes, data_sets = generate_float(name, cls, seed)
+        write_model_dir(os.path.join(args.outdir, name), onnx_bytes, data_sets)
+        print("%-16s %7d bytes, %d data sets" % (name, len(onnx_bytes), len(data_sets)))
     return 0
 
 

@@ -17,7 +17,8 @@ NumArray<A> conv(const ir::Op& op, const NumArray<A>& x, const NumArray<A>& w, c
   const int64_t out_per_group = out_channels / op.get_int("group");
   const int64_t in_plane = win.in_plane(), out_plane = win.out_plane(), kernel_volume = win.kernel_volume();
   NumArray<A> y(win.output_shape(out_channels, x.shape.size() - 2));
-  A::with_dot(x.data, w.data, in_per_group * kernel_volume, [&](const auto& dot, const auto* xs, const auto* ws) {
+  const bool depthwise = in_per_group == 1 && op.get_int("group") > 1;
+  A::with_dot(x.data, w.data, in_per_group * kernel_volume, depthwise, [&](const auto& dot, const auto* xs, const auto* ws) {
     for (int64_t n = 0; n < win.batch; ++n)
       for (int64_t oc = 0; oc < out_channels; ++oc) {
         const auto* xg = xs + (n * win.channels + oc / out_per_group * in_per_group) * in_plane;
@@ -60,7 +61,7 @@ NumArray<A> matmul(const ir::Op& op, const NumArray<A>& a, const NumArray<A>& b)
   if (!a_vector) out_shape.push_back(m);
   if (!b_vector) out_shape.push_back(n);
   NumArray<A> y(out_shape);
-  A::with_dot(a.data, b.data, k, [&](const auto& dot, const auto* ad, const auto* bd) {
+  A::with_dot(a.data, b.data, k, /*depthwise=*/false, [&](const auto& dot, const auto* ad, const auto* bd) {
     for_each_strided<2>(batch, {&a_strides, &b_strides}, [&](int64_t bi, const std::array<int64_t, 2>& off) {
       const auto* am = ad + off[0] * m * k;
       const auto* bm = bd + off[1] * k * n;

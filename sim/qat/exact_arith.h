@@ -69,7 +69,7 @@ struct ExactArith {
   }
 
   template <class F>
-  static void with_dot(std::span<const Exact> a, std::span<const Exact> b, int64_t terms, F&& f) {
+  static void with_dot(std::span<const Exact> a, std::span<const Exact> b, int64_t terms, bool /*depthwise*/, F&& f) {
     if (auto ints = scaled_int_operands(a, b, terms))
       f(ScaledIntDot{ints->exponent}, ints->a.data(), ints->b.data());
     else

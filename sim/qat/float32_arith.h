@@ -13,17 +13,22 @@
 
 namespace qatc::sim {
 
-// Conv/matmul accumulation as torch's reference BLAS and Slow2d / depthwise conv kernels do it: one
-// float32 accumulator per output, products added one at a time in reduction order (conv: input
-// channel, then kernel taps), seeded with the conv's bias. (Large convs may take oneDNN's blocked
-// path instead, which rounds partial sums differently; on fake-quant operands the partial sums are
-// exact below 2^24 grid units, so both agree there.)
+// Conv/matmul accumulation as torch measures: one float32 accumulator per output, products added
+// one at a time in reduction order (conv: input channel, then kernel taps), seeded with the conv's
+// bias. The reference BLAS (Linear) and Slow2d (small dense convs) round the product and the sum
+// separately; oneDNN's depthwise kernel fuses them (one rounding per tap). Larger dense convs take
+// oneDNN's blocked kernels, whose summation order is not modelled: on fake-quant operands the
+// partial sums are exact below 2^24 grid units, and there every order agrees.
+template <bool fused>
 struct F32Dot {
   using Operand = float;
   using Acc = float;
   Acc zero() const { return 0.0f; }
   Acc seed(float bias) const { return bias; }
-  void madd(Acc& acc, float a, float b) const { acc = acc + a * b; }
+  void madd(Acc& acc, float a, float b) const {
+    if constexpr (fused) acc = std::fma(a, b, acc);
+    else acc = acc + a * b;
+  }
   float finish(Acc acc) const { return acc; }
 };
 
@@ -65,8 +70,9 @@ struct F32Arith {
   }
 
   template <class F>
-  static void with_dot(std::span<const float> a, std::span<const float> b, int64_t /*terms*/, F&& f) {
-    f(F32Dot{}, a.data(), b.data());
+  static void with_dot(std::span<const float> a, std::span<const float> b, int64_t /*terms*/, bool depthwise, F&& f) {
+    if (depthwise) f(F32Dot<true>{}, a.data(), b.data());
+    else f(F32Dot<false>{}, a.data(), b.data());
   }
 };
 

@@ -53,7 +53,7 @@ struct IntArith {
   static bool less(Num a, Num b) { return a < b; }
 
   template <class F>
-  static void with_dot(std::span<const int64_t> a, std::span<const int64_t> b, int64_t /*terms*/, F&& f) {
+  static void with_dot(std::span<const int64_t> a, std::span<const int64_t> b, int64_t /*terms*/, bool /*depthwise*/, F&& f) {
     f(IntDot{}, a.data(), b.data());
   }
 
