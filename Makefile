@@ -21,9 +21,9 @@ test: build
 
 # The main job on the shipped example: import, inspect, and reproduce PyTorch's QAT outputs.
 demo: build
-	$(BUILD)/driver/qatc inspect examples/resnet_tiny.onnx
-	$(BUILD)/driver/qatc run examples/resnet_tiny.onnx --data examples/resnet_tiny_data --engine qat-float32
-	$(BUILD)/driver/qatc run examples/resnet_tiny.onnx --data examples/resnet_tiny_data --engine qat-exact
+	$(BUILD)/driver/qatc inspect examples/resnet_tiny/model.onnx
+	$(BUILD)/driver/qatc run examples/resnet_tiny/model.onnx --data examples/resnet_tiny --engine qat-float32
+	$(BUILD)/driver/qatc run examples/resnet_tiny/model.onnx --data examples/resnet_tiny --engine qat-exact
 
 clean:
 	rm -rf $(BUILD)
