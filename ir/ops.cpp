@@ -31,7 +31,10 @@ void check_float_types(const Op& op) {
 // Float conv/matmul: one float type throughout. Integer: integer operands of at most 16 bits,
 // accumulated in i32 or i64 (a bias, if any, in the accumulator type).
 void check_product_types(const Op& op) {
-  if (is_float(in_type(op, 0))) return check_float_types(op);
+  if (is_float(in_type(op, 0))) {
+    if (op.has("x_zero_point")) type_error(op, "x_zero_point applies to integer operands only");
+    return check_float_types(op);
+  }
   DType acc = out_type(op);
   if (acc != DType::i32 && acc != DType::i64) type_error(op, "integer products accumulate in i32 or i64");
   for (size_t i = 0; i < 2; ++i)
@@ -40,7 +43,71 @@ void check_product_types(const Op& op) {
   if (op.inputs.size() == 3 && in_type(op, 2) != acc) type_error(op, "the bias must have the accumulator type");
 }
 
+void check_rounding(const Op& op) {
+  if (!parse_rounding(op.get_string("round")))
+    fail("{}: unknown rounding rule '{}'", op.describe(), op.get_string("round"));
+}
+
+const QuantParams& per_tensor_quant(const Op& op, const Value* v, std::string_view role) {
+  if (is_float(v->type.dtype) || !v->type.quant || v->type.quant->per_axis())
+    fail("{}: the {} '{}' must be an integer tensor quantized per tensor", op.describe(), role, v->name);
+  return *v->type.quant;
+}
+
+// Float average pooling, or the integer form: quantized in, quantized out, with the divisor's
+// rounding (`shift`, `round`) spelled out.
+void check_avgpool_types(const Op& op) {
+  if (is_float(out_type(op))) {
+    if (op.has("shift") || op.has("round")) type_error(op, "shift and round apply to the integer form only");
+    return check_float_types(op);
+  }
+  per_tensor_quant(op, op.inputs[0], "operand");
+  per_tensor_quant(op, op.outputs[0], "result");
+  if (!op.has("shift") || !op.has("round")) type_error(op, "the integer form needs shift and round");
+  check_rounding(op);
+}
+
+// Per-channel attribute lists have one entry, or one per slice along `axis`.
+void check_channel_list(const Op& op, const std::string& attr, int64_t channels) {
+  if (!op.has(attr)) return;
+  auto n = static_cast<int64_t>(op.get_ints(attr).size());
+  if (n != 1 && n != channels) fail("{}: '{}' needs 1 or {} values, has {}", op.describe(), attr, channels, n);
+}
+
+void check_requantize_types(const Op& op) {
+  DType acc = in_type(op, 0);
+  if (acc != DType::i32 && acc != DType::i64) type_error(op, "requantizes an i32 or i64 accumulator");
+  const QuantParams& q = per_tensor_quant(op, op.outputs[0], "result");
+  int64_t axis = op.get_int("axis");
+  const Shape& shape = op.inputs[0]->type.shape;
+  if (axis < -1 || axis >= static_cast<int64_t>(shape.size())) type_error(op, "axis out of range");
+  int64_t channels = axis < 0 ? 1 : shape[axis];
+  for (const char* attr : {"shift", "bias_frac", "multiplier"}) check_channel_list(op, attr, channels);
+  if (op.has("bias_frac"))
+    for (int64_t f : op.get_ints("bias_frac"))
+      if (f < 0 || f > 3) type_error(op, "bias_frac classes are 0..3");
+  if (op.has("multiplier"))
+    for (int64_t m : op.get_ints("multiplier"))
+      if (m < (int64_t{1} << 30) || m >= (int64_t{1} << 31)) type_error(op, "Q31 multipliers lie in [2^30, 2^31)");
+  if (op.inputs.size() == 2) {
+    if (in_type(op, 1) != acc) type_error(op, "the bias must have the accumulator type");
+    if (op.inputs[1]->type.shape != Shape{channels})
+      fail("{}: the bias must have shape [{}]", op.describe(), channels);
+  }
+  int64_t lo = op.get_int("min"), hi = op.get_int("max");
+  if (lo > hi || lo < q.qmin() || hi > q.qmax())
+    fail("{}: saturation bounds [{}, {}] must lie within [{}, {}]", op.describe(), lo, hi, q.qmin(), q.qmax());
+  check_rounding(op);
+}
+
+void check_widen_types(const Op& op) {
+  if (is_float(in_type(op, 0))) type_error(op, "widens an integer tensor");
+  if (out_type(op) != DType::i32 && out_type(op) != DType::i64) type_error(op, "widens to i32 or i64");
+  if (op.get_int("shift") < 0) type_error(op, "shift must be >= 0");
+}
+
 void check_quantize_types(const Op& op) {
+  check_rounding(op);
   if (!is_float(in_type(op, 0))) type_error(op, "quantizes a float tensor");
   if (is_float(out_type(op)) || !op.outputs[0]->type.quant)
     type_error(op, "the result must be an integer tensor with quantization parameters");
@@ -67,9 +134,10 @@ std::vector<AttrSpec> pool_attrs(std::vector<AttrSpec> extra) {
 std::vector<OpInfo> make_registry() {
   auto conv_attrs = kWindowAttrs;
   conv_attrs.push_back({"group", A::int_, true});
+  conv_attrs.push_back({"x_zero_point", A::int_, false});
   std::vector<OpInfo> r{
       {OpKind::conv, "conv", 2, 3, conv_attrs, nullptr, check_product_types},
-      {OpKind::matmul, "matmul", 2, 2, {}, nullptr, check_product_types},
+      {OpKind::matmul, "matmul", 2, 2, {{"x_zero_point", A::int_, false}}, nullptr, check_product_types},
       {OpKind::batchnorm, "batchnorm", 5, 5, {{"epsilon", A::float_, true}}, nullptr, check_float_types},
       {OpKind::add, "add", 2, 2, {}, nullptr, check_same_types},
       {OpKind::sub, "sub", 2, 2, {}, nullptr, check_same_types},
@@ -80,8 +148,9 @@ std::vector<OpInfo> make_registry() {
        check_same_types},
       {OpKind::concat, "concat", 1, -1, {{"axis", A::int_, true}}, nullptr, check_same_types},
       {OpKind::maxpool, "maxpool", 1, 1, pool_attrs({}), nullptr, check_same_types},
-      {OpKind::avgpool, "avgpool", 1, 1, pool_attrs({{"count_include_pad", A::int_, true}}), nullptr,
-       check_float_types},
+      {OpKind::avgpool, "avgpool", 1, 1,
+       pool_attrs({{"count_include_pad", A::int_, true}, {"shift", A::int_, false}, {"round", A::string_, false}}),
+       nullptr, check_avgpool_types},
       {OpKind::pad, "pad", 1, 1,
        {{"pads", A::ints, true}, {"mode", A::string_, true}, {"value", A::float_, true}}, nullptr,
        check_same_types},
@@ -95,6 +164,17 @@ std::vector<OpInfo> make_registry() {
       {OpKind::transpose, "transpose", 1, 1, {{"perm", A::ints, true}}, nullptr, check_same_types},
       {OpKind::quantize, "quantize", 1, 1, {{"round", A::string_, true}}, nullptr, check_quantize_types},
       {OpKind::dequantize, "dequantize", 1, 1, {}, nullptr, check_dequantize_types},
+      {OpKind::requantize, "requantize", 1, 2,
+       {{"shift", A::ints, true},
+        {"axis", A::int_, true},
+        {"bias_frac", A::ints, false},
+        {"multiplier", A::ints, false},
+        {"round", A::string_, true},
+        {"min", A::int_, true},
+        {"max", A::int_, true}},
+       nullptr, check_requantize_types},
+      {OpKind::widen, "widen", 1, 1, {{"shift", A::int_, true}, {"zero_point", A::int_, true}}, nullptr,
+       check_widen_types},
   };
   for (size_t i = 0; i < r.size(); ++i) {
     if (static_cast<size_t>(r[i].kind) != i) throw std::logic_error("op registry out of enum order");

@@ -14,7 +14,7 @@ namespace qatc::ir {
 struct Op;
 
 enum class OpKind : uint8_t {
-  conv,        // x, w [, bias]        N-d convolution, NC... layout, grouped
+  conv,        // x, w [, bias]        N-d convolution, NC... layout, grouped; integer: minus x_zero_point
   matmul,      // a, b                 numpy matmul with batch broadcasting
   batchnorm,   // x, scale, bias, mean, var   inference-mode batch normalization
   add,         // a, b                 numpy broadcasting elementwise ops
@@ -32,6 +32,9 @@ enum class OpKind : uint8_t {
   transpose,   // x                    by `perm`
   quantize,    // x (float) -> integer tensor with quant params; `round` attribute
   dequantize,  // x (quantized integer) -> float
+  // Integer-only ops of the lowered graph (docs/ir.md gives their exact semantics).
+  requantize,  // acc [, bias]  rounding shift (or Q31 multiply) to a quantized type, saturated
+  widen,       // x               (x - zero_point) * 2^shift in a wider integer type
 };
 
 enum class AttrKind : uint8_t { int_, float_, string_, ints, floats };

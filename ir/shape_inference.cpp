@@ -187,7 +187,9 @@ ShapeRule shape_rule(OpKind kind) {
     case OpKind::relu:
     case OpKind::clip:
     case OpKind::quantize:
-    case OpKind::dequantize: return infer_same;
+    case OpKind::dequantize:
+    case OpKind::requantize:
+    case OpKind::widen: return infer_same;
   }
   __builtin_unreachable();
 }

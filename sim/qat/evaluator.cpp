@@ -173,7 +173,9 @@ class Evaluation {
           return concat(op, parts);
         });
       case K::maxpool: return unary([&](auto b, const auto& x) { return maxpool<decltype(b)>(op, x); });
-      case K::avgpool: return avgpool<A>(op, operand<A>(op, 0));
+      case K::avgpool:
+        if (integer) fail("{}: the integer form belongs to the lowered graph; the integer simulator runs it", op.describe());
+        return avgpool<A>(op, operand<A>(op, 0));
       case K::pad:
         return unary([&](auto b, const auto& x) { return pad(op, x, decltype(b)::from_double(op.get_float("value"))); });
       case K::resize: return unary([&](auto, const auto& x) { return resize(op, x); });
@@ -181,6 +183,8 @@ class Evaluation {
       case K::transpose: return unary([&](auto, const auto& x) { return transpose(op, x); });
       case K::quantize: return quantize<A>(op, operand<A>(op, 0), options_);
       case K::dequantize: return dequantize<A>(op, operand<IntArith>(op, 0));
+      case K::requantize:
+      case K::widen: fail("{}: an op of the lowered integer graph; the integer simulator runs it", op.describe());
     }
     __builtin_unreachable();
   }

@@ -1,0 +1,36 @@
+// The lowering pipeline, in order (compare Halide's src/Lower.cpp): each line is one pass in its
+// own passes/<name>.cpp. The imported fake-quant graph goes in, the integer graph comes out.
+#include "ir/error.h"
+#include "ir/verifier.h"
+#include "passes/eliminate_dead_code.h"
+#include "passes/pass.h"
+
+namespace qatc::passes {
+
+const std::vector<Pass>& pipeline() {
+  static const std::vector<Pass> passes{
+      {"eliminate-dead-code", "remove ops whose results nobody reads", eliminate_dead_code},
+  };
+  return passes;
+}
+
+const Pass* find_pass(std::string_view name) {
+  for (const Pass& p : pipeline())
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+void run_pass(const Pass& pass, ir::Graph& graph, const PassOptions& options) {
+  pass.run(graph, options);
+  try {
+    ir::verify(graph);
+  } catch (const Error& e) {
+    throw std::logic_error(std::string(pass.name) + " left a malformed graph: " + e.what());
+  }
+}
+
+void lower(ir::Graph& graph, const PassOptions& options) {
+  for (const Pass& pass : pipeline()) run_pass(pass, graph, options);
+}
+
+}  // namespace qatc::passes
