@@ -53,5 +53,8 @@ int main(int argc, char** argv) {
   } catch (const qatc::Error& e) {
     std::cerr << "qatc-opt: error: " << e.what() << "\n";
     return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "qatc-opt: internal error: " << e.what() << "\n";
+    return 3;
   }
 }

@@ -104,6 +104,15 @@ Value* Graph::find_value(const std::string& name) const {
   return it == by_name_.end() ? nullptr : it->second;
 }
 
+bool Graph::is_output(const Value* v) const { return std::find(outputs_.begin(), outputs_.end(), v) != outputs_.end(); }
+
+void Graph::rename(Value* v, std::string name) {
+  if (by_name_.count(name)) fail("tensor '{}' is defined twice", name);
+  by_name_.erase(v->name);
+  v->name = std::move(name);
+  by_name_[v->name] = v;
+}
+
 std::vector<Op*> Graph::users(const Value* v) const {
   std::vector<Op*> out;
   for (const auto& op : ops_)

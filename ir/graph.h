@@ -73,6 +73,7 @@ class Graph {
   std::vector<Value*> constants() const;
 
   Value* find_value(const std::string& name) const;  // null if absent
+  bool is_output(const Value* v) const;
   // Ops reading v, in op order (an op reading v twice is listed once).
   std::vector<Op*> users(const Value* v) const;
 
@@ -80,6 +81,8 @@ class Graph {
   void replace_all_uses(Value* from, Value* to);
   void erase_op(Op* op);                 // its outputs must be unused
   void erase_unused_values();            // constants and dead op outputs nobody reads
+  // Gives v a new name, which must be free (e.g. that of a value just erased).
+  void rename(Value* v, std::string name);
   // Reorders the op list topologically; throws Error naming an op on a cycle.
   void sort_topologically();
 

@@ -4,20 +4,19 @@
 
 namespace qatc::passes {
 
+// Liveness flows from the graph outputs through producers, so op order does not matter (passes
+// may call this before re-sorting the ops they appended).
 void eliminate_dead_code(ir::Graph& g, const PassOptions&) {
-  std::unordered_set<const ir::Value*> live(g.outputs().begin(), g.outputs().end());
-  std::vector<ir::Op*> ops = g.ops();
-  // Backwards: an op is live if one of its results is; then its operands are.
-  for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
-    ir::Op* op = *it;
-    bool used = false;
-    for (const ir::Value* out : op->outputs) used |= live.count(out) > 0;
-    if (!used) {
-      g.erase_op(op);
-      continue;
-    }
-    live.insert(op->inputs.begin(), op->inputs.end());
+  std::unordered_set<const ir::Op*> live_ops;
+  std::vector<const ir::Value*> work(g.outputs().begin(), g.outputs().end());
+  while (!work.empty()) {
+    const ir::Value* v = work.back();
+    work.pop_back();
+    if (v->producer && live_ops.insert(v->producer).second)
+      work.insert(work.end(), v->producer->inputs.begin(), v->producer->inputs.end());
   }
+  for (ir::Op* op : g.ops())
+    if (!live_ops.count(op)) g.erase_op(op);
   g.erase_unused_values();
 }
 

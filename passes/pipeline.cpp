@@ -3,12 +3,14 @@
 #include "ir/error.h"
 #include "ir/verifier.h"
 #include "passes/eliminate_dead_code.h"
+#include "passes/lower_fake_quant.h"
 #include "passes/pass.h"
 
 namespace qatc::passes {
 
 const std::vector<Pass>& pipeline() {
   static const std::vector<Pass> passes{
+      {"lower-fake-quant", "replace dequantize -> float ops -> quantize regions by integer ops", lower_fake_quant},
       {"eliminate-dead-code", "remove ops whose results nobody reads", eliminate_dead_code},
   };
   return passes;

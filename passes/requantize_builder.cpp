@@ -1,0 +1,122 @@
+#include "passes/requantize_builder.h"
+
+#include "ir/error.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace qatc::passes {
+
+using sim::Exact;
+
+namespace {
+
+struct ChannelRequant {
+  int64_t shift = 0;
+  int64_t bias = 0;
+  int64_t fraction_class = 0;
+  int64_t multiplier = 0;  // 0: the ratio is a power of two
+};
+
+Exact times_power_of_two(const Exact& v, int k) { return sim::mul(v, Exact::from_scaled(1, k)); }
+
+// ratio = 2^-n exactly: v = (acc + b') / 2^n, with b' split into integer part and fraction class
+// on the grid the rounding sees (acc's own for n >= 1, the output's for n <= 0).
+ChannelRequant power_of_two_channel(int n, const Exact& bias_in_acc_units) {
+  FloorAndFraction f = floor_and_fraction(n >= 1 ? bias_in_acc_units : times_power_of_two(bias_in_acc_units, -n));
+  return {n, f.floor, f.fraction_class, 0};
+}
+
+// ratio = M * 2^-(31 + n) with M in [2^30, 2^31), rounded half to even; the bias is rounded to an
+// integer on the accumulator grid. Both roundings are why --allow-non-pot is not exact.
+ChannelRequant q31_channel(const Exact& ratio, const Exact& bias_in_acc_units) {
+  int n = -static_cast<int>(std::floor(std::log2(ratio.approximate_double()))) - 1;
+  auto scaled = [&](int k) { return sim::divide_for_rounding(times_power_of_two(ratio, 31 + k), 1.0); };
+  // Settle n exactly: the scaled ratio's integer part must lie in [2^30, 2^31).
+  while (scaled(n).magnitude >= (int64_t{1} << 31)) --n;
+  while (scaled(n).magnitude < (int64_t{1} << 30)) ++n;
+  auto q = scaled(n);
+  int64_t m = sim::round_by_rule(ir::Rounding::half_even, false, q.magnitude, q.fraction);
+  if (m == (int64_t{1} << 31)) {
+    m >>= 1;
+    --n;
+  }
+  auto b = sim::divide_for_rounding(bias_in_acc_units, 1.0);
+  return {n, sim::round_by_rule(ir::Rounding::half_even, b.negative, b.magnitude, b.fraction), 0, m};
+}
+
+}  // namespace
+
+int64_t quantized_bound(const Exact& v, const ir::QuantParams& q, ir::Rounding rule) {
+  auto quotient = sim::divide_for_rounding(v, q.scales[0]);
+  int64_t r = sim::round_by_rule(rule, quotient.negative, quotient.magnitude, quotient.fraction);
+  return std::clamp(r, q.qmin() - q.zero_points[0], q.qmax() - q.zero_points[0]) + q.zero_points[0];
+}
+
+ir::Value* emit_requantize(ir::Graph& g, const Accumulator& acc, const AffineChain& chain, const ir::Op& quantize,
+                           const PassOptions& options, const std::string& name) {
+  // The quantize's element type and parameters, on the accumulator's shape (a concat operand's).
+  const ir::TensorType out{quantize.outputs[0]->type.dtype, acc.value->type.shape, quantize.outputs[0]->type.quant};
+  const ir::QuantParams& q = *out.quant;
+  if (q.per_axis()) fail("{}: per-axis quantization of an activation is not supported", quantize.describe());
+  auto rule = *ir::parse_rounding(quantize.get_string("round"));
+  if (acc.axis >= 0 && chain.axis >= 0 && acc.axis != chain.axis)
+    fail("{}: per-channel scales along axis {} meet per-channel constants along axis {}", quantize.describe(), acc.axis,
+         chain.axis);
+  const int axis = std::max(acc.axis, chain.axis);
+  const int64_t channels = axis < 0 ? 1 : acc.value->type.shape[axis];
+  const Exact out_scale = Exact::from_double(q.scales[0]);
+
+  std::vector<Exact> ratios, biases;
+  bool all_pot = true;
+  for (int64_t c = 0; c < channels; ++c) {
+    const Exact step = sim::mul(AffineChain::at(chain.scale, c), AffineChain::at(acc.unit, c));  // real value of acc 1
+    if (step.negative() || sim::compare(step, Exact::from_int(0)) == 0)
+      fail("{}: the accumulator's scale is not positive (channel {})", quantize.describe(), c);
+    ratios.push_back(sim::div(step, out_scale));
+    biases.push_back(sim::div(AffineChain::at(chain.offset, c), step));
+    all_pot &= power_of_two_exponent(ratios.back()).has_value();
+  }
+  if (!all_pot && !options.allow_non_pot)
+    fail("{}: the scale ratio {} is not a power of two (pass --allow-non-pot)", quantize.describe(),
+         ratios[0].approximate_double());
+  std::vector<ChannelRequant> per_channel;
+  for (int64_t c = 0; c < channels; ++c) {
+    per_channel.push_back(all_pot ? power_of_two_channel(-*power_of_two_exponent(ratios[c]), biases[c])
+                                  : q31_channel(ratios[c], biases[c]));
+    if (std::llabs(per_channel.back().bias) > (int64_t{1} << 31) - 1)
+      fail("{}: the bias of channel {} needs more than 32 bits on the accumulator grid", quantize.describe(), c);
+  }
+
+  auto list = [&](int64_t ChannelRequant::*field) {
+    std::vector<int64_t> v;
+    for (const auto& ch : per_channel) v.push_back(ch.*field);
+    if (std::all_of(v.begin(), v.end(), [&](int64_t x) { return x == v[0]; })) v.resize(1);
+    return v;
+  };
+  auto all_zero = [](const std::vector<int64_t>& v) { return v.size() == 1 && v[0] == 0; };
+
+  std::map<std::string, ir::AttrValue> attrs{{"shift", list(&ChannelRequant::shift)},
+                                             {"axis", static_cast<int64_t>(axis)},
+                                             {"round", std::string(ir::rounding_name(rule))},
+                                             {"min", chain.lo ? quantized_bound(*chain.lo, q, rule) : q.qmin()},
+                                             {"max", chain.hi ? quantized_bound(*chain.hi, q, rule) : q.qmax()}};
+  if (auto frac = list(&ChannelRequant::fraction_class); !all_zero(frac)) attrs["bias_frac"] = frac;
+  if (!all_pot) attrs["multiplier"] = list(&ChannelRequant::multiplier);
+  if (std::get<int64_t>(attrs["min"]) > std::get<int64_t>(attrs["max"]))
+    fail("{}: the activation bounds leave no value", quantize.describe());
+
+  std::vector<ir::Value*> operands{acc.value};
+  if (std::any_of(per_channel.begin(), per_channel.end(), [](const auto& ch) { return ch.bias != 0; })) {
+    ir::TensorData bias(acc.value->type.dtype, {channels});
+    ir::visit_dtype(acc.value->type.dtype, [&](auto z) {
+      using T = decltype(z);
+      if constexpr (std::is_integral_v<T>)
+        for (int64_t c = 0; c < channels; ++c) bias.as<T>()[c] = static_cast<T>(per_channel[c].bias);
+    });
+    operands.push_back(g.add_constant(name + "/bias", std::move(bias)));
+  }
+  return g.add_op(ir::OpKind::requantize, operands, {{name, out}}, attrs, quantize.name)->outputs[0];
+}
+
+}  // namespace qatc::passes
