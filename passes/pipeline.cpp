@@ -2,6 +2,7 @@
 // own passes/<name>.cpp. The imported fake-quant graph goes in, the integer graph comes out.
 #include "ir/error.h"
 #include "ir/verifier.h"
+#include "passes/check_accumulator_ranges.h"
 #include "passes/eliminate_dead_code.h"
 #include "passes/lower_fake_quant.h"
 #include "passes/pass.h"
@@ -12,6 +13,7 @@ const std::vector<Pass>& pipeline() {
   static const std::vector<Pass> passes{
       {"lower-fake-quant", "replace dequantize -> float ops -> quantize regions by integer ops", lower_fake_quant},
       {"eliminate-dead-code", "remove ops whose results nobody reads", eliminate_dead_code},
+      {"check-accumulator-ranges", "prove no integer op can overflow, or refuse the layer", check_accumulator_ranges},
   };
   return passes;
 }

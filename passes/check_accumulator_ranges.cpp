@@ -1,0 +1,142 @@
+#include "passes/check_accumulator_ranges.h"
+
+#include "ir/error.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+namespace qatc::passes {
+
+namespace {
+
+using i128 = __int128;
+
+struct Range {
+  i128 lo = 0, hi = 0;
+};
+
+Range type_range(const ir::TensorType& t) {
+  if (t.quant) return {t.quant->qmin(), t.quant->qmax()};
+  return {ir::int_min(t.dtype), ir::int_max(t.dtype)};
+}
+
+Range data_range(const ir::TensorData& d) {
+  Range r{d.size() ? d.int_at(0) : 0, d.size() ? d.int_at(0) : 0};
+  for (int64_t i = 1; i < d.size(); ++i) {
+    r.lo = std::min<i128>(r.lo, d.int_at(i));
+    r.hi = std::max<i128>(r.hi, d.int_at(i));
+  }
+  return r;
+}
+
+double log2_magnitude(i128 v) { return std::log2(std::fabs(static_cast<double>(v))); }
+
+void require_fits(const ir::Op& op, const Range& r, ir::DType t, const std::string& what) {
+  if (r.lo >= ir::int_min(t) && r.hi <= ir::int_max(t)) return;
+  i128 worst = std::max(-r.lo, r.hi);
+  fail("{}: {} can reach 2^{:.2f} ([{}, {}]), beyond {}; qatc never lets it wrap", op.describe(), what,
+       log2_magnitude(worst), static_cast<double>(r.lo), static_cast<double>(r.hi), ir::dtype_name(t));
+}
+
+// Σ (x − zx)·w per output channel: each product's extremes come from the extremes of x.
+std::vector<Range> product_ranges(const ir::Op& op, const Range& x) {
+  const ir::Value& w = *op.inputs[1];
+  if (!w.is_constant()) fail("{}: integer weights must be constants for the range analysis", op.describe());
+  const i128 zx = op.has("x_zero_point") ? op.get_int("x_zero_point") : 0;
+  const i128 a = x.lo - zx, b = x.hi - zx;
+  const ir::Shape& ws = w.type.shape;
+  const bool is_conv = op.kind == ir::OpKind::conv;
+  const int64_t channels = is_conv ? ws[0] : ws.back();
+  std::vector<Range> r(channels);
+  for (int64_t i = 0; i < w.data->size(); ++i) {
+    int64_t c = is_conv ? i / (w.data->size() / channels) : i % channels;
+    i128 wv = w.data->int_at(i);
+    r[c].lo += std::min(wv * a, wv * b);
+    r[c].hi += std::max(wv * a, wv * b);
+  }
+  return r;
+}
+
+Range hull(const std::vector<Range>& rs) {
+  Range h = rs.at(0);
+  for (const Range& r : rs) h = {std::min(h.lo, r.lo), std::max(h.hi, r.hi)};
+  return h;
+}
+
+}  // namespace
+
+void check_accumulator_ranges(ir::Graph& g, const PassOptions&) {
+  std::unordered_map<const ir::Value*, Range> range;
+  std::unordered_map<const ir::Value*, std::vector<Range>> per_channel;  // conv/matmul results
+  auto of = [&](const ir::Value* v) -> Range {
+    if (auto it = range.find(v); it != range.end()) return it->second;
+    return v->is_constant() && ir::is_integer(v->type.dtype) ? data_range(*v->data) : type_range(v->type);
+  };
+  for (const ir::Op* op : g.ops()) {
+    const ir::Value* out = op->outputs[0];
+    if (ir::is_float(out->type.dtype)) continue;
+    const ir::DType t = out->type.dtype;
+    Range r = type_range(out->type);
+    switch (op->kind) {
+      case ir::OpKind::conv:
+      case ir::OpKind::matmul: {
+        if (ir::is_float(op->inputs[0]->type.dtype)) break;
+        auto channels = product_ranges(*op, of(op->inputs[0]));
+        for (size_t c = 0; c < channels.size(); ++c)
+          require_fits(*op, channels[c], t, "the accumulator of output channel " + std::to_string(c));
+        r = hull(channels);
+        per_channel[out] = std::move(channels);
+        break;
+      }
+      case ir::OpKind::requantize:
+        if (op->inputs.size() == 2) {
+          // acc + bias per channel, in the accumulator's type.
+          const ir::Value* acc = op->inputs[0];
+          const ir::TensorData& bias = *op->inputs[1]->data;
+          auto pc = per_channel.find(acc);
+          for (int64_t c = 0; c < bias.size(); ++c) {
+            Range a = pc != per_channel.end() && pc->second.size() == static_cast<size_t>(bias.size()) ? pc->second[c]
+                                                                                                    : of(acc);
+            require_fits(*op, {a.lo + bias.int_at(c), a.hi + bias.int_at(c)}, acc->type.dtype,
+                         "the biased accumulator of channel " + std::to_string(c));
+          }
+        }
+        r = {op->get_int("min"), op->get_int("max")};
+        break;
+      case ir::OpKind::widen: {
+        Range x = of(op->inputs[0]);
+        i128 z = op->get_int("zero_point"), scale = i128{1} << op->get_int("shift");
+        r = {(x.lo - z) * scale, (x.hi - z) * scale};
+        require_fits(*op, r, t, "the widened value");
+        break;
+      }
+      case ir::OpKind::add:
+      case ir::OpKind::sub: {
+        Range a = of(op->inputs[0]), b = of(op->inputs[1]);
+        r = op->kind == ir::OpKind::add ? Range{a.lo + b.lo, a.hi + b.hi} : Range{a.lo - b.hi, a.hi - b.lo};
+        require_fits(*op, r, t, "the sum");
+        break;
+      }
+      case ir::OpKind::avgpool: {
+        // The window sum Σ(x − zx) is held in 32 bits before the rounded division.
+        Range x = of(op->inputs[0]);
+        i128 z = op->inputs[0]->type.quant->zero_points[0], n = 1;
+        for (int64_t k : op->get_ints("kernel_shape")) n *= k;
+        require_fits(*op, {n * std::min<i128>(x.lo - z, 0), n * std::max<i128>(x.hi - z, 0)}, ir::DType::i32,
+                     "the window sum");
+        break;
+      }
+      case ir::OpKind::maxpool:
+      case ir::OpKind::reshape:
+      case ir::OpKind::transpose:
+      case ir::OpKind::resize:
+        r = of(op->inputs[0]);
+        break;
+      default: break;  // quantize, clip, concat, pad: their result type's range bounds them
+    }
+    range[out] = r;
+  }
+}
+
+}  // namespace qatc::passes
