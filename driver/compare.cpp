@@ -12,6 +12,7 @@ namespace {
 double value_at(const ir::TensorData& d, int64_t i) {
   return ir::is_float(d.dtype()) ? d.float_at(i) : static_cast<double>(d.int_at(i));
 }
+}  // namespace
 
 std::string index_text(int64_t flat, const ir::Shape& shape) {
   std::vector<int64_t> idx(shape.size());
@@ -21,7 +22,6 @@ std::string index_text(int64_t flat, const ir::Shape& shape) {
   }
   return fmt::format("[{}]", fmt::join(idx, ","));
 }
-}  // namespace
 
 Comparison compare(const ir::TensorData& actual, const ir::TensorData& expected, const Tolerance& tol) {
   Comparison c;

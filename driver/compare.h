@@ -25,6 +25,9 @@ struct Comparison {
   bool shape_differs = false;
 };
 
+// "[0,3,1,2]": the multi-index of flat element `flat`.
+std::string index_text(int64_t flat, const ir::Shape& shape);
+
 Comparison compare(const ir::TensorData& actual, const ir::TensorData& expected, const Tolerance& tol);
 // "10 of 10 equal" / "2 of 10 differ, max |diff| 0.0625; first at [0,3]: 0.25 vs expected 0.3125"
 std::string describe(const Comparison& c, const ir::Shape& shape);

@@ -1,0 +1,59 @@
+#include "driver/layer_diff.h"
+
+#include "driver/compare.h"
+
+#include "ir/number_text.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace qatc::driver {
+
+namespace {
+
+// How the value before quantization sat relative to the quantization grid, in steps.
+std::optional<double> steps(const Trace& t, const ir::Op& quantize, int64_t i) {
+  auto it = t.find(quantize.inputs[0]->name);
+  if (it == t.end() || !ir::is_float(it->second.dtype())) return std::nullopt;
+  const ir::QuantParams& q = *quantize.outputs[0]->type.quant;
+  double s = q.per_axis() ? std::nan("") : q.scales[0];
+  return it->second.float_at(i) / s;
+}
+
+std::string explain(const ir::Op& quantize, int64_t i, const Trace& a, const std::string& a_name, const Trace& b,
+                    const std::string& b_name) {
+  const std::string ints = a_name == "int-sim" || b_name == "int-sim" ? "int-sim" : "";
+  auto sa = steps(a, quantize, i), sb = steps(b, quantize, i);
+  if (!sa || !sb || std::isnan(*sa) || std::isnan(*sb)) {
+    return ints.empty() ? "the inputs of this layer already differ" :
+                          "the integer engine differs from the reference here (a qatc bug unless --allow-non-pot)";
+  }
+  auto is_tie = [](double v) { return std::fabs(v - std::trunc(v)) == 0.5; };
+  std::string where = fmt::format("before rounding {} has {} steps, {} has {} steps", a_name, ir::double_text(*sa),
+                                  b_name, ir::double_text(*sb));
+  if (*sa == *sb) return "same value before rounding, different rounding: " + where;
+  if (is_tie(*sa) || is_tie(*sb))
+    return "rounding tie: one side lands exactly halfway between two steps, the other just beside it; " + where;
+  return "float32 arithmetic moved the value across a rounding boundary; " + where;
+}
+
+}  // namespace
+
+std::optional<Divergence> first_divergence(const ir::Graph& qat, const Trace& a, const std::string& a_name,
+                                           const Trace& b, const std::string& b_name) {
+  for (const ir::Op* op : qat.ops()) {
+    if (op->kind != ir::OpKind::quantize) continue;
+    const std::string& name = op->outputs[0]->name;
+    auto ia = a.find(name), ib = b.find(name);
+    if (ia == a.end() || ib == b.end() || ia->second.shape() != ib->second.shape()) continue;
+    for (int64_t i = 0; i < ia->second.size(); ++i) {
+      int64_t va = ia->second.int_at(i), vb = ib->second.int_at(i);
+      if (va != vb)
+        return Divergence{name, index_text(i, ia->second.shape()), va, vb, explain(*op, i, a, a_name, b, b_name)};
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace qatc::driver

@@ -1,0 +1,168 @@
+// qatc verify: lowers the model to integers and proves, data set by data set and layer by layer,
+// that the integer engine computes exactly what the QAT forward pass computes in exact
+// arithmetic; differences from the float32 framework are located and explained.
+#include "driver/commands.h"
+#include "driver/compare.h"
+#include "driver/data_sets.h"
+#include "driver/layer_diff.h"
+#include "frontend/file_io.h"
+#include "ir/number_text.h"
+#include "passes/pass.h"
+#include "sim/int/simulator.h"
+#include "sim/qat/evaluator.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <iostream>
+
+namespace qatc::driver {
+
+namespace {
+
+struct VerifyOptions {
+  ModelOptions model;
+  std::string data;
+  std::string engine = "sim";
+  std::string json;
+  bool allow_non_pot = false;
+  bool quiet = false;
+};
+
+// Totals of one comparison pair for one output over all data sets.
+struct PairTotals {
+  std::string b, output;
+  int64_t elements = 0, mismatches = 0;
+  int64_t max_abs_diff_lsb = 0;
+};
+
+// The quantization step of a graph output that is a dequantized tensor, else 0.
+double output_step(const ir::Value& v) {
+  const ir::Op* p = v.producer;
+  if (!p || p->kind != ir::OpKind::dequantize) return 0;
+  const auto& q = p->inputs[0]->type.quant;
+  return q && !q->per_axis() ? q->scales[0] : 0;
+}
+
+sim::QatObserver recorder(Trace& t) {
+  return [&t](const ir::Op& op, const ir::TensorData& d) { t.insert_or_assign(op.outputs[0]->name, d); };
+}
+
+std::string describe_divergence(const Divergence& d) {
+  return fmt::format("first differs at layer '{}' {}: {} vs {}; {}", d.layer, d.index, d.a, d.b, d.cause);
+}
+
+int verify(const VerifyOptions& o) {
+  frontend::ImportedModel qat = import_model(o.model);
+  frontend::ImportedModel lowered = import_model(o.model);
+  passes::lower(lowered.graph, {.allow_non_pot = o.allow_non_pot});
+  std::vector<DataSet> sets = read_data_sets(o.data, qat.graph);
+
+  const sim::QatOptions exact{.arithmetic = sim::Arithmetic::exact};
+  const sim::QatOptions float32{.arithmetic = sim::Arithmetic::float32,
+                                .quantize_by_reciprocal = qat.info.dialect == "pytorch-qdq"};
+  const auto& outputs = qat.graph.outputs();
+  std::vector<PairTotals> totals;
+  for (const char* b : {"qat-exact", "qat-float32", "expected"})
+    for (const ir::Value* out : outputs) totals.push_back({b, out->name});
+  auto totals_for = [&](std::string_view b, size_t output) -> PairTotals& {
+    size_t row = b == "qat-exact" ? 0 : b == "qat-float32" ? 1 : 2;
+    return totals[row * outputs.size() + output];
+  };
+
+  nlohmann::json set_results = nlohmann::json::array();
+  int passed = 0, failed = 0;
+  for (const DataSet& set : sets) {
+    Trace t_exact, t_float32, t_int;
+    auto r_exact = sim::evaluate_qat(qat.graph, set.inputs, exact, recorder(t_exact));
+    auto r_float32 = sim::evaluate_qat(qat.graph, set.inputs, float32, recorder(t_float32));
+    auto r_int = sim::simulate_integer(lowered.graph, set.inputs, recorder(t_int));
+
+    bool bit_exact = true, framework_equal = true;
+    auto tally = [&](std::string_view b, size_t i, const ir::TensorData& reference) {
+      Comparison c = compare(r_int[i], reference, {});
+      PairTotals& t = totals_for(b, i);
+      t.elements += c.elements;
+      t.mismatches += c.mismatches + (c.shape_differs ? 1 : 0);
+      if (double step = output_step(*outputs[i]); step > 0)
+        t.max_abs_diff_lsb = std::max<int64_t>(t.max_abs_diff_lsb, std::llround(c.max_abs_diff / step));
+      return c.mismatches == 0 && !c.shape_differs;
+    };
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      bit_exact &= tally("qat-exact", i, r_exact[i]);
+      framework_equal &= tally("qat-float32", i, r_float32[i]);
+      if (!set.expected.empty()) framework_equal &= tally("expected", i, set.expected[i]);
+    }
+
+    nlohmann::json result{{"data_set", set.dir}, {"bit_exact", bit_exact}};
+    std::string line = fmt::format("{}: int-sim {} qat-exact", set.dir, bit_exact ? "==" : "!=");
+    if (!bit_exact) {
+      if (auto d = first_divergence(qat.graph, t_int, "int-sim", t_exact, "qat-exact")) {
+        line += "; " + describe_divergence(*d);
+        result["divergence"] = {{"a", "int-sim"}, {"b", "qat-exact"}, {"layer", d->layer}, {"index", d->index},
+                                {"values", {d->a, d->b}}, {"cause", d->cause}};
+      }
+    }
+    line += framework_equal ? "; equal to the float32 framework" : "; differs from the float32 framework";
+    if (!framework_equal) {
+      if (auto d = first_divergence(qat.graph, t_exact, "qat-exact", t_float32, "qat-float32")) {
+        line += " (" + describe_divergence(*d) + ")";
+        result["framework_divergence"] = {{"a", "qat-exact"}, {"b", "qat-float32"}, {"layer", d->layer},
+                                          {"index", d->index}, {"values", {d->a, d->b}}, {"cause", d->cause}};
+      }
+    }
+    if (!o.quiet || !bit_exact) std::cout << line << "\n";
+    set_results.push_back(std::move(result));
+    (bit_exact ? passed : failed)++;
+  }
+
+  nlohmann::json comparisons = nlohmann::json::array();
+  for (const PairTotals& t : totals) {
+    if (t.elements == 0) continue;  // no expected outputs in the data sets
+    comparisons.push_back({{"a", "int-sim"}, {"b", t.b}, {"output", t.output}, {"elements", t.elements},
+                           {"mismatches", t.mismatches}, {"max_abs_diff_lsb", t.max_abs_diff_lsb}});
+    std::cout << fmt::format("int-sim vs {:<11} output '{}': {} of {} elements differ (max {} LSB)\n", t.b, t.output,
+                             t.mismatches, t.elements, t.max_abs_diff_lsb);
+  }
+  if (!o.json.empty()) {
+    nlohmann::json report{{"model", o.model.model},
+                          {"data_sets", sets.size()},
+                          {"bit_exact", failed == 0},
+                          {"allow_non_pot", o.allow_non_pot},
+                          {"comparisons", comparisons},
+                          {"data_set_results", set_results}};
+    frontend::write_file_atomically(o.json, report.dump(2) + "\n");
+  }
+  if (o.allow_non_pot)
+    std::cout << "note: --allow-non-pot: requantization uses Q31 multipliers; exactness against the QAT forward "
+                 "pass is measured above, not guaranteed\n";
+  std::cout << fmt::format("{} passed, {} failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
+
+}  // namespace
+
+void register_verify(CLI::App& app, Action& action) {
+  auto options = std::make_shared<VerifyOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "verify", "Lower to integers and prove the integer engine equals the exact QAT forward pass, layer by layer");
+  cmd->footer(
+      "For every test_data_set_N in DIR: runs the QAT forward pass exactly and in float32 and the integer\n"
+      "simulator on the lowered graph; compares every output (and the data set's output_K.pb) and, on a\n"
+      "difference, names the first diverging layer, element, values and likely cause.\n"
+      "Exit 0 iff the integer engine equals the exact reference everywhere; 1 otherwise; 2 on bad input.\n"
+      "Example:\n  qatc verify model.onnx --data model_data --json report.json");
+  add_model_options(*cmd, options->model);
+  cmd->add_option("--data", options->data, "Directory holding test_data_set_N/input_K.pb [output_K.pb]")->required();
+  cmd->add_option("--engine", options->engine, "Integer engine to check: sim")
+      ->check(CLI::IsMember({"sim"}))
+      ->capture_default_str();
+  cmd->add_option("--json", options->json, "Also write the comparisons as JSON to this file");
+  cmd->add_flag("--allow-non-pot", options->allow_non_pot,
+                "Lower non-power-of-two scales with Q31 multipliers (exactness then measured, not guaranteed)");
+  cmd->add_flag("-q,--quiet", options->quiet, "Print only differing data sets and the summary");
+  cmd->callback([&action, options] { action = [options] { return verify(*options); }; });
+}
+
+}  // namespace qatc::driver
