@@ -27,6 +27,10 @@ struct Converter {
 constexpr Converter kConverters[] = {
     {"QuantizeLinear", 10, convert_quantize_linear},
     {"DequantizeLinear", 10, convert_dequantize_linear},
+    {"ConvInteger", 10, convert_conv_integer},
+    {"MatMulInteger", 10, convert_matmul_integer},
+    {"QLinearConv", 10, convert_qlinear_conv},
+    {"QLinearMatMul", 10, convert_qlinear_matmul},
     {"Conv", 1, convert_conv},
     {"MaxPool", 1, convert_max_pool},
     {"AveragePool", 1, convert_average_pool},
