@@ -2,19 +2,71 @@
 // 1-D scales (opset >= 13), 8-bit and (opset 21) 16-bit integers. The parameters become
 // ir::QuantParams on the integer tensor between the two ops.
 #include "frontend/converters.h"
+#include "frontend/quant_operands.h"
 #include "frontend/tensor_proto.h"
 
 #include <cmath>
 
 namespace qatc::frontend {
 
+ir::QuantParams read_quant_params(ImportContext& ctx, QuantOperands operands, const ir::Shape& shape,
+                                  ir::DType storage, std::optional<int64_t> axis) {
+  const ir::TensorData& scale = ctx.require_constant(operands.scale, "scale");
+  const std::string& scale_name = ctx.node().input(operands.scale);
+  if (scale.dtype() != ir::DType::f32)
+    ctx.refuse("the scale '{}' must be float32, is {}", scale_name, ir::dtype_name(scale.dtype()));
+  ir::QuantParams q;
+  q.bits = ir::bit_width(storage);
+  q.is_signed = ir::is_signed(storage);
+  bool per_tensor = scale.size() == 1 && scale.shape().size() <= 1;
+  if (!per_tensor) {
+    if (scale.shape().size() != 1)
+      ctx.refuse("the scale '{}' must be a scalar or 1-D, has shape [{}]", scale_name, fmt::join(scale.shape(), ","));
+    if (!axis)
+      ctx.refuse("the scale '{}' must hold one value (per-tensor quantization), has {}", scale_name, scale.size());
+    q.axis = static_cast<int>(normalize_axis(ctx, *axis, shape.size()));
+    if (shape[q.axis] != scale.size())
+      ctx.refuse("{} scales in '{}' for axis {} of size {}", scale.size(), scale_name, q.axis, shape[q.axis]);
+  }
+  const ir::TensorData* zp =
+      ctx.has_input(operands.zero_point) ? &ctx.require_constant(operands.zero_point, "zero point") : nullptr;
+  if (zp && zp->size() != scale.size()) ctx.refuse("{} zero points for {} scales", zp->size(), scale.size());
+  if (zp && zp->dtype() != storage)
+    ctx.refuse("the zero point '{}' is {}, the quantized tensor {}", ctx.node().input(operands.zero_point),
+               ir::dtype_name(zp->dtype()), ir::dtype_name(storage));
+  for (int64_t i = 0; i < scale.size(); ++i) {
+    double s = scale.float_at(i);
+    if (!(s > 0) || !std::isfinite(s))
+      ctx.refuse("scale {} of '{}' is {}, not a positive finite number", i, scale_name, s);
+    q.scales.push_back(s);
+    q.zero_points.push_back(zp ? zp->int_at(i) : 0);
+  }
+  return q;
+}
+
+ir::Value* emit_quantize(ImportContext& ctx, ir::Value* x, ir::DType storage, ir::QuantParams q) {
+  // ONNX rounds half to even (QuantizeLinear, and the QOperator ops' requantization).
+  return ctx.emit(ir::OpKind::quantize, {x}, {{"round", std::string("half_even")}}, "",
+                  ir::TensorType{storage, {}, std::move(q)});
+}
+
+ir::Value* emit_dequantize(ImportContext& ctx, ir::Value* x, ir::QuantParams q, const std::string& suffix) {
+  if (x->type.quant) {
+    if (*x->type.quant != q) ctx.refuse("'{}' was quantized with another scale or zero point", x->name);
+  } else if (x->is_constant() || !x->producer) {
+    x->type.quant = std::move(q);
+  } else {
+    ctx.refuse("'{}' carries no quantization parameters", x->name);
+  }
+  return ctx.emit(ir::OpKind::dequantize, {x}, {}, suffix, ir::TensorType{ir::DType::f32, {}, std::nullopt});
+}
+
 namespace {
 
 // The integer type the node quantizes to (QuantizeLinear) or from (DequantizeLinear).
 ir::DType storage_type(ImportContext& ctx, std::optional<ir::DType> operand_type) {
   std::optional<ir::DType> t = operand_type;
-  if (const ir::TensorData* zp = ctx.constant_input(2)) t = zp->dtype();
-  else if (ctx.has_input(2)) ctx.refuse("the zero point '{}' must be a constant", ctx.node().input(2));
+  if (ctx.has_input(2)) t = ctx.require_constant(2, "zero point").dtype();
   if (ctx.attr("output_dtype")) {
     auto out = static_cast<int>(ctx.attr_int("output_dtype", 0));
     if (out != 0) {
@@ -30,31 +82,11 @@ ir::DType storage_type(ImportContext& ctx, std::optional<ir::DType> operand_type
   return d;
 }
 
-ir::QuantParams read_quant_params(ImportContext& ctx, const ir::Shape& shape, ir::DType storage) {
+ir::QuantParams qdq_params(ImportContext& ctx, const ir::Shape& shape, ir::DType storage) {
   if (ctx.attr_int("block_size", 0) != 0) ctx.refuse("blocked quantization (block_size) is not supported");
-  const ir::TensorData& scale = ctx.require_constant(1, "scale");
-  if (scale.dtype() != ir::DType::f32) ctx.refuse("the scale must be float32, is {}", ir::dtype_name(scale.dtype()));
-  ir::QuantParams q;
-  q.bits = ir::bit_width(storage);
-  q.is_signed = ir::is_signed(storage);
-  bool per_tensor = scale.size() == 1 && scale.shape().size() <= 1;
-  if (!per_tensor) {
-    if (scale.shape().size() != 1) ctx.refuse("the scale must be a scalar or 1-D, has shape [{}]", fmt::join(scale.shape(), ","));
-    if (ctx.opset() < 13) ctx.refuse("per-axis quantization needs opset 13 or later");
-    q.axis = static_cast<int>(normalize_axis(ctx, ctx.attr_int("axis", 1), shape.size()));
-    if (shape[q.axis] != scale.size())
-      ctx.refuse("{} scales for axis {} of size {}", scale.size(), q.axis, shape[q.axis]);
-  }
-  const ir::TensorData* zp = ctx.constant_input(2);
-  if (zp && zp->size() != scale.size()) ctx.refuse("{} zero points for {} scales", zp->size(), scale.size());
-  for (int64_t i = 0; i < scale.size(); ++i) {
-    double s = scale.float_at(i);
-    if (!(s > 0) || !std::isfinite(s))
-      ctx.refuse("scale {} of '{}' is {}, not a positive finite number", i, ctx.node().input(1), s);
-    q.scales.push_back(s);
-    q.zero_points.push_back(zp ? zp->int_at(i) : 0);
-  }
-  return q;
+  std::optional<int64_t> axis;  // per-axis scales arrived with opset 13
+  if (ctx.opset() >= 13) axis = ctx.attr_int("axis", 1);
+  return read_quant_params(ctx, {.scale = 1, .zero_point = 2}, shape, storage, axis);
 }
 
 }  // namespace
@@ -64,9 +96,7 @@ void convert_quantize_linear(ImportContext& ctx) {
   if (x->type.dtype != ir::DType::f32)
     ctx.refuse("quantizes float32 tensors; '{}' is {}", x->name, ir::dtype_name(x->type.dtype));
   ir::DType storage = storage_type(ctx, std::nullopt);
-  ir::QuantParams q = read_quant_params(ctx, x->type.shape, storage);
-  ctx.emit(ir::OpKind::quantize, {x}, {{"round", std::string("half_even")}}, "",
-           ir::TensorType{storage, {}, std::move(q)});
+  emit_quantize(ctx, x, storage, qdq_params(ctx, x->type.shape, storage));
 }
 
 void convert_dequantize_linear(ImportContext& ctx) {
@@ -74,16 +104,7 @@ void convert_dequantize_linear(ImportContext& ctx) {
   if (ir::is_float(x->type.dtype)) ctx.refuse("dequantizes integer tensors; '{}' is {}", x->name, ir::dtype_name(x->type.dtype));
   ir::DType storage = storage_type(ctx, x->type.dtype);
   if (storage != x->type.dtype) ctx.refuse("the zero point's type differs from '{}' ({})", x->name, ir::dtype_name(x->type.dtype));
-  ir::QuantParams q = read_quant_params(ctx, x->type.shape, storage);
-  if (x->type.quant) {
-    if (*x->type.quant != q)
-      ctx.refuse("its scale/zero point differ from those '{}' was quantized with", x->name);
-  } else if (x->is_constant() || !x->producer) {
-    x->type.quant = std::move(q);  // pre-quantized weights, or an integer graph input
-  } else {
-    ctx.refuse("'{}' carries no quantization parameters", x->name);
-  }
-  ctx.emit(ir::OpKind::dequantize, {x}, {}, "", ir::TensorType{ir::DType::f32, {}, std::nullopt});
+  emit_dequantize(ctx, x, qdq_params(ctx, x->type.shape, storage), "");
 }
 
 }  // namespace qatc::frontend

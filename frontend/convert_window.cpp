@@ -1,12 +1,11 @@
 // Sliding-window ops: Conv, MaxPool, AveragePool and their global forms. auto_pad is resolved here
 // into explicit pads, so the IR always carries kernel, strides, pads and dilations.
 #include "frontend/converters.h"
+#include "frontend/window_attrs.h"
 
 namespace qatc::frontend {
 
 namespace {
-
-using Attrs = std::map<std::string, ir::AttrValue>;
 
 // strides/pads/dilations of a node over the spatial dims of `x`, with auto_pad applied.
 Attrs window_attrs(ImportContext& ctx, const ir::Shape& x, const std::vector<int64_t>& kernel) {
@@ -39,6 +38,21 @@ Attrs window_attrs(ImportContext& ctx, const ir::Shape& x, const std::vector<int
   return {{"strides", strides}, {"pads", pads}, {"dilations", dilations}};
 }
 
+}  // namespace
+
+Attrs conv_attrs(ImportContext& ctx, const ir::Value& x, const ir::Value& w) {
+  const ir::Shape& ws = w.type.shape;
+  if (ws.size() < 3) ctx.refuse("the weight '{}' needs rank >= 3, has rank {}", w.name, ws.size());
+  std::vector<int64_t> kernel(ws.begin() + 2, ws.end());
+  if (ctx.attr("kernel_shape") && ctx.attr_ints("kernel_shape", {}) != kernel)
+    ctx.refuse("kernel_shape does not match the weight '{}'", w.name);
+  Attrs attrs = window_attrs(ctx, x.type.shape, kernel);
+  attrs["group"] = ctx.attr_int("group", 1);
+  return attrs;
+}
+
+namespace {
+
 std::vector<int64_t> required_kernel(ImportContext& ctx) {
   if (!ctx.attr("kernel_shape")) ctx.refuse("attribute 'kernel_shape' is required");
   return ctx.attr_ints("kernel_shape", {});
@@ -67,16 +81,9 @@ Attrs global_pool_attrs(ImportContext& ctx, const ir::Shape& x) {
 void convert_conv(ImportContext& ctx) {
   ir::Value* x = ctx.input(0);
   ir::Value* w = ctx.input(1);
-  const ir::Shape& ws = w->type.shape;
-  if (ws.size() < 3) ctx.refuse("the weight '{}' needs rank >= 3, has rank {}", w->name, ws.size());
-  std::vector<int64_t> kernel(ws.begin() + 2, ws.end());
-  if (ctx.attr("kernel_shape") && ctx.attr_ints("kernel_shape", {}) != kernel)
-    ctx.refuse("kernel_shape does not match the weight '{}'", w->name);
-  Attrs attrs = window_attrs(ctx, x->type.shape, kernel);
-  attrs["group"] = ctx.attr_int("group", 1);
   std::vector<ir::Value*> inputs{x, w};
   if (ctx.has_input(2)) inputs.push_back(ctx.input(2));
-  ctx.emit(ir::OpKind::conv, inputs, attrs);
+  ctx.emit(ir::OpKind::conv, inputs, conv_attrs(ctx, *x, *w));
 }
 
 void convert_max_pool(ImportContext& ctx) {

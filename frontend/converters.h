@@ -9,6 +9,11 @@ namespace qatc::frontend {
 // convert_quant.cpp
 void convert_quantize_linear(ImportContext& ctx);
 void convert_dequantize_linear(ImportContext& ctx);
+// convert_qoperator.cpp
+void convert_conv_integer(ImportContext& ctx);
+void convert_matmul_integer(ImportContext& ctx);
+void convert_qlinear_conv(ImportContext& ctx);
+void convert_qlinear_matmul(ImportContext& ctx);
 // convert_window.cpp
 void convert_conv(ImportContext& ctx);
 void convert_max_pool(ImportContext& ctx);

@@ -27,6 +27,10 @@ struct Converter {
 constexpr Converter kConverters[] = {
     {"QuantizeLinear", 10, convert_quantize_linear},
     {"DequantizeLinear", 10, convert_dequantize_linear},
+    {"ConvInteger", 10, convert_conv_integer},
+    {"MatMulInteger", 10, convert_matmul_integer},
+    {"QLinearConv", 10, convert_qlinear_conv},
+    {"QLinearMatMul", 10, convert_qlinear_matmul},
     {"Conv", 1, convert_conv},
     {"MaxPool", 1, convert_max_pool},
     {"AveragePool", 1, convert_average_pool},
@@ -66,11 +70,15 @@ int64_t default_domain_opset(const onnx::ModelProto& m, const std::string& path)
 }
 
 std::string detect_dialect(const onnx::ModelProto& m) {
-  bool qdq = false;
+  bool qdq = false, qoperator = false;
   for (const auto& n : m.graph().node()) {
     if (n.domain() == "mct_quantizers") return "mct";
-    qdq |= n.op_type() == "QuantizeLinear" || n.op_type() == "DequantizeLinear";
+    const std::string& op = n.op_type();
+    qdq |= op == "QuantizeLinear" || op == "DequantizeLinear";
+    qoperator |= op == "QLinearConv" || op == "QLinearMatMul" || op == "ConvInteger" || op == "MatMulInteger";
   }
+  // QOperator models also hold QuantizeLinear/DequantizeLinear, at the graph's edges.
+  if (qoperator) return "onnx-qoperator";
   if (!qdq) return "float";
   return m.producer_name() == "pytorch" ? "pytorch-qdq" : "onnx-qdq";
 }

@@ -1,5 +1,6 @@
-// conv and matmul: the only thing they share is the dot-product accumulation, which the arithmetic
-// policy supplies (A::with_dot picks the accumulator, e.g. exact mode's __int128 fast path).
+// conv and matmul: they share the dot-product accumulation, which the arithmetic policy supplies
+// (A::with_dot picks the accumulator, e.g. exact mode's __int128 fast path), and on integer
+// operands the subtraction of x_zero_point.
 #include "ir/graph.h"
 #include "sim/qat/exact_arith.h"
 #include "sim/qat/float32_arith.h"
@@ -10,8 +11,30 @@
 
 namespace qatc::sim {
 
+namespace {
+
+// Integer products compute Σ (x − x_zero_point)·w (docs/ir.md). Centring x before the loops makes
+// padded taps, which the loops skip, contribute 0 as the IR requires. Returns x itself when there
+// is nothing to subtract, else the centred copy kept in `centred`.
 template <class A>
-NumArray<A> conv(const ir::Op& op, const NumArray<A>& x, const NumArray<A>& w, const NumArray<A>* bias) {
+const NumArray<A>& minus_x_zero_point(const ir::Op& op, const NumArray<A>& x, NumArray<A>& centred) {
+  if constexpr (A::integer) {
+    const int64_t zp = op.has("x_zero_point") ? op.get_int("x_zero_point") : 0;
+    if (zp != 0) {
+      centred = x;
+      for (auto& v : centred.data) v = A::sub(v, zp);
+      return centred;
+    }
+  }
+  return x;
+}
+
+}  // namespace
+
+template <class A>
+NumArray<A> conv(const ir::Op& op, const NumArray<A>& x_operand, const NumArray<A>& w, const NumArray<A>* bias) {
+  NumArray<A> centred;
+  const NumArray<A>& x = minus_x_zero_point<A>(op, x_operand, centred);
   const Window win = make_window(op, x.shape, std::vector<int64_t>(w.shape.begin() + 2, w.shape.end()));
   const int64_t out_channels = w.shape[0], in_per_group = w.shape[1];
   const int64_t out_per_group = out_channels / op.get_int("group");
@@ -46,7 +69,9 @@ NumArray<A> conv(const ir::Op& op, const NumArray<A>& x, const NumArray<A>& w, c
 }
 
 template <class A>
-NumArray<A> matmul(const ir::Op& op, const NumArray<A>& a, const NumArray<A>& b) {
+NumArray<A> matmul(const ir::Op& op, const NumArray<A>& a_operand, const NumArray<A>& b) {
+  NumArray<A> centred;
+  const NumArray<A>& a = minus_x_zero_point<A>(op, a_operand, centred);
   // numpy: a 1-D operand is a row (a) or column (b) vector whose unit axis is dropped from the result.
   ir::Shape as = a.shape, bs = b.shape;
   const bool a_vector = as.size() == 1, b_vector = bs.size() == 1;

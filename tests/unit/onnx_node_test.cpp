@@ -27,6 +27,7 @@ const std::vector<std::string> kSupported = {
     "test_averagepool_2d_precomputed_same_upper", "test_averagepool_2d_precomputed_strides",
     "test_averagepool_2d_same_lower", "test_averagepool_2d_same_upper", "test_averagepool_2d_strides",
     "test_averagepool_3d_default", "test_basic_conv_with_padding", "test_basic_conv_without_padding",
+    "test_basic_convinteger",
     "test_batchnorm_epsilon", "test_batchnorm_example", "test_clip", "test_clip_default_inbounds",
     "test_clip_default_int8_inbounds", "test_clip_default_int8_max", "test_clip_default_int8_min",
     "test_clip_default_max", "test_clip_default_min", "test_clip_example", "test_clip_inbounds",
@@ -36,7 +37,8 @@ const std::vector<std::string> kSupported = {
     "test_concat_3d_axis_negative_1", "test_concat_3d_axis_negative_2", "test_concat_3d_axis_negative_3",
     "test_constant", "test_constant_pad", "test_conv_with_autopad_same",
     "test_conv_with_strides_and_asymmetric_padding", "test_conv_with_strides_no_padding",
-    "test_conv_with_strides_padding", "test_dequantizelinear", "test_dequantizelinear_axis", "test_div",
+    "test_conv_with_strides_padding", "test_convinteger_with_padding", "test_convinteger_without_padding",
+    "test_dequantizelinear", "test_dequantizelinear_axis", "test_div",
     "test_div_bcast", "test_div_example", "test_edge_pad", "test_flatten_axis0", "test_flatten_axis1",
     "test_flatten_axis2", "test_flatten_axis3", "test_flatten_default_axis", "test_flatten_negative_axis1",
     "test_flatten_negative_axis2", "test_flatten_negative_axis3", "test_flatten_negative_axis4",
@@ -45,11 +47,13 @@ const std::vector<std::string> kSupported = {
     "test_gemm_default_vector_bias", "test_gemm_default_zero_bias", "test_gemm_transposeA", "test_gemm_transposeB",
     "test_globalaveragepool", "test_globalaveragepool_precomputed", "test_globalmaxpool",
     "test_globalmaxpool_precomputed", "test_identity", "test_matmul_2d", "test_matmul_3d", "test_matmul_4d",
+    "test_matmulinteger",
     "test_maxpool_1d_default", "test_maxpool_2d_ceil", "test_maxpool_2d_default", "test_maxpool_2d_dilations",
     "test_maxpool_2d_pads", "test_maxpool_2d_precomputed_pads", "test_maxpool_2d_precomputed_same_upper",
     "test_maxpool_2d_precomputed_strides", "test_maxpool_2d_same_lower", "test_maxpool_2d_same_upper",
     "test_maxpool_2d_strides", "test_maxpool_2d_uint8", "test_maxpool_3d_default", "test_mul", "test_mul_bcast",
-    "test_mul_example", "test_quantizelinear", "test_quantizelinear_axis", "test_reflect_pad", "test_relu",
+    "test_mul_example", "test_qlinearconv", "test_qlinearmatmul_2D", "test_qlinearmatmul_3D",
+    "test_quantizelinear", "test_quantizelinear_axis", "test_reflect_pad", "test_relu",
     "test_reshape_extended_dims", "test_reshape_negative_dim", "test_reshape_negative_extended_dims",
     "test_reshape_one_dim", "test_reshape_reduced_dims", "test_reshape_reordered_all_dims",
     "test_reshape_reordered_last_dims", "test_reshape_zero_and_negative_dim", "test_reshape_zero_dim",
@@ -151,9 +155,15 @@ TEST_CASE("ONNX backend node tests of supported ops pass") {
   }
 }
 
-TEST_CASE("ONNX quantize/dequantize node tests are exact in the exact evaluator") {
+// Quantized outputs reproduced in both modes. The QOperator tests' expected outputs are literals in
+// ONNX's case files (qlinearconv.py, qlinearmatmul.py), not computed there; with their
+// non-power-of-two scales, exact and float32 requantization differ by at most 1.3e-5 of a step,
+// and no value lies within 0.05 of a tie, so both modes must give them.
+TEST_CASE("ONNX quantized node tests are exact in the exact evaluator") {
   for (const char* name : {"test_quantizelinear", "test_quantizelinear_axis", "test_dequantizelinear",
-                           "test_dequantizelinear_axis"}) {
+                           "test_dequantizelinear_axis", "test_basic_convinteger", "test_convinteger_with_padding",
+                           "test_convinteger_without_padding", "test_matmulinteger", "test_qlinearconv",
+                           "test_qlinearmatmul_2D", "test_qlinearmatmul_3D"}) {
     INFO(name);
     CHECK(run_node_test(kNodeTests / name, sim::Arithmetic::exact) == "");
   }

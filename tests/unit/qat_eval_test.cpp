@@ -105,6 +105,31 @@ TEST_CASE("PyTorch's Conv -> Div -> BatchNormalization export folds exactly") {
   CHECK(run_ints(g, {0.5f}, Arithmetic::exact) == std::vector<int64_t>{0});
 }
 
+TEST_CASE("integer conv and matmul subtract x_zero_point; padding contributes 0") {
+  // Σ (x − 3)·w: x = [4, 5, 6] centred is [1, 2, 3]. With one pad each side and w = [1, 10], the
+  // first window is pad·1 + 1·10 = 10 (a padded tap is 0, not −3), then 1 + 20, 2 + 30, 3 + pad.
+  ir::Graph g = ir::parse_graph(R"(graph @int_products {
+    input %x : u8[1,1,3]
+    const %w : i8[1,1,2] = [1, 10]
+    const %b : i8[3,2] = [1, 0, 0, 1, 1, 1]
+    %c = conv(%x, %w) {dilations = [1], group = 1, pads = [1, 1], strides = [1], x_zero_point = 3} : i32[1,1,4]
+    %m = matmul(%x, %b) {x_zero_point = 3} : i32[1,1,2]
+    output %c
+    output %m
+  })",
+                                "int_products.qir");
+  ir::verify(g);
+  std::vector<uint8_t> x{4, 5, 6};
+  for (Arithmetic a : {Arithmetic::float32, Arithmetic::exact}) {
+    auto out = sim::evaluate_qat(g, {ir::TensorData::from<uint8_t>({1, 1, 3}, x)}, {.arithmetic = a});
+    std::vector<int64_t> conv, matmul;
+    for (int64_t i = 0; i < out[0].size(); ++i) conv.push_back(out[0].int_at(i));
+    for (int64_t i = 0; i < out[1].size(); ++i) matmul.push_back(out[1].int_at(i));
+    CHECK(conv == std::vector<int64_t>{10, 21, 32, 3});
+    CHECK(matmul == std::vector<int64_t>{1 + 3, 2 + 3});  // [1, 2, 3] · columns [1, 0, 1], [0, 1, 1]
+  }
+}
+
 TEST_CASE("exact mode stops, naming the op, when 113 bits are not enough") {
   ir::Graph g = ir::parse_graph(R"(graph @wide {
     input %x : f32[1]
