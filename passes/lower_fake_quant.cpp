@@ -62,14 +62,33 @@ ir::Value* zero_centred(ir::Graph& g, ir::Value* w, int axis) {
   return g.add_constant(w->name + "/centred", std::move(data));
 }
 
-// Adds a per-channel float constant (a conv's bias operand) to the chain's offset: y = A(t + b) + B.
-void absorb_bias(AffineChain& chain, const ir::Value& bias, int axis, const ir::Op& user) {
+// The exact real values of a constant operand: a float constant, or a dequantized integer
+// constant (QLinearConv's int32 bias on the x_scale * w_scale grid).
+std::vector<Exact> real_constant(const ir::Value& v, const ir::Op& user) {
+  std::vector<Exact> out;
+  if (v.is_constant() && ir::is_float(v.type.dtype)) {
+    for (int64_t i = 0; i < v.data->size(); ++i) out.push_back(Exact::from_double(v.data->float_at(i)));
+    return out;
+  }
+  const ir::Op* p = v.producer;
+  if (!p || p->kind != ir::OpKind::dequantize || !p->inputs[0]->is_constant())
+    fail("{}: the bias '{}' must be a constant", user.describe(), v.name);
+  const ir::Value& q = *p->inputs[0];
+  const ir::QuantParams& qp = *q.type.quant;
+  for (int64_t i = 0; i < q.data->size(); ++i) {
+    size_t c = qp.per_axis() ? static_cast<size_t>(i) : 0;  // a bias is 1-D: its index is the channel
+    out.push_back(sim::mul(Exact::from_int(q.data->int_at(i) - qp.zero_points[c]), Exact::from_double(qp.scales[c])));
+  }
+  return out;
+}
+
+// Adds a per-channel constant (a conv's bias operand) to the chain's offset: y = A(t + b) + B.
+void absorb_bias(AffineChain& chain, const std::vector<Exact>& bias, int axis, const ir::Op& user) {
   if (chain.axis >= 0 && chain.axis != axis) fail("{}: bias and folded constants disagree on the channel axis", user.describe());
   chain.axis = axis;
   std::vector<Exact> offset;
-  for (int64_t c = 0; c < bias.data->size(); ++c)
-    offset.push_back(sim::add(AffineChain::at(chain.offset, c),
-                              sim::mul(AffineChain::at(chain.scale, c), Exact::from_double(bias.data->float_at(c)))));
+  for (size_t c = 0; c < bias.size(); ++c)
+    offset.push_back(sim::add(AffineChain::at(chain.offset, c), sim::mul(AffineChain::at(chain.scale, c), bias[c])));
   chain.offset = std::move(offset);
 }
 
@@ -87,10 +106,7 @@ ir::Value* lower_products(ir::Graph& g, const ir::Op& p, AffineChain chain, cons
   const int out_axis = is_conv ? 1 : static_cast<int>(p.outputs[0]->type.shape.size()) - 1;
   if (wq.per_axis() && wq.axis != weight_axis)
     fail("{}: the weight is quantized per slice of axis {}, not per output channel", p.describe(), wq.axis);
-  if (is_conv && p.inputs.size() == 3) {
-    if (!p.inputs[2]->is_constant()) fail("{}: the bias must be a constant", p.describe());
-    absorb_bias(chain, *p.inputs[2], out_axis, p);
-  }
+  if (is_conv && p.inputs.size() == 3) absorb_bias(chain, real_constant(*p.inputs[2], p), out_axis, p);
 
   std::map<std::string, ir::AttrValue> attrs = p.attrs;
   if (xq.zero_points[0] != 0) attrs["x_zero_point"] = xq.zero_points[0];
