@@ -104,6 +104,12 @@ Value* Graph::find_value(const std::string& name) const {
   return it == by_name_.end() ? nullptr : it->second;
 }
 
+std::string Graph::unique_name(const std::string& base) const {
+  if (!by_name_.count(base)) return base;
+  for (int i = 1;; ++i)
+    if (std::string name = base + "." + std::to_string(i); !by_name_.count(name)) return name;
+}
+
 std::vector<Op*> Graph::users(const Value* v) const {
   std::vector<Op*> out;
   for (const auto& op : ops_)
@@ -114,6 +120,14 @@ std::vector<Op*> Graph::users(const Value* v) const {
 void Graph::replace_all_uses(Value* from, Value* to) {
   for (auto& op : ops_) std::replace(op->inputs.begin(), op->inputs.end(), from, to);
   std::replace(outputs_.begin(), outputs_.end(), from, to);
+}
+
+void Graph::rename(Value* v, std::string name) {
+  if (name == v->name) return;
+  if (by_name_.count(name)) fail("tensor '{}' is defined twice", name);
+  by_name_.erase(v->name);
+  v->name = std::move(name);
+  by_name_[v->name] = v;
 }
 
 void Graph::erase_op(Op* op) {
