@@ -3,12 +3,15 @@
 #include "ir/error.h"
 #include "ir/verifier.h"
 #include "passes/eliminate_dead_code.h"
+#include "passes/fold_constants.h"
 #include "passes/pass.h"
 
 namespace qatc::passes {
 
 const std::vector<Pass>& pipeline() {
   static const std::vector<Pass> passes{
+      {"fold-constants", "evaluate ops on constants exactly (quantized weights become integer constants)",
+       fold_constants},
       {"eliminate-dead-code", "remove ops whose results nobody reads", eliminate_dead_code},
   };
   return passes;
