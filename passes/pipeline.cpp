@@ -3,6 +3,7 @@
 #include "ir/error.h"
 #include "ir/verifier.h"
 #include "passes/eliminate_dead_code.h"
+#include "passes/fold_batchnorm.h"
 #include "passes/fold_constants.h"
 #include "passes/pass.h"
 
@@ -12,6 +13,7 @@ const std::vector<Pass>& pipeline() {
   static const std::vector<Pass> passes{
       {"fold-constants", "evaluate ops on constants exactly (quantized weights become integer constants)",
        fold_constants},
+      {"fold-batchnorm", "fold batch norms (and PyTorch's conv-bn div) into exact per-channel adds", fold_batchnorm},
       {"eliminate-dead-code", "remove ops whose results nobody reads", eliminate_dead_code},
   };
   return passes;
