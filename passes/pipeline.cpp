@@ -5,6 +5,7 @@
 #include "passes/eliminate_dead_code.h"
 #include "passes/fold_batchnorm.h"
 #include "passes/fold_constants.h"
+#include "passes/integer_layout.h"
 #include "passes/pass.h"
 
 namespace qatc::passes {
@@ -14,6 +15,11 @@ const std::vector<Pass>& pipeline() {
       {"fold-constants", "evaluate ops on constants exactly (quantized weights become integer constants)",
        fold_constants},
       {"fold-batchnorm", "fold batch norms (and PyTorch's conv-bn div) into exact per-channel adds", fold_batchnorm},
+      {"integer-layout", "move data movement, relu and clip from dequantized floats onto the integers",
+       integer_layout},
+      // Again: integer-layout leaves transposes and reshapes of integer weight constants behind.
+      {"fold-constants", "evaluate ops on constants exactly (quantized weights become integer constants)",
+       fold_constants},
       {"eliminate-dead-code", "remove ops whose results nobody reads", eliminate_dead_code},
   };
   return passes;
