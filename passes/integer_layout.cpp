@@ -56,7 +56,7 @@ std::optional<int64_t> common_zero_point(const ir::QuantParams& q) {
   return zps[0];
 }
 
-// The integer op that replaces float `op`: its kind and attributes, or nullopt if it does not move.
+// The integer op that replaces a float op: its kind and attributes.
 struct IntegerForm {
   ir::OpKind kind;
   std::map<std::string, ir::AttrValue> attrs;
@@ -75,6 +75,7 @@ std::optional<IntegerForm> integer_clip(const ir::Op& op, const ir::QuantParams&
   return form;
 }
 
+// The integer form of float `op` on operands quantized as q, or nullopt if it has none that is exact.
 std::optional<IntegerForm> integer_form(const ir::Op& op, const ir::QuantParams& q) {
   switch (op.kind) {
     case K::reshape:
@@ -155,7 +156,7 @@ void integer_layout(ir::Graph& g, const PassOptions&) {
     // the next sweep sees: the op list stays valid to walk.
     for (ir::Op* op : g.ops()) {
       if (op->kind == K::quantize) changed |= remove_requantize_identity(g, op);
-      else if (ir::is_float(op->outputs[0]->type.dtype) && !op->inputs.empty()) changed |= move_onto_integers(g, op);
+      else if (ir::is_float(op->outputs[0]->type.dtype)) changed |= move_onto_integers(g, op);
     }
     g.sort_topologically();
   }
