@@ -106,11 +106,10 @@ Value* Graph::find_value(const std::string& name) const {
 
 bool Graph::is_output(const Value* v) const { return std::find(outputs_.begin(), outputs_.end(), v) != outputs_.end(); }
 
-void Graph::rename(Value* v, std::string name) {
-  if (by_name_.count(name)) fail("tensor '{}' is defined twice", name);
-  by_name_.erase(v->name);
-  v->name = std::move(name);
-  by_name_[v->name] = v;
+std::string Graph::unique_name(const std::string& base) const {
+  if (!by_name_.count(base)) return base;
+  for (int i = 1;; ++i)
+    if (std::string name = base + "." + std::to_string(i); !by_name_.count(name)) return name;
 }
 
 std::vector<Op*> Graph::users(const Value* v) const {
@@ -123,6 +122,14 @@ std::vector<Op*> Graph::users(const Value* v) const {
 void Graph::replace_all_uses(Value* from, Value* to) {
   for (auto& op : ops_) std::replace(op->inputs.begin(), op->inputs.end(), from, to);
   std::replace(outputs_.begin(), outputs_.end(), from, to);
+}
+
+void Graph::rename(Value* v, std::string name) {
+  if (name == v->name) return;
+  if (by_name_.count(name)) fail("tensor '{}' is defined twice", name);
+  by_name_.erase(v->name);
+  v->name = std::move(name);
+  by_name_[v->name] = v;
 }
 
 void Graph::erase_op(Op* op) {

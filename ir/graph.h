@@ -74,15 +74,18 @@ class Graph {
 
   Value* find_value(const std::string& name) const;  // null if absent
   bool is_output(const Value* v) const;
+  // A name no value has yet: `base` itself if free, else `base.1`, `base.2`, ... (for values a pass creates).
+  std::string unique_name(const std::string& base) const;
   // Ops reading v, in op order (an op reading v twice is listed once).
   std::vector<Op*> users(const Value* v) const;
 
   // Rewiring, for passes and the importer.
   void replace_all_uses(Value* from, Value* to);
+  // Gives v a name no other value has (Error otherwise): a replacement value can take over the
+  // name of the value it replaces, so graph outputs and readers of the IR keep their names.
+  void rename(Value* v, std::string name);
   void erase_op(Op* op);                 // its outputs must be unused
   void erase_unused_values();            // constants and dead op outputs nobody reads
-  // Gives v a new name, which must be free (e.g. that of a value just erased).
-  void rename(Value* v, std::string name);
   // Reorders the op list topologically; throws Error naming an op on a cycle.
   void sort_topologically();
 

@@ -4,6 +4,9 @@
 #include "ir/verifier.h"
 #include "passes/check_accumulator_ranges.h"
 #include "passes/eliminate_dead_code.h"
+#include "passes/fold_batchnorm.h"
+#include "passes/fold_constants.h"
+#include "passes/integer_layout.h"
 #include "passes/lower_fake_quant.h"
 #include "passes/pass.h"
 
@@ -11,6 +14,14 @@ namespace qatc::passes {
 
 const std::vector<Pass>& pipeline() {
   static const std::vector<Pass> passes{
+      {"fold-constants", "evaluate ops on constants exactly (quantized weights become integer constants)",
+       fold_constants},
+      {"fold-batchnorm", "fold batch norms (and PyTorch's conv-bn div) into exact per-channel adds", fold_batchnorm},
+      {"integer-layout", "move data movement, relu and clip from dequantized floats onto the integers",
+       integer_layout},
+      // Again: integer-layout leaves transposes and reshapes of integer weight constants behind.
+      {"fold-constants", "evaluate ops on constants exactly (quantized weights become integer constants)",
+       fold_constants},
       {"lower-fake-quant", "replace dequantize -> float ops -> quantize regions by integer ops", lower_fake_quant},
       {"eliminate-dead-code", "remove ops whose results nobody reads", eliminate_dead_code},
       {"check-accumulator-ranges", "prove no integer op can overflow, or refuse the layer", check_accumulator_ranges},

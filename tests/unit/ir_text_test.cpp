@@ -115,3 +115,16 @@ TEST_CASE("the verifier names the offending op") {
                       Catch::Contains("the graph has a cycle through this op"));
   }
 }
+
+TEST_CASE("passes name new values uniquely and hand names over") {
+  Graph g = parse_graph("graph @g { input %x : f32[2]\n %y = relu(%x) : f32[2]\n %y.1 = relu(%y) : f32[2]\n output %y.1 }",
+                        "g.qir");
+  CHECK(g.unique_name("z") == "z");
+  CHECK(g.unique_name("y") == "y.2");
+  Value* y = g.find_value("y");
+  CHECK_THROWS_WITH(g.rename(y, "x"), "tensor 'x' is defined twice");
+  g.rename(y, "relu_out");
+  CHECK(g.find_value("y") == nullptr);
+  CHECK(g.find_value("relu_out") == y);
+  CHECK(print_graph(g).find("%y.1 = relu(%relu_out)") != std::string::npos);
+}

@@ -151,3 +151,28 @@ TEST_CASE("inputs must match the graph's input shapes") {
   std::vector<float> in{1, 2, 3};
   CHECK_THROWS_WITH(sim::evaluate_qat(g, {ir::TensorData::from<float>({3}, in)}, {}), Catch::Contains("'x'"));
 }
+
+TEST_CASE("an f64 constant in an f32 add is exact in exact mode and rounded in float32 mode") {
+  // 1 + 2^-40 is a double but no float32: exact mode adds it as it is; a float32 framework would
+  // hold the constant as 1.0f. The verifier accepts f64 operands of f32 arithmetic, not the reverse.
+  ir::Graph g = ir::parse_graph(R"(graph @wide_constant {
+    input %x : f32[1]
+    const %k : f64[1] = [1.0000000000009095]
+    %y = add(%x, %k) : f32[1]
+    output %y
+  })",
+                                "wide_constant.qir");
+  ir::verify(g);
+  std::vector<float> in{0.5f};
+  CHECK(sim::evaluate_qat(g, {ir::TensorData::from<float>({1}, in)}, {})[0].float_at(0) == 1.5 + 0x1p-40);
+  CHECK(sim::evaluate_qat(g, {ir::TensorData::from<float>({1}, in)}, {.arithmetic = Arithmetic::float32})[0].float_at(0) ==
+        1.5);
+  ir::Graph narrow = ir::parse_graph(R"(graph @narrow_operand {
+    input %x : f64[1]
+    const %k : f32[1] = [1]
+    %y = add(%x, %k) : f64[1] loc("mixed")
+    output %y
+  })",
+                                     "narrow_operand.qir");
+  CHECK_THROWS_WITH(ir::verify(narrow), "add 'mixed': operand 'k' is f32 but the result is f64");
+}
