@@ -57,17 +57,20 @@ int64_t entry(const ir::Op& op, const std::string& attr, int64_t c) {
   return v.size() == 1 ? v[0] : v[static_cast<size_t>(c)];
 }
 
-Channel channel(const ir::Op& op, const ir::TensorData* bias, int64_t c) {
-  Channel ch;
-  // Beyond ±kMaxRightShift every shift gives the same result (see above); clamping also keeps
-  // 31 + shift and -shift from overflowing.
-  ch.shift = std::clamp(entry(op, "shift", c), -kMaxRightShift, kMaxRightShift);
-  if (op.has("bias_frac")) ch.phi_class = entry(op, "bias_frac", c);
-  if (op.has("multiplier")) ch.multiplier = entry(op, "multiplier", c);
-  if (bias) ch.bias = bias->int_at(c);
-  if (ch.multiplier != 0 && ch.phi_class != 0)
-    fail("{}: the multiplier path takes no bias fraction (bias_frac must be 0)", op.describe());
-  return ch;
+std::vector<Channel> channels_of(const ir::Op& op, const ir::TensorData* bias, int64_t count) {
+  std::vector<Channel> channels(static_cast<size_t>(count));
+  for (int64_t c = 0; c < count; ++c) {
+    Channel& ch = channels[static_cast<size_t>(c)];
+    // Beyond ±kMaxRightShift every shift gives the same result (see above); clamping also keeps
+    // 31 + shift and -shift from overflowing.
+    ch.shift = std::clamp(entry(op, "shift", c), -kMaxRightShift, kMaxRightShift);
+    if (op.has("bias_frac")) ch.phi_class = entry(op, "bias_frac", c);
+    if (op.has("multiplier")) ch.multiplier = entry(op, "multiplier", c);
+    if (bias) ch.bias = bias->int_at(c);
+    if (ch.multiplier != 0 && ch.phi_class != 0)
+      fail("{}: the multiplier path takes no bias fraction (bias_frac must be 0)", op.describe());
+  }
+  return channels;
 }
 
 Floored scaled(int64_t acc, const Channel& ch) {
@@ -92,6 +95,7 @@ ir::TensorData requantize(const ir::Op& op, const ir::TensorData& acc, const ir:
     outer = ir::num_elements(ir::Shape(shape.begin(), shape.begin() + axis));
     inner = ir::num_elements(ir::Shape(shape.begin() + axis + 1, shape.end()));
   }
+  const std::vector<Channel> params = channels_of(op, bias, channels);
   const auto rule = *ir::parse_rounding(op.get_string("round"));
   const int64_t zp = op.outputs[0]->type.quant->zero_points[0], lo = op.get_int("min"), hi = op.get_int("max");
   ir::TensorData y(op.outputs[0]->type.dtype, shape);
@@ -103,7 +107,7 @@ ir::TensorData requantize(const ir::Op& op, const ir::TensorData& acc, const ir:
       int64_t i = 0;
       for (int64_t o = 0; o < outer; ++o)
         for (int64_t c = 0; c < channels; ++c) {
-          const Channel ch = channel(op, bias, c);
+          const Channel& ch = params[static_cast<size_t>(c)];
           for (int64_t e = 0; e < inner; ++e, ++i) {
             const Floored v = scaled(static_cast<int64_t>(in[i]), ch);
             out[i] = static_cast<Out>(std::clamp(round_floored(rule, v.floor, v.fraction) + zp, lo, hi));
