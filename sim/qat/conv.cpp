@@ -6,6 +6,7 @@
 #include "sim/qat/float32_arith.h"
 #include "sim/qat/int_arith.h"
 #include "sim/qat/kernels.h"
+#include "sim/qat/matmul_shape.h"
 #include "sim/qat/strided.h"
 #include "sim/qat/window.h"
 
@@ -13,17 +14,17 @@ namespace qatc::sim {
 
 namespace {
 
-// Integer products compute Σ (x − x_zero_point)·w (docs/ir.md). Centring x before the loops makes
-// padded taps, which the loops skip, contribute 0 as the IR requires. Returns x itself when there
-// is nothing to subtract, else the centred copy kept in `centred`.
+// Integer products are Σ (x − x_zero_point) · w: x is shifted before the window runs, so that a
+// padding tap, which the window skips, contributes as x = x_zero_point would. Returns x itself
+// when there is no zero point (float operands never have one).
 template <class A>
-const NumArray<A>& minus_x_zero_point(const ir::Op& op, const NumArray<A>& x, NumArray<A>& centred) {
+const NumArray<A>& minus_zero_point(const ir::Op& op, const NumArray<A>& x, NumArray<A>& shifted) {
   if constexpr (A::integer) {
-    const int64_t zp = op.has("x_zero_point") ? op.get_int("x_zero_point") : 0;
-    if (zp != 0) {
-      centred = x;
-      for (auto& v : centred.data) v = A::sub(v, zp);
-      return centred;
+    if (op.has("x_zero_point")) {
+      const int64_t zp = op.get_int("x_zero_point");
+      shifted = x;
+      for (auto& v : shifted.data) v = A::sub(v, zp);
+      return shifted;
     }
   }
   return x;
@@ -32,9 +33,9 @@ const NumArray<A>& minus_x_zero_point(const ir::Op& op, const NumArray<A>& x, Nu
 }  // namespace
 
 template <class A>
-NumArray<A> conv(const ir::Op& op, const NumArray<A>& x_operand, const NumArray<A>& w, const NumArray<A>* bias) {
-  NumArray<A> centred;
-  const NumArray<A>& x = minus_x_zero_point<A>(op, x_operand, centred);
+NumArray<A> conv(const ir::Op& op, const NumArray<A>& x_in, const NumArray<A>& w, const NumArray<A>* bias) {
+  NumArray<A> shifted;
+  const NumArray<A>& x = minus_zero_point<A>(op, x_in, shifted);
   const Window win = make_window(op, x.shape, std::vector<int64_t>(w.shape.begin() + 2, w.shape.end()));
   const int64_t out_channels = w.shape[0], in_per_group = w.shape[1];
   const int64_t out_per_group = out_channels / op.get_int("group");
@@ -69,25 +70,14 @@ NumArray<A> conv(const ir::Op& op, const NumArray<A>& x_operand, const NumArray<
 }
 
 template <class A>
-NumArray<A> matmul(const ir::Op& op, const NumArray<A>& a_operand, const NumArray<A>& b) {
-  NumArray<A> centred;
-  const NumArray<A>& a = minus_x_zero_point<A>(op, a_operand, centred);
-  // numpy: a 1-D operand is a row (a) or column (b) vector whose unit axis is dropped from the result.
-  ir::Shape as = a.shape, bs = b.shape;
-  const bool a_vector = as.size() == 1, b_vector = bs.size() == 1;
-  if (a_vector) as.insert(as.begin(), 1);
-  if (b_vector) bs.push_back(1);
-  const int64_t m = as[as.size() - 2], k = as.back(), n = bs.back();
-  const ir::Shape a_batch(as.begin(), as.end() - 2), b_batch(bs.begin(), bs.end() - 2);
-  const ir::Shape batch = ir::broadcast_shapes(a_batch, b_batch, op);
-  // Batch strides in whole matrices.
-  const std::vector<int64_t> a_strides = broadcast_strides(a_batch, batch), b_strides = broadcast_strides(b_batch, batch);
-  ir::Shape out_shape = batch;
-  if (!a_vector) out_shape.push_back(m);
-  if (!b_vector) out_shape.push_back(n);
-  NumArray<A> y(out_shape);
+NumArray<A> matmul(const ir::Op& op, const NumArray<A>& a_in, const NumArray<A>& b) {
+  NumArray<A> shifted;
+  const NumArray<A>& a = minus_zero_point<A>(op, a_in, shifted);
+  const MatmulShape s = matmul_shape(op, a.shape, b.shape);
+  const int64_t m = s.m, k = s.k, n = s.n;
+  NumArray<A> y(s.result);
   A::with_dot(a.data, b.data, k, /*depthwise=*/false, [&](const auto& dot, const auto* ad, const auto* bd) {
-    for_each_strided<2>(batch, {&a_strides, &b_strides}, [&](int64_t bi, const std::array<int64_t, 2>& off) {
+    for_each_strided<2>(s.batch, {&s.a_strides, &s.b_strides}, [&](int64_t bi, const std::array<int64_t, 2>& off) {
       const auto* am = ad + off[0] * m * k;
       const auto* bm = bd + off[1] * k * n;
       auto* ym = y.data.data() + bi * m * n;

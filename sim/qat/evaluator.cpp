@@ -6,6 +6,7 @@
 #include "sim/qat/float32_arith.h"
 #include "sim/qat/int_arith.h"
 #include "sim/qat/kernels.h"
+#include "sim/qat/lifetimes.h"
 #include "sim/qat/numeric_error.h"
 #include "sim/qat/tensor_io.h"
 
@@ -38,7 +39,7 @@ class Evaluation {
       values_[c] = imported(c->name, *c->data);
     }
     const std::vector<ir::Op*> ops = g_.ops();
-    const auto last_use = last_uses(ops);
+    const auto last_use = last_uses(g_, ops);
     for (size_t i = 0; i < ops.size(); ++i) {
       const ir::Op& op = *ops[i];
       Tensor result = checked_evaluate(op);
@@ -82,15 +83,6 @@ class Evaluation {
     } catch (const NumericError& e) {
       fail("tensor '{}': {}", name, e.what());
     }
-  }
-
-  // For each operand, the index of the last op reading it; graph outputs are never released.
-  std::unordered_map<const ir::Value*, size_t> last_uses(const std::vector<ir::Op*>& ops) const {
-    std::unordered_map<const ir::Value*, size_t> last;
-    for (size_t i = 0; i < ops.size(); ++i)
-      for (const ir::Value* in : ops[i]->inputs) last[in] = i;
-    for (const ir::Value* out : g_.outputs()) last[out] = ops.size();
-    return last;
   }
 
   Tensor checked_evaluate(const ir::Op& op) {

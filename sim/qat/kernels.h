@@ -51,7 +51,7 @@ Array<int64_t> quantize(const ir::Op& op, const NumArray<A>& x, const QatOptions
 template <class A>
 NumArray<A> dequantize(const ir::Op& op, const Array<int64_t>& q);
 
-// layout.cpp (T: float, Exact, int64_t)
+// layout.cpp (T: float, Exact, and every integer element type)
 template <class T>
 Array<T> concat(const ir::Op& op, const std::vector<const Array<T>*>& inputs);
 template <class T>

@@ -161,6 +161,12 @@ Array<T> transpose(const ir::Op& op, const Array<T>& x) {
 QATC_INSTANTIATE(float)
 QATC_INSTANTIATE(Exact)
 QATC_INSTANTIATE(int64_t)
+// The integer simulator's tensors keep their native element types.
+QATC_INSTANTIATE(int8_t)
+QATC_INSTANTIATE(uint8_t)
+QATC_INSTANTIATE(int16_t)
+QATC_INSTANTIATE(uint16_t)
+QATC_INSTANTIATE(int32_t)
 #undef QATC_INSTANTIATE
 
 }  // namespace qatc::sim

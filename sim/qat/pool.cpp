@@ -57,12 +57,7 @@ NumArray<A> avgpool(const ir::Op& op, const NumArray<A>& x) {
   using N = typename A::Num;
   const bool count_pads = op.get_int("count_include_pad") != 0;
   return pool(op, x, [&](const Window& win, const N* xp, int64_t o0, int64_t o1, int64_t o2) {
-    const std::array<int64_t, 3> o{o0, o1, o2};
-    int64_t divisor = 1;
-    for (size_t a = 0; a < 3; ++a) {
-      const TapRange r = win.taps[a][o[a]];
-      divisor *= count_pads ? win.axes[a].inside_padded(o[a]) : r.last - r.first;
-    }
+    const int64_t divisor = win.average_count(o0, o1, o2, count_pads);
     if (divisor == 0) empty_window(op);
     return average<A>(win, xp, o0, o1, o2, divisor);
   });

@@ -16,4 +16,11 @@ int64_t round_by_rule(ir::Rounding rule, bool negative, int64_t magnitude, Fract
   return negative ? -m : m;
 }
 
+int64_t round_floored(ir::Rounding rule, __int128 floor, Fraction f) {
+  auto saturated = [](__int128 m) { return m >= kSaturatedMagnitude ? kSaturatedMagnitude : static_cast<int64_t>(m); };
+  if (floor >= 0 || !f.nonzero) return round_by_rule(rule, floor < 0, saturated(floor < 0 ? -floor : floor), f);
+  // floor + f = -((-floor - 1) + (1 - f)): the fraction of the magnitude is 1 - f, on the other side of 1/2.
+  return round_by_rule(rule, true, saturated(-floor - 1), {-f.vs_half, true});
+}
+
 }  // namespace qatc::sim

@@ -22,4 +22,8 @@ struct Fraction {
 // kSaturatedMagnitude or above returns +-kSaturatedMagnitude.
 int64_t round_by_rule(ir::Rounding rule, bool negative, int64_t magnitude, Fraction f);
 
+// Rounds floor + f (f the fraction above the integer `floor`) by `rule`, saturating as round_by_rule:
+// the form in which an integer shifted right or divided exactly comes (the integer simulator).
+int64_t round_floored(ir::Rounding rule, __int128 floor, Fraction f);
+
 }  // namespace qatc::sim

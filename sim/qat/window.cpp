@@ -31,6 +31,16 @@ ir::Shape Window::output_shape(int64_t out_channels, size_t spatial_dims) const 
   return s;
 }
 
+int64_t Window::average_count(int64_t o0, int64_t o1, int64_t o2, bool include_pad) const {
+  const std::array<int64_t, 3> o{o0, o1, o2};
+  int64_t count = 1;
+  for (size_t a = 0; a < 3; ++a) {
+    const TapRange r = taps[a][o[a]];
+    count *= include_pad ? axes[a].inside_padded(o[a]) : r.last - r.first;
+  }
+  return count;
+}
+
 Window make_window(const ir::Op& op, const ir::Shape& x, const std::vector<int64_t>& kernel) {
   const size_t n = x.size() - 2;
   if (n > 3) fail("{}: at most 3 spatial dimensions are supported, the input has {}", op.describe(), n);

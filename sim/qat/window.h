@@ -42,6 +42,11 @@ struct Window {
   // The op's N-d result shape: batch, `out_channels`, then the last `spatial_dims` output sizes.
   ir::Shape output_shape(int64_t out_channels, size_t spatial_dims) const;
 
+  // What an average over output position (o0, o1, o2) divides by: its in-input taps, or with
+  // `include_pad` also those in the explicit padding (ONNX count_include_pad). 0 for a window
+  // entirely in the padding.
+  int64_t average_count(int64_t o0, int64_t o1, int64_t o2, bool include_pad) const;
+
   // Calls f(input offset in the channel plane, kernel offset) for the in-input taps of output
   // position (o0, o1, o2), in window order.
   template <class F>
