@@ -32,7 +32,9 @@ std::string explain(const ir::Op& quantize, int64_t i, const Trace& a, const std
   auto is_tie = [](double v) { return std::fabs(v - std::trunc(v)) == 0.5; };
   std::string where = fmt::format("before rounding {} has {} steps, {} has {} steps", a_name, ir::double_text(*sa),
                                   b_name, ir::double_text(*sb));
-  if (*sa == *sb) return "same value before rounding, different rounding: " + where;
+  if (*sa == *sb)
+    return "same value before rounding, rounded differently (the float32 framework computes the quotient in "
+           "float32, e.g. x * (1/s)); " + where;
   if (is_tie(*sa) || is_tie(*sb))
     return "rounding tie: one side lands exactly halfway between two steps, the other just beside it; " + where;
   return "float32 arithmetic moved the value across a rounding boundary; " + where;
@@ -40,20 +42,25 @@ std::string explain(const ir::Op& quantize, int64_t i, const Trace& a, const std
 
 }  // namespace
 
-std::optional<Divergence> first_divergence(const ir::Graph& qat, const Trace& a, const std::string& a_name,
-                                           const Trace& b, const std::string& b_name) {
+LayerComparison compare_layers(const ir::Graph& qat, const Trace& a, const std::string& a_name, const Trace& b,
+                               const std::string& b_name) {
+  LayerComparison result;
   for (const ir::Op* op : qat.ops()) {
     if (op->kind != ir::OpKind::quantize) continue;
     const std::string& name = op->outputs[0]->name;
     auto ia = a.find(name), ib = b.find(name);
     if (ia == a.end() || ib == b.end() || ia->second.shape() != ib->second.shape()) continue;
+    ++result.layers;
     for (int64_t i = 0; i < ia->second.size(); ++i) {
       int64_t va = ia->second.int_at(i), vb = ib->second.int_at(i);
-      if (va != vb)
-        return Divergence{name, index_text(i, ia->second.shape()), va, vb, explain(*op, i, a, a_name, b, b_name)};
+      if (va == vb) continue;
+      ++result.differing;
+      if (!result.first)
+        result.first = Divergence{name, index_text(i, ia->second.shape()), va, vb, explain(*op, i, a, a_name, b, b_name)};
+      break;
     }
   }
-  return std::nullopt;
+  return result;
 }
 
 }  // namespace qatc::driver

@@ -21,9 +21,15 @@ struct Divergence {
   std::string cause;    // one sentence
 };
 
-// The first quantize result (in `qat`'s op order) whose integers differ between traces a and b.
+struct LayerComparison {
+  int layers = 0;     // quantized tensors both traces hold
+  int differing = 0;  // of those, how many differ somewhere
+  std::optional<Divergence> first;  // the first differing one, in `qat`'s op order
+};
+
+// Compares every quantize result of `qat` (each quantized layer) between traces a and b;
 // `a_name`/`b_name` label them in the cause. Values the traces lack are skipped.
-std::optional<Divergence> first_divergence(const ir::Graph& qat, const Trace& a, const std::string& a_name,
-                                           const Trace& b, const std::string& b_name);
+LayerComparison compare_layers(const ir::Graph& qat, const Trace& a, const std::string& a_name, const Trace& b,
+                               const std::string& b_name);
 
 }  // namespace qatc::driver

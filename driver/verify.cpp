@@ -45,7 +45,9 @@ double output_step(const ir::Value& v) {
   return q && !q->per_axis() ? q->scales[0] : 0;
 }
 
-sim::QatObserver recorder(Trace& t) {
+// Records every op result, starting with the graph inputs (the first quantize reads them).
+sim::QatObserver recorder(Trace& t, const ir::Graph& g, const DataSet& set) {
+  for (size_t i = 0; i < g.inputs().size(); ++i) t.insert_or_assign(g.inputs()[i]->name, set.inputs[i]);
   return [&t](const ir::Op& op, const ir::TensorData& d) { t.insert_or_assign(op.outputs[0]->name, d); };
 }
 
@@ -75,9 +77,9 @@ int verify(const VerifyOptions& o) {
   int passed = 0, failed = 0;
   for (const DataSet& set : sets) {
     Trace t_exact, t_float32, t_int;
-    auto r_exact = sim::evaluate_qat(qat.graph, set.inputs, exact, recorder(t_exact));
-    auto r_float32 = sim::evaluate_qat(qat.graph, set.inputs, float32, recorder(t_float32));
-    auto r_int = sim::simulate_integer(lowered.graph, set.inputs, recorder(t_int));
+    auto r_exact = sim::evaluate_qat(qat.graph, set.inputs, exact, recorder(t_exact, qat.graph, set));
+    auto r_float32 = sim::evaluate_qat(qat.graph, set.inputs, float32, recorder(t_float32, qat.graph, set));
+    auto r_int = sim::simulate_integer(lowered.graph, set.inputs, recorder(t_int, lowered.graph, set));
 
     bool bit_exact = true, framework_equal = true;
     auto tally = [&](std::string_view b, size_t i, const ir::TensorData& reference) {
@@ -95,18 +97,23 @@ int verify(const VerifyOptions& o) {
       if (!set.expected.empty()) framework_equal &= tally("expected", i, set.expected[i]);
     }
 
-    nlohmann::json result{{"data_set", set.dir}, {"bit_exact", bit_exact}};
-    std::string line = fmt::format("{}: int-sim {} qat-exact", set.dir, bit_exact ? "==" : "!=");
-    if (!bit_exact) {
-      if (auto d = first_divergence(qat.graph, t_int, "int-sim", t_exact, "qat-exact")) {
-        line += "; " + describe_divergence(*d);
-        result["divergence"] = {{"a", "int-sim"}, {"b", "qat-exact"}, {"layer", d->layer}, {"index", d->index},
-                                {"values", {d->a, d->b}}, {"cause", d->cause}};
-      }
+    // Every quantized layer, not just the outputs: int-sim must equal the exact reference throughout.
+    LayerComparison layers = compare_layers(qat.graph, t_int, "int-sim", t_exact, "qat-exact");
+    bit_exact &= layers.differing == 0;
+    nlohmann::json result{{"data_set", set.dir}, {"bit_exact", bit_exact}, {"layers", layers.layers},
+                          {"differing_layers", layers.differing}};
+    std::string line = fmt::format("{}: int-sim {} qat-exact ({} of {} quantized layers equal)", set.dir,
+                                   bit_exact ? "==" : "!=", layers.layers - layers.differing, layers.layers);
+    if (layers.first) {
+      Divergence& d = *layers.first;
+      if (o.allow_non_pot) d.cause = "a Q31 multiplier approximates a non-power-of-two scale ratio (--allow-non-pot)";
+      line += "; " + describe_divergence(d);
+      result["divergence"] = {{"a", "int-sim"}, {"b", "qat-exact"}, {"layer", d.layer}, {"index", d.index},
+                              {"values", {d.a, d.b}}, {"cause", d.cause}};
     }
     line += framework_equal ? "; equal to the float32 framework" : "; differs from the float32 framework";
     if (!framework_equal) {
-      if (auto d = first_divergence(qat.graph, t_exact, "qat-exact", t_float32, "qat-float32")) {
+      if (auto d = compare_layers(qat.graph, t_exact, "qat-exact", t_float32, "qat-float32").first) {
         line += " (" + describe_divergence(*d) + ")";
         result["framework_divergence"] = {{"a", "qat-exact"}, {"b", "qat-float32"}, {"layer", d->layer},
                                           {"index", d->index}, {"values", {d->a, d->b}}, {"cause", d->cause}};

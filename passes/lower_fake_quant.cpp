@@ -151,18 +151,27 @@ void require_identity(const AffineChain& chain, const ir::Op& p, const ir::Op& q
 }
 
 ir::Value* lower_avgpool(ir::Graph& g, const ir::Op& p, const AffineChain& chain, const ir::Op& quantize,
-                         const std::string& name) {
+                         const PassOptions& options, const std::string& name) {
   require_identity(chain, p, quantize);
   ir::Value* x = dequantized(p.inputs[0], p, "input");
   const ir::QuantParams& xq = *x->type.quant;
   const ir::QuantParams& yq = *quantize.outputs[0]->type.quant;
+  if (xq.per_axis() || yq.per_axis()) fail("{}: average pooling needs per-tensor scales", p.describe());
   auto ratio = power_of_two_exponent(sim::div(Exact::from_double(xq.scales[0]), Exact::from_double(yq.scales[0])));
-  if (xq.per_axis() || yq.per_axis() || !ratio)
-    fail("{}: average pooling needs per-tensor scales whose ratio is a power of two", p.describe());
   auto attrs = p.attrs;
-  attrs["shift"] = int64_t{-*ratio};  // Σ·s_x/(count·s_y) = Σ/(count·2^shift)
   attrs["round"] = quantize.get_string("round");
-  return g.add_op(ir::OpKind::avgpool, {x}, {{name, quantize.outputs[0]->type}}, attrs, p.name)->outputs[0];
+  if (ratio) {
+    attrs["shift"] = int64_t{-*ratio};  // Σ·s_x/(count·s_y) = Σ/(count·2^shift)
+    return g.add_op(ir::OpKind::avgpool, {x}, {{name, quantize.outputs[0]->type}}, attrs, p.name)->outputs[0];
+  }
+  if (!options.allow_non_pot)
+    fail("{}: the ratio of its input and output scales is not a power of two (pass --allow-non-pot)", p.describe());
+  // The mean on the input's own grid (rounded exactly), then a Q31 requantize: two roundings.
+  attrs["shift"] = int64_t{0};
+  ir::TensorType mean_type{ir::DType::i32, quantize.outputs[0]->type.shape,
+                           ir::QuantParams{{xq.scales[0]}, {0}, -1, 32, true}};
+  ir::Value* mean = g.add_op(ir::OpKind::avgpool, {x}, {{name + "/mean", mean_type}}, attrs, p.name)->outputs[0];
+  return emit_requantize(g, {mean, {Exact::from_double(xq.scales[0])}, -1}, chain, quantize, options, name);
 }
 
 // Concatenation: each operand is requantized to the result's grid, then the integers are joined.
@@ -187,7 +196,7 @@ ir::Value* lower_region(ir::Graph& g, const ir::Op& quantize, const AffineChain&
     case ir::OpKind::add:
     case ir::OpKind::sub: return lower_sum(g, *p, chain, quantize, options, name);
     case ir::OpKind::dequantize: return lower_rescale(g, p->inputs[0], chain, quantize, options, name);
-    case ir::OpKind::avgpool: return lower_avgpool(g, *p, chain, quantize, name);
+    case ir::OpKind::avgpool: return lower_avgpool(g, *p, chain, quantize, options, name);
     case ir::OpKind::concat: return lower_concat(g, *p, chain, quantize, options, name);
     default: fail("{}: has no integer form here (it feeds {})", p->describe(), quantize.describe());
   }

@@ -4,6 +4,8 @@
 #include "frontend/onnx_import.h"
 #include "frontend/tensor_proto.h"
 #include "ir/error.h"
+#include "passes/pass.h"
+#include "sim/int/simulator.h"
 #include "sim/qat/evaluator.h"
 
 #include <catch2/catch.hpp>
@@ -119,8 +121,12 @@ bool matches(const ir::TensorData& got, const ir::TensorData& want, bool exact) 
   return true;
 }
 
+// The QAT reference evaluator in either arithmetic, or the lowered integer graph on the integer
+// simulator (lowered with --allow-non-pot: the QOperator tests' scales are not powers of two).
+enum class Engine { qat_float32, qat_exact, int_sim };
+
 // Imports and evaluates one node test; returns "" on success, else what went wrong.
-std::string run_node_test(const fs::path& test, sim::Arithmetic arithmetic) {
+std::string run_node_test(const fs::path& test, Engine engine) {
   for (const auto& set : data_sets(test)) {
     auto inputs = read_numbered(set, "input_");
     auto expected = read_numbered(set, "output_");
@@ -130,9 +136,16 @@ std::string run_node_test(const fs::path& test, sim::Arithmetic arithmetic) {
     auto model = frontend::import_onnx((test / "model.onnx").string(), options);
     std::vector<ir::TensorData> runtime;
     if (!inputs.empty()) runtime.push_back(inputs[0].data);
-    auto outputs = sim::evaluate_qat(model.graph, runtime, {.arithmetic = arithmetic});
+    std::vector<ir::TensorData> outputs;
+    if (engine == Engine::int_sim) {
+      passes::lower(model.graph, {.allow_non_pot = true});
+      outputs = sim::simulate_integer(model.graph, runtime);
+    } else {
+      auto arithmetic = engine == Engine::qat_exact ? sim::Arithmetic::exact : sim::Arithmetic::float32;
+      outputs = sim::evaluate_qat(model.graph, runtime, {.arithmetic = arithmetic});
+    }
     if (outputs.size() != expected.size()) return "wrong number of outputs";
-    bool exact = arithmetic == sim::Arithmetic::exact;
+    bool exact = engine != Engine::qat_float32;
     for (size_t i = 0; i < outputs.size(); ++i)
       if (!matches(outputs[i], expected[i].data, exact))
         return set.filename().string() + ": output " + std::to_string(i) + " differs";
@@ -147,7 +160,7 @@ TEST_CASE("ONNX backend node tests of supported ops pass") {
     INFO(name);
     std::string failure;
     try {
-      failure = run_node_test(kNodeTests / name, sim::Arithmetic::float32);
+      failure = run_node_test(kNodeTests / name, Engine::qat_float32);
     } catch (const Error& e) {
       failure = e.what();
     }
@@ -159,13 +172,32 @@ TEST_CASE("ONNX backend node tests of supported ops pass") {
 // ONNX's case files (qlinearconv.py, qlinearmatmul.py), not computed there; with their
 // non-power-of-two scales, exact and float32 requantization differ by at most 1.3e-5 of a step,
 // and no value lies within 0.05 of a tie, so both modes must give them.
+const std::vector<std::string> kQuantizedTests = {
+    "test_quantizelinear",      "test_quantizelinear_axis",         "test_dequantizelinear",
+    "test_dequantizelinear_axis", "test_basic_convinteger",         "test_convinteger_with_padding",
+    "test_convinteger_without_padding", "test_matmulinteger",       "test_qlinearconv",
+    "test_qlinearmatmul_2D",    "test_qlinearmatmul_3D"};
+
 TEST_CASE("ONNX quantized node tests are exact in the exact evaluator") {
-  for (const char* name : {"test_quantizelinear", "test_quantizelinear_axis", "test_dequantizelinear",
-                           "test_dequantizelinear_axis", "test_basic_convinteger", "test_convinteger_with_padding",
-                           "test_convinteger_without_padding", "test_matmulinteger", "test_qlinearconv",
-                           "test_qlinearmatmul_2D", "test_qlinearmatmul_3D"}) {
+  for (const auto& name : kQuantizedTests) {
     INFO(name);
-    CHECK(run_node_test(kNodeTests / name, sim::Arithmetic::exact) == "");
+    CHECK(run_node_test(kNodeTests / name, Engine::qat_exact) == "");
+  }
+}
+
+// The integer path end to end: import, lower to integers, run on the integer simulator. The
+// QLinear tests go through Q31 multipliers; their values sit far from any rounding tie (see above),
+// so the approximation must not change a single output.
+TEST_CASE("ONNX quantized node tests are exact on the lowered integer graph") {
+  for (const auto& name : kQuantizedTests) {
+    INFO(name);
+    std::string failure;
+    try {
+      failure = run_node_test(kNodeTests / name, Engine::int_sim);
+    } catch (const Error& e) {
+      failure = e.what();
+    }
+    CHECK(failure == "");
   }
 }
 
@@ -186,7 +218,7 @@ TEST_CASE("every ONNX node test is either refused cleanly or passes") {
     if (listed.count(name)) continue;
     INFO(name);
     try {
-      std::string failure = run_node_test(e.path(), sim::Arithmetic::float32);
+      std::string failure = run_node_test(e.path(), Engine::qat_float32);
       CHECK(failure == "");
       ++passed;
     } catch (const Error&) {
