@@ -72,7 +72,10 @@ void convert_clip(ImportContext& ctx) {
     if (ctx.has_input(1)) attrs["min"] = ctx.constant_scalar(1, "min bound");
     if (ctx.has_input(2)) attrs["max"] = ctx.constant_scalar(2, "max bound");
   }
-  ctx.emit(ir::OpKind::clip, {ctx.input(0)}, attrs);
+  // Clipping quantized integers (PyTorch's reduce_range export: Q -> Clip(0, 127) -> DQ) keeps
+  // their grid: the result carries the operand's quantization parameters.
+  ir::Value* x = ctx.input(0);
+  ctx.emit(ir::OpKind::clip, {x}, attrs, "", ir::TensorType{x->type.dtype, {}, x->type.quant});
 }
 
 }  // namespace qatc::frontend

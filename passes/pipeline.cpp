@@ -6,6 +6,7 @@
 #include "passes/eliminate_dead_code.h"
 #include "passes/fold_batchnorm.h"
 #include "passes/fold_constants.h"
+#include "passes/fuse_saturation.h"
 #include "passes/integer_layout.h"
 #include "passes/lower_fake_quant.h"
 #include "passes/pass.h"
@@ -23,6 +24,7 @@ const std::vector<Pass>& pipeline() {
       {"fold-constants", "evaluate ops on constants exactly (quantized weights become integer constants)",
        fold_constants},
       {"lower-fake-quant", "replace dequantize -> float ops -> quantize regions by integer ops", lower_fake_quant},
+      {"fuse-saturation", "fold integer clips into the requantize bounds before them", fuse_saturation},
       {"eliminate-dead-code", "remove ops whose results nobody reads", eliminate_dead_code},
       {"check-accumulator-ranges", "prove no integer op can overflow, or refuse the layer", check_accumulator_ranges},
   };
