@@ -19,11 +19,11 @@ build: configure
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-# The main job on the shipped example: import, inspect, and reproduce PyTorch's QAT outputs.
+# The main job on the shipped example: import, lower to integers, and prove the integer model
+# equals the QAT model (and PyTorch's outputs) on every layer of every data set.
 demo: build
 	$(BUILD)/driver/qatc inspect examples/resnet_tiny/model.onnx
-	$(BUILD)/driver/qatc run examples/resnet_tiny/model.onnx --data examples/resnet_tiny --engine qat-float32
-	$(BUILD)/driver/qatc run examples/resnet_tiny/model.onnx --data examples/resnet_tiny --engine qat-exact
+	$(BUILD)/driver/qatc verify examples/resnet_tiny/model.onnx --data examples/resnet_tiny --json $(BUILD)/resnet_tiny.verify.json
 
 clean:
 	rm -rf $(BUILD)
