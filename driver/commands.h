@@ -22,6 +22,8 @@ struct ModelOptions {
   std::vector<std::string> input_shapes;
 };
 void add_model_options(CLI::App& cmd, ModelOptions& options);
+// --data DIR: the test_data_set_N directories a command runs on.
+void add_data_option(CLI::App& cmd, std::string& dir);
 frontend::ImportedModel import_model(const ModelOptions& options);
 
 }  // namespace qatc::driver

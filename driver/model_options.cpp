@@ -27,6 +27,10 @@ void add_model_options(CLI::App& cmd, ModelOptions& options) {
                  "Static shape for an input with dynamic dimensions, e.g. input=1x3x224x224 (repeatable)");
 }
 
+void add_data_option(CLI::App& cmd, std::string& dir) {
+  cmd.add_option("--data", dir, "Directory holding test_data_set_N/input_K.pb [output_K.pb]")->required();
+}
+
 frontend::ImportedModel import_model(const ModelOptions& options) {
   frontend::ImportOptions import;
   for (const auto& spec : options.input_shapes) {

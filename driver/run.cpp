@@ -75,7 +75,7 @@ void register_run(CLI::App& app, Action& action) {
       "quantized integers also as NNNN_<name>.dequantized.pb (float64, exact).\n"
       "Example:\n  qatc run model.onnx --data model_data --engine int-sim --dump /tmp/layers");
   add_model_options(*cmd, options->model);
-  cmd->add_option("--data", options->data, "Directory holding test_data_set_N/input_K.pb [output_K.pb]")->required();
+  add_data_option(*cmd, options->data);
   cmd->add_option("--engine", options->engine, "qat-exact, qat-float32 or int-sim")
       ->check(CLI::IsMember({"qat-exact", "qat-float32", "int-sim"}))
       ->capture_default_str();

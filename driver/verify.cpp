@@ -161,7 +161,7 @@ void register_verify(CLI::App& app, Action& action) {
       "Exit 0 iff the integer engine equals the exact reference everywhere; 1 otherwise; 2 on bad input.\n"
       "Example:\n  qatc verify model.onnx --data model_data --json report.json");
   add_model_options(*cmd, options->model);
-  cmd->add_option("--data", options->data, "Directory holding test_data_set_N/input_K.pb [output_K.pb]")->required();
+  add_data_option(*cmd, options->data);
   cmd->add_option("--engine", options->engine, "Integer engine to check: sim")
       ->check(CLI::IsMember({"sim"}))
       ->capture_default_str();
