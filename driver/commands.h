@@ -15,6 +15,7 @@ using Action = std::function<int()>;
 void register_inspect(CLI::App& app, Action& action);
 void register_run(CLI::App& app, Action& action);
 void register_verify(CLI::App& app, Action& action);
+void register_targets(CLI::App& app, Action& action);
 
 // --input-shape NAME=1x3x224x224, repeatable; shared by every command that imports a model.
 struct ModelOptions {

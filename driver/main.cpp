@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   qatc::driver::register_inspect(app, action);
   qatc::driver::register_run(app, action);
   qatc::driver::register_verify(app, action);
+  qatc::driver::register_targets(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,47 @@
+// Target descriptions: the figures of a machine that code generation and the cost model derive
+// their schedules from (vector width, matrix unit, memory levels, clock). They live as data in
+// targets/*.json and are validated when loaded; nothing about a target is hard-coded elsewhere.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qatc::targets {
+
+struct MatrixUnit {
+  int rows = 0, cols = 0;  // 0: no matrix unit
+  int64_t int8_macs_per_cycle = 0;
+};
+
+struct MemoryLevel {
+  std::string name;  // "L1D", "L2", ...
+  int64_t bytes = 0;
+};
+
+struct Target {
+  std::string name;
+  std::string description;
+  int vector_bits = 0;
+  MatrixUnit matrix_unit;
+  int accumulator_bits_int8 = 32;   // accumulator width for 8-bit operands
+  int accumulator_bits_int16 = 64;  // and for 16-bit operands
+  std::vector<MemoryLevel> memory;  // nearest (smallest) first
+  int64_t clock_hz = 0;
+  std::vector<std::string> emit;    // "c", "asm", "object"
+
+  int vector_lanes(int element_bits) const { return vector_bits / element_bits; }
+};
+
+// The directory holding the shipped descriptions (the source tree's targets/, or the installed
+// one); QATC_TARGETS_DIR in the environment overrides it.
+std::string default_targets_dir();
+
+// Loads one description; throws Error "<file>: <field>: <what is wrong>" for anything invalid.
+// "auto" values (host.json) are read from this machine.
+Target load_target(const std::string& path);
+// Every *.json in `dir`, sorted by name; names must be unique and match their file names.
+std::vector<Target> load_targets(const std::string& dir);
+const Target& find_target(const std::vector<Target>& targets, const std::string& name);
+
+}  // namespace qatc::targets
