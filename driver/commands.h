@@ -16,6 +16,7 @@ void register_inspect(CLI::App& app, Action& action);
 void register_run(CLI::App& app, Action& action);
 void register_verify(CLI::App& app, Action& action);
 void register_targets(CLI::App& app, Action& action);
+void register_compile(CLI::App& app, Action& action);
 
 // --input-shape NAME=1x3x224x224, repeatable; shared by every command that imports a model.
 struct ModelOptions {

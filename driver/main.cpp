@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   qatc::driver::Action action;
   qatc::driver::register_inspect(app, action);
   qatc::driver::register_run(app, action);
+  qatc::driver::register_compile(app, action);
   qatc::driver::register_verify(app, action);
   qatc::driver::register_targets(app, action);
   try {

@@ -2,6 +2,7 @@
 // that the integer engine computes exactly what the QAT forward pass computes in exact
 // arithmetic; differences from the float32 framework are located and explained.
 #include "driver/commands.h"
+#include "driver/c_engine.h"
 #include "driver/compare.h"
 #include "driver/data_sets.h"
 #include "driver/layer_diff.h"
@@ -22,17 +23,16 @@ namespace qatc::driver {
 namespace {
 
 struct VerifyOptions {
-  ModelOptions model;
   std::string data;
   std::string engine = "sim";
   std::string json;
-  bool allow_non_pot = false;
   bool quiet = false;
+  CEngineOptions c;  // c.compile holds the model and lowering options shared by every engine
 };
 
 // Totals of one comparison pair for one output over all data sets.
 struct PairTotals {
-  std::string b, output;
+  std::string a, b, output;
   int64_t elements = 0, mismatches = 0;
   int64_t max_abs_diff_lsb = 0;
 };
@@ -55,11 +55,23 @@ std::string describe_divergence(const Divergence& d) {
   return fmt::format("first differs at layer '{}' {}: {} vs {}; {}", d.layer, d.index, d.a, d.b, d.cause);
 }
 
+// (q - zp) * scale of a per-tensor quantized integer tensor, exactly, as f64.
+ir::TensorData dequantized(const ir::TensorData& q, const ir::QuantParams& p) {
+  ir::TensorData y(ir::DType::f64, q.shape());
+  for (int64_t i = 0; i < q.size(); ++i)
+    y.as<double>()[static_cast<size_t>(i)] = static_cast<double>(q.int_at(i) - p.zero_points[0]) * p.scales[0];
+  return y;
+}
+
 int verify(const VerifyOptions& o) {
-  frontend::ImportedModel qat = import_model(o.model);
-  frontend::ImportedModel lowered = import_model(o.model);
-  passes::lower(lowered.graph, {.allow_non_pot = o.allow_non_pot});
+  const ModelOptions& model = o.c.compile.model;
+  const bool allow_non_pot = o.c.compile.allow_non_pot;
+  frontend::ImportedModel qat = import_model(model);
+  frontend::ImportedModel lowered = import_model(model);
+  passes::lower(lowered.graph, {.allow_non_pot = allow_non_pot});
   std::vector<DataSet> sets = read_data_sets(o.data, qat.graph);
+  std::unique_ptr<CEngine> c_engine;
+  if (o.engine != "sim") c_engine = std::make_unique<CEngine>(o.c);
 
   const sim::QatOptions exact{.arithmetic = sim::Arithmetic::exact};
   const sim::QatOptions float32{.arithmetic = sim::Arithmetic::float32,
@@ -67,9 +79,11 @@ int verify(const VerifyOptions& o) {
   const auto& outputs = qat.graph.outputs();
   std::vector<PairTotals> totals;
   for (const char* b : {"qat-exact", "qat-float32", "expected"})
-    for (const ir::Value* out : outputs) totals.push_back({b, out->name});
-  auto totals_for = [&](std::string_view b, size_t output) -> PairTotals& {
-    size_t row = b == "qat-exact" ? 0 : b == "qat-float32" ? 1 : 2;
+    for (const ir::Value* out : outputs) totals.push_back({"int-sim", b, out->name});
+  for (const char* b : {"int-sim", "qat-exact"})
+    for (const ir::Value* out : outputs) totals.push_back({"c", b, out->name});
+  auto totals_for = [&](std::string_view a, std::string_view b, size_t output) -> PairTotals& {
+    size_t row = a == "c" ? (b == "int-sim" ? 3 : 4) : b == "qat-exact" ? 0 : b == "qat-float32" ? 1 : 2;
     return totals[row * outputs.size() + output];
   };
 
@@ -82,14 +96,18 @@ int verify(const VerifyOptions& o) {
     auto r_int = sim::simulate_integer(lowered.graph, set.inputs, recorder(t_int, lowered.graph, set));
 
     bool bit_exact = true, framework_equal = true;
-    auto tally = [&](std::string_view b, size_t i, const ir::TensorData& reference) {
-      Comparison c = compare(r_int[i], reference, {});
-      PairTotals& t = totals_for(b, i);
+    auto tally_pair = [&](std::string_view a, const ir::TensorData& actual, std::string_view b, size_t i,
+                          const ir::TensorData& reference) {
+      Comparison c = compare(actual, reference, {});
+      PairTotals& t = totals_for(a, b, i);
       t.elements += c.elements;
       t.mismatches += c.mismatches + (c.shape_differs ? 1 : 0);
       if (double step = output_step(*outputs[i]); step > 0)
         t.max_abs_diff_lsb = std::max<int64_t>(t.max_abs_diff_lsb, std::llround(c.max_abs_diff / step));
       return c.mismatches == 0 && !c.shape_differs;
+    };
+    auto tally = [&](std::string_view b, size_t i, const ir::TensorData& reference) {
+      return tally_pair("int-sim", r_int[i], b, i, reference);
     };
     for (size_t i = 0; i < outputs.size(); ++i) {
       bit_exact &= tally("qat-exact", i, r_exact[i]);
@@ -104,9 +122,32 @@ int verify(const VerifyOptions& o) {
                           {"differing_layers", layers.differing}};
     std::string line = fmt::format("{}: int-sim {} qat-exact ({} of {} quantized layers equal)", set.dir,
                                    bit_exact ? "==" : "!=", layers.layers - layers.differing, layers.layers);
+    if (c_engine) {
+      // The generated code runs on the integer simulator's quantized inputs; its integer outputs
+      // must equal the simulator's, and dequantized, the exact reference's.
+      const codegen::Firmware& fw = c_engine->firmware();
+      std::vector<ir::TensorData> c_inputs;
+      for (const std::string& name : fw.inputs) c_inputs.push_back(t_int.at(name));
+      const std::vector<ir::TensorData> c_out = c_engine->run(c_inputs);
+      bool c_equal = true;
+      std::string first;
+      for (size_t i = 0; i < c_out.size(); ++i) {
+        const ir::TensorData& sim_value = t_int.at(fw.outputs[i]);
+        const Comparison c = compare(c_out[i], sim_value, {});
+        if ((c.mismatches || c.shape_differs) && first.empty())
+          first = fmt::format(" (output '{}' {})", fw.outputs[i], describe(c, sim_value.shape()));
+        c_equal &= tally_pair("c", c_out[i], "int-sim", i, sim_value);
+        const ir::Value* v = lowered.graph.find_value(fw.outputs[i]);
+        if (v->type.quant && !v->type.quant->per_axis() && outputs[i]->producer &&
+            outputs[i]->producer->kind == ir::OpKind::dequantize)
+          c_equal &= tally_pair("c", dequantized(c_out[i], *v->type.quant), "qat-exact", i, r_exact[i]);
+      }
+      bit_exact &= c_equal;
+      line += fmt::format("; c {} int-sim{}", c_equal ? "==" : "!=", first);
+    }
     if (layers.first) {
       Divergence& d = *layers.first;
-      if (o.allow_non_pot) d.cause = "a Q31 multiplier approximates a non-power-of-two scale ratio (--allow-non-pot)";
+      if (allow_non_pot) d.cause = "a Q31 multiplier approximates a non-power-of-two scale ratio (--allow-non-pot)";
       line += "; " + describe_divergence(d);
       result["divergence"] = {{"a", "int-sim"}, {"b", "qat-exact"}, {"layer", d.layer}, {"index", d.index},
                               {"values", {d.a, d.b}}, {"cause", d.cause}};
@@ -127,21 +168,22 @@ int verify(const VerifyOptions& o) {
   nlohmann::json comparisons = nlohmann::json::array();
   for (const PairTotals& t : totals) {
     if (t.elements == 0) continue;  // no expected outputs in the data sets
-    comparisons.push_back({{"a", "int-sim"}, {"b", t.b}, {"output", t.output}, {"elements", t.elements},
+    comparisons.push_back({{"a", t.a}, {"b", t.b}, {"output", t.output}, {"elements", t.elements},
                            {"mismatches", t.mismatches}, {"max_abs_diff_lsb", t.max_abs_diff_lsb}});
-    std::cout << fmt::format("int-sim vs {:<11} output '{}': {} of {} elements differ (max {} LSB)\n", t.b, t.output,
+    std::cout << fmt::format("{:<7} vs {:<11} output '{}': {} of {} elements differ (max {} LSB)\n", t.a, t.b, t.output,
                              t.mismatches, t.elements, t.max_abs_diff_lsb);
   }
   if (!o.json.empty()) {
-    nlohmann::json report{{"model", o.model.model},
+    nlohmann::json report{{"model", model.model},
                           {"data_sets", sets.size()},
                           {"bit_exact", failed == 0},
-                          {"allow_non_pot", o.allow_non_pot},
+                          {"allow_non_pot", allow_non_pot},
+                          {"engine", o.engine},
                           {"comparisons", comparisons},
                           {"data_set_results", set_results}};
     frontend::write_file_atomically(o.json, report.dump(2) + "\n");
   }
-  if (o.allow_non_pot)
+  if (allow_non_pot)
     std::cout << "note: --allow-non-pot: requantization uses Q31 multipliers; exactness against the QAT forward "
                  "pass is measured above, not guaranteed\n";
   std::cout << fmt::format("{} passed, {} failed\n", passed, failed);
@@ -160,14 +202,16 @@ void register_verify(CLI::App& app, Action& action) {
       "difference, names the first diverging layer, element, values and likely cause.\n"
       "Exit 0 iff the integer engine equals the exact reference everywhere; 1 otherwise; 2 on bad input.\n"
       "Example:\n  qatc verify model.onnx --data model_data --json report.json");
-  add_model_options(*cmd, options->model);
+  add_compile_options(*cmd, options->c.compile);
   add_data_option(*cmd, options->data);
-  cmd->add_option("--engine", options->engine, "Integer engine to check: sim")
-      ->check(CLI::IsMember({"sim"}))
+  cmd->add_option("--engine", options->engine,
+                  "Integer engine to check: sim (the integer simulator), c (the generated code, built for this "
+                  "machine, and the simulator) or all (the same as c)")
+      ->check(CLI::IsMember({"sim", "c", "all"}))
       ->capture_default_str();
+  cmd->add_option("--cflags", options->c.cflags, "Compiler flags for the generated code (--engine c)")->capture_default_str();
+  cmd->add_option("--work-dir", options->c.work_dir, "Keep the generated code, its build and its runs here (--engine c)");
   cmd->add_option("--json", options->json, "Also write the comparisons as JSON to this file");
-  cmd->add_flag("--allow-non-pot", options->allow_non_pot,
-                "Lower non-power-of-two scales with Q31 multipliers (exactness then measured, not guaranteed)");
   cmd->add_flag("-q,--quiet", options->quiet, "Print only differing data sets and the summary");
   cmd->callback([&action, options] { action = [options] { return verify(*options); }; });
 }

@@ -3,6 +3,7 @@
 #include "ir/graph.h"
 #include "sim/qat/exact.h"
 #include "sim/qat/kernels.h"
+#include "sim/qat/layout.h"
 #include "sim/qat/strided.h"
 
 #include <algorithm>
@@ -11,8 +12,6 @@
 namespace qatc::sim {
 
 namespace {
-
-constexpr int64_t kFill = -1;  // "no source element" in a per-axis source map
 
 // y[o_0, ..., o_k] = x[source[0][o_0], ..., source[k][o_k]], or `fill` where a source index is kFill.
 template <class T>
@@ -83,6 +82,27 @@ int64_t nearest_index(const ir::Op& op, const std::string& mode, double x) {
 
 }  // namespace
 
+std::vector<std::vector<int64_t>> axis_sources(const ir::Op& op, const ir::Shape& in) {
+  const size_t rank = in.size();
+  std::vector<std::vector<int64_t>> source(rank);
+  if (op.kind == ir::OpKind::pad) {
+    const auto& pads = op.get_ints("pads");  // [begin..., end...]
+    for (size_t d = 0; d < rank; ++d)
+      source[d] = pad_source(op, op.get_string("mode"), in[d], pads[d], in[d] + pads[d] + pads[d + rank]);
+    return source;
+  }
+  const auto& sizes = op.get_ints("sizes");
+  const auto& scales = op.get_floats("scales");
+  const std::string& coordinates = op.get_string("coordinate_transformation_mode");
+  const std::string& nearest = op.get_string("nearest_mode");
+  for (size_t d = 0; d < rank; ++d)
+    for (int64_t o = 0; o < sizes[d]; ++o) {
+      const double at = original_coordinate(op, coordinates, o, scales[d], in[d], sizes[d]);
+      source[d].push_back(std::clamp<int64_t>(nearest_index(op, nearest, at), 0, in[d] - 1));
+    }
+  return source;
+}
+
 template <class T>
 Array<T> concat(const ir::Op& op, const std::vector<const Array<T>*>& inputs) {
   const auto axis = static_cast<size_t>(op.get_int("axis"));
@@ -104,31 +124,16 @@ Array<T> concat(const ir::Op& op, const std::vector<const Array<T>*>& inputs) {
 
 template <class T>
 Array<T> pad(const ir::Op& op, const Array<T>& x, const T& fill) {
-  const auto& pads = op.get_ints("pads");  // [begin..., end...]
-  const std::string& mode = op.get_string("mode");
-  const size_t rank = x.shape.size();
-  ir::Shape out_shape(rank);
-  std::vector<std::vector<int64_t>> source(rank);
-  for (size_t d = 0; d < rank; ++d) {
-    out_shape[d] = x.shape[d] + pads[d] + pads[d + rank];
-    source[d] = pad_source(op, mode, x.shape[d], pads[d], out_shape[d]);
-  }
+  const auto source = axis_sources(op, x.shape);
+  ir::Shape out_shape;
+  for (const auto& s : source) out_shape.push_back(static_cast<int64_t>(s.size()));
   return gather_axes(x, std::move(out_shape), source, fill);
 }
 
 template <class T>
 Array<T> resize(const ir::Op& op, const Array<T>& x) {
-  const auto& sizes = op.get_ints("sizes");
-  const auto& scales = op.get_floats("scales");
-  const std::string& coordinates = op.get_string("coordinate_transformation_mode");
-  const std::string& nearest = op.get_string("nearest_mode");
-  std::vector<std::vector<int64_t>> source(x.shape.size());
-  for (size_t d = 0; d < x.shape.size(); ++d)
-    for (int64_t o = 0; o < sizes[d]; ++o) {
-      const double at = original_coordinate(op, coordinates, o, scales[d], x.shape[d], sizes[d]);
-      source[d].push_back(std::clamp<int64_t>(nearest_index(op, nearest, at), 0, x.shape[d] - 1));
-    }
-  return gather_axes(x, sizes, source, T{});  // nearest neighbours never fall outside: no fill
+  // Nearest neighbours never fall outside: no fill.
+  return gather_axes(x, op.get_ints("sizes"), axis_sources(op, x.shape), T{});
 }
 
 template <class T>

@@ -1,0 +1,40 @@
+// qatc compile's back end: lowered integer graph -> the firmware directory's files.
+#pragma once
+
+#include "codegen/kernel_cache.h"
+#include "codegen/kernel_spec.h"
+#include "ir/graph.h"
+#include "targets/target.h"
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace qatc::codegen {
+
+struct CompileOptions {
+  std::string name;                 // C prefix of the API (<name>_run) and file names
+  std::string source;               // the model file, named in banners and the report
+  std::vector<std::string> emit{"c"};  // also "asm" and "obj": host-only, through Halide's LLVM backend
+};
+
+struct Firmware {
+  std::map<std::string, std::string> files;  // path relative to the output directory -> contents
+  std::string name;                            // the C prefix actually used
+  std::vector<std::string> inputs, outputs;    // the graph values the API reads and writes
+  std::vector<ArgSpec> input_types, output_types;
+  int64_t scratch_bytes = 0, peak_live_bytes = 0, steps = 0;
+  int kernels = 0;
+};
+
+// Throws Error for anything unsupported (naming the op) or an emit kind the target cannot take.
+Firmware compile_firmware(const ir::Graph& lowered, const targets::Target& target, const CompileOptions& options,
+                          KernelCache& cache);
+
+// Writes `files` as directory `dir`, all or nothing: into a sibling temporary directory first,
+// which then replaces `dir`. An existing `dir` is replaced only if empty or written by qatc
+// (it holds the marker file); otherwise Error.
+void write_directory_atomically(const std::filesystem::path& dir, const std::map<std::string, std::string>& files);
+
+}  // namespace qatc::codegen

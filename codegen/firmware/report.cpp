@@ -1,0 +1,63 @@
+#include "codegen/firmware/report.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace qatc::codegen {
+
+namespace {
+
+int64_t bytes_of(const ir::Value& v) { return ir::num_elements(v.type.shape) * static_cast<int64_t>(ir::byte_size(v.type.dtype)); }
+
+int64_t estimated_cycles(const targets::Target& t, const Step& s, int64_t bytes) {
+  const bool product = s.spec.kind == KernelKind::conv || s.spec.kind == KernelKind::matmul;
+  const int64_t lanes = std::max(1, t.vector_bits / 8);
+  const int64_t macs_per_cycle = product && t.matrix_unit.int8_macs_per_cycle > 0 ? t.matrix_unit.int8_macs_per_cycle : lanes;
+  return std::max((s.macs + macs_per_cycle - 1) / macs_per_cycle, (bytes + lanes - 1) / lanes);
+}
+
+}  // namespace
+
+std::string report_json(const ReportContext& c, const KernelPlan& plan, const MemoryPlan& memory) {
+  const targets::Target& t = *c.target;
+  nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+  int64_t total_macs = 0, total_cycles = 0, weight_bytes = 0;
+  for (const ConstArray& a : plan.constants) weight_bytes += static_cast<int64_t>(a.data.bytes().size());
+  for (const Step& s : plan.steps) {
+    int64_t bytes = bytes_of(*s.result);
+    for (const Arg& a : s.args) bytes += a.value ? bytes_of(*a.value) : static_cast<int64_t>(plan.constants[a.constant].data.bytes().size());
+    const Storage& out = memory.storage.at(s.result);
+    nlohmann::ordered_json buffer{{"in", out.kind == Storage::Kind::arena ? "scratch" : out.kind == Storage::Kind::input ? "input" : "output"}};
+    if (out.kind == Storage::Kind::arena) buffer["offset"] = out.offset;
+    else buffer["index"] = out.index;
+    buffer["bytes"] = bytes_of(*s.result);
+    const int64_t cycles = s.alias ? 0 : estimated_cycles(t, s, bytes);
+    layers.push_back({{"layer", s.layer},
+                      {"op", s.alias ? "reshape (view)" : std::string(kernel_kind_name(s.spec.kind))},
+                      {"kernel", s.alias ? "" : s.spec.name()},
+                      {"result", s.result->name},
+                      {"macs", s.macs},
+                      {"bytes_moved", s.alias ? 0 : bytes},
+                      {"buffer", buffer},
+                      {"estimated_cycles", cycles}});
+    total_macs += s.macs;
+    total_cycles += cycles;
+  }
+  nlohmann::ordered_json r{
+      {"model", c.model},
+      {"source", c.source},
+      {"target", {{"name", t.name}, {"vector_bits", t.vector_bits}, {"clock_hz", t.clock_hz},
+                  {"matrix_unit", {{"rows", t.matrix_unit.rows}, {"cols", t.matrix_unit.cols}, {"int8_macs_per_cycle", t.matrix_unit.int8_macs_per_cycle}}}}},
+      {"scratch_bytes", memory.arena_bytes},
+      {"peak_live_bytes", memory.peak_live_bytes},
+      {"weight_bytes", weight_bytes},
+      {"macs", total_macs},
+      {"estimated_cycles", total_cycles},
+      {"estimated_ms", t.clock_hz > 0 ? static_cast<double>(total_cycles) * 1e3 / static_cast<double>(t.clock_hz) : 0.0},
+      {"kernels", c.kernels},
+      {"layers", layers}};
+  return r.dump(2) + "\n";
+}
+
+}  // namespace qatc::codegen

@@ -1,0 +1,31 @@
+// The firmware's C files, as text: the API header, the glue that calls the kernels in order over
+// the static memory plan, the const weights, and the build files (CMake and a Makefile fragment).
+#pragma once
+
+#include "codegen/firmware/memory_plan.h"
+#include "codegen/kernel_plan.h"
+
+#include <map>
+#include <string>
+
+namespace qatc::codegen {
+
+struct FirmwareNames {
+  std::string model;   // C identifier prefix: resnet_tiny_run, resnet_tiny_c0, ...
+  std::string macro;   // RESNET_TINY
+  std::string source;  // where the model came from, for the file banners
+};
+FirmwareNames firmware_names(const std::string& model, const std::string& source);
+
+// The kernels the plan calls, each once, in first-use order.
+std::vector<const KernelSpec*> distinct_kernels(const KernelPlan& plan);
+
+std::string model_header(const FirmwareNames& n, const KernelPlan& plan, const MemoryPlan& memory);
+std::string model_source(const FirmwareNames& n, const KernelPlan& plan, const MemoryPlan& memory);
+std::string weights_source(const FirmwareNames& n, const KernelPlan& plan);
+std::string kernels_header(const FirmwareNames& n, const KernelPlan& plan);
+// CMakeLists.txt and <model>.mk over the given kernel source files (relative to the output directory).
+std::string cmake_lists(const FirmwareNames& n, const std::vector<std::string>& kernel_sources);
+std::string makefile_fragment(const FirmwareNames& n, const std::vector<std::string>& kernel_sources);
+
+}  // namespace qatc::codegen

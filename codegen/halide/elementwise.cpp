@@ -1,0 +1,56 @@
+// add and sub (numpy broadcasting), widen and clip: the twins of sim/int/elementwise.cpp. Sums are
+// formed in 64 bits and narrowed to the result type, which the range analysis has proven holds them.
+#include "codegen/halide/pipeline.h"
+
+namespace qatc::codegen::hl {
+
+using namespace Halide;
+
+namespace {
+
+// Operand `p` read at the result's coordinates `v`: numpy broadcasting aligns trailing axes, and an
+// axis of size 1 is read at 0.
+Expr broadcast_read(const ImageParam& p, const ir::Shape& shape, const std::vector<Var>& v) {
+  std::vector<Expr> at;
+  for (size_t d = 0; d < shape.size(); ++d) at.push_back(shape[shape.size() - 1 - d] == 1 ? Expr(0) : Expr(v[d]));
+  return p(at);
+}
+
+}  // namespace
+
+KernelPipeline elementwise_pipeline(const KernelSpec& s) {
+  const ir::Shape& shape = s.result().shape;
+  const Type out = halide_type(s.result().dtype);
+  std::vector<Var> v = vars("d", shape.size());
+  Func y(std::string(kernel_kind_name(s.kind)));
+  std::vector<Argument> args;
+  switch (s.kind) {
+    case KernelKind::add:
+    case KernelKind::sub: {
+      ImageParam a = input(s, 0, "a"), b = input(s, 1, "b");
+      Expr ea = cast<int64_t>(broadcast_read(a, s.args[0].shape, v));
+      Expr eb = cast<int64_t>(broadcast_read(b, s.args[1].shape, v));
+      y(v) = cast(out, s.kind == KernelKind::add ? ea + eb : ea - eb);
+      args = {a, b};
+      break;
+    }
+    case KernelKind::widen: {
+      ImageParam x = input(s, 0, "x");
+      y(v) = cast(out, (cast<int64_t>(x(v)) - Expr(s.get_int("zero_point"))) << cast<int64_t>(static_cast<int>(s.get_int("shift"))));
+      args = {x};
+      break;
+    }
+    case KernelKind::clip: {
+      ImageParam x = input(s, 0, "x");
+      y(v) = cast(out, clamp(cast<int64_t>(x(v)), Expr(s.get_int("lo")), Expr(s.get_int("hi"))));
+      args = {x};
+      break;
+    }
+    default: throw std::logic_error("elementwise_pipeline: not an elementwise kernel");
+  }
+  constrain_output(y, s.result());
+  if (!shape.empty()) vectorize_pure(y, v[0], shape.back(), static_cast<int>(s.get_int("lanes")));
+  return {y, args};
+}
+
+}  // namespace qatc::codegen::hl

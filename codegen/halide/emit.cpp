@@ -1,0 +1,104 @@
+#include "codegen/halide/emit.h"
+
+#include "codegen/halide/pipeline.h"
+#include "codegen/kernel_abi.h"
+#include "frontend/file_io.h"
+
+#include <cpuid.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace qatc::codegen {
+
+namespace {
+
+using namespace Halide;
+
+hl::KernelPipeline pipeline(const KernelSpec& s) {
+  switch (s.kind) {
+    case KernelKind::conv: return hl::conv_pipeline(s);
+    case KernelKind::matmul: return hl::matmul_pipeline(s);
+    case KernelKind::requantize: return hl::requantize_pipeline(s);
+    case KernelKind::add:
+    case KernelKind::sub:
+    case KernelKind::widen:
+    case KernelKind::clip: return hl::elementwise_pipeline(s);
+    case KernelKind::maxpool:
+    case KernelKind::avgpool: return hl::pool_pipeline(s);
+    case KernelKind::concat:
+    case KernelKind::gather:
+    case KernelKind::transpose: return hl::layout_pipeline(s);
+  }
+  __builtin_unreachable();
+}
+
+// Kernels call nothing: no runtime, no assertions, no bounds queries (every shape is constant and
+// every allocation constant-sized, so none of halide_malloc/halide_error is referenced).
+constexpr Target::Feature kBareFeatures[] = {Target::NoAsserts, Target::NoBoundsQuery, Target::NoRuntime};
+
+// The C backend's output does not depend on the CPU: a fixed target keeps it identical everywhere.
+Target c_target() {
+  Target t("x86-64-linux");
+  for (Target::Feature f : kBareFeatures) t = t.with_feature(f);
+  return t;
+}
+
+// This CPU, minus what Halide 14 claims but the CPU lacks: it reports Sapphire Rapids for any
+// AVX512-BF16 CPU, which includes AVX512-FP16 (CPUID leaf 7, EDX bit 23).
+Target host_target() {
+  Target t = get_host_target();
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (t.has_feature(Target::AVX512_SapphireRapids) && (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 23))))
+    t = t.without_feature(Target::AVX512_SapphireRapids);
+  for (Target::Feature f : kBareFeatures) t = t.with_feature(f);
+  return t;
+}
+
+// A private temporary directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "qatc-halide-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a temporary directory in " + tmpl);
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string impl_name(const KernelSpec& s) { return s.name() + "_impl"; }
+
+}  // namespace
+
+std::string emit_kernel_cpp(const KernelSpec& s) {
+  hl::KernelPipeline p = pipeline(s);
+  TempDir dir;
+  const std::filesystem::path file = dir.path() / "kernel.cpp";
+  p.output.compile_to_c(file.string(), p.inputs, impl_name(s), c_target());
+  return frontend::read_file(file.string()) + kernel_wrapper(s);
+}
+
+std::string emit_kernel_assembly(const KernelSpec& s) {
+  hl::KernelPipeline p = pipeline(s);
+  TempDir dir;
+  const std::filesystem::path file = dir.path() / "kernel.s";
+  p.output.compile_to_assembly(file.string(), p.inputs, impl_name(s), host_target());
+  return frontend::read_file(file.string());
+}
+
+void emit_kernel_object(const KernelSpec& s, const std::filesystem::path& file) {
+  hl::KernelPipeline p = pipeline(s);
+  p.output.compile_to_object(file.string(), p.inputs, impl_name(s), host_target());
+}
+
+std::string halide_version() { return "Halide " QATC_HALIDE_VERSION; }
+
+}  // namespace qatc::codegen

@@ -1,0 +1,20 @@
+// Kernel code from a KernelSpec through Halide: the one interface the rest of qatc has to Halide.
+#pragma once
+
+#include "codegen/kernel_spec.h"
+
+#include <filesystem>
+#include <string>
+
+namespace qatc::codegen {
+
+// C++ source of the kernel for any target (Halide's C backend), with the firmware entry point
+// (kernel_abi.h) appended. Deterministic: the same spec gives the same bytes.
+std::string emit_kernel_cpp(const KernelSpec& s);
+// Host-only artifacts through Halide's LLVM backend, for this machine's CPU.
+std::string emit_kernel_assembly(const KernelSpec& s);
+void emit_kernel_object(const KernelSpec& s, const std::filesystem::path& file);
+// "Halide 14.0.0", recorded in kernel cache keys and reports.
+std::string halide_version();
+
+}  // namespace qatc::codegen

@@ -1,0 +1,52 @@
+// Shared by the Halide generators (one per kernel kind, the twins of sim/int's reference kernels):
+// typed inputs with the constant shapes of a KernelSpec, the requantize arithmetic, the rounding
+// rules. Only codegen/halide/ includes Halide.h; the rest of qatc sees codegen/halide/emit.h.
+#pragma once
+
+#include "codegen/kernel_spec.h"
+
+#include <Halide.h>
+
+#include <vector>
+
+namespace qatc::codegen::hl {
+
+// A kernel's Halide definition: the output Func (scheduled) and its inputs in call order.
+struct KernelPipeline {
+  Halide::Func output;
+  std::vector<Halide::Argument> inputs;
+};
+
+Halide::Type halide_type(ir::DType t);
+
+// Input `i` of the spec as an ImageParam named `name` whose every dimension has the constant
+// extent and dense stride of the spec's shape (Halide dimension 0 is the IR's last axis).
+Halide::ImageParam input(const KernelSpec& s, size_t i, const std::string& name);
+// The same constraints on the output buffer.
+void constrain_output(Halide::Func& f, const ArgSpec& a);
+
+// Vars named prefix0, prefix1, ... (Halide order: innermost first).
+std::vector<Halide::Var> vars(const std::string& prefix, size_t count);
+std::vector<Halide::Expr> exprs(const std::vector<Halide::Var>& v);
+
+// Rounds floor + f by `rule` ("half_even", ...), where cmp is -1, 0, +1 as f is below, at or
+// above one half (sim/qat/rounding.h's round_floored on the same facts).
+Halide::Expr round_floored(const std::string& rule, Halide::Expr floor, Halide::Expr cmp);
+
+// docs/ir.md's requantize of a 32-bit accumulator with channel `c`'s row of the (shift, bias,
+// bias-fraction-class) table, in exact 64-bit arithmetic, saturated to the result type.
+Halide::Expr requantize(const KernelSpec& s, Halide::Expr acc, const Halide::ImageParam& table, Halide::Expr c);
+
+// Vectorizes `v` of a pure definition by the spec's lanes; when the extent is not a multiple the
+// last vector shifts inwards (recomputing a few elements, which a pure definition allows).
+void vectorize_pure(Halide::Func f, const Halide::Var& v, int64_t extent, int lanes);
+
+// The pipelines, one per kernel kind (conv.cpp, matmul.cpp, ...).
+KernelPipeline conv_pipeline(const KernelSpec& s);
+KernelPipeline matmul_pipeline(const KernelSpec& s);
+KernelPipeline requantize_pipeline(const KernelSpec& s);
+KernelPipeline elementwise_pipeline(const KernelSpec& s);
+KernelPipeline pool_pipeline(const KernelSpec& s);
+KernelPipeline layout_pipeline(const KernelSpec& s);
+
+}  // namespace qatc::codegen::hl

@@ -1,0 +1,65 @@
+#include "codegen/kernel_cache.h"
+
+#include "codegen/halide/emit.h"
+#include "frontend/file_io.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+
+namespace qatc::codegen {
+
+namespace {
+
+// A stamp of the generator sources, computed by CMake: any edit to a generator invalidates entries.
+#ifndef QATC_GENERATOR_STAMP
+#error "QATC_GENERATOR_STAMP must be defined by the build"
+#endif
+
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
+}  // namespace
+
+std::filesystem::path KernelCache::default_dir() {
+  if (const char* d = std::getenv("QATC_KERNEL_CACHE"); d && *d) return d;
+  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::filesystem::path(d) / "qatc" / "kernels";
+  if (const char* d = std::getenv("HOME"); d && *d) return std::filesystem::path(d) / ".cache" / "qatc" / "kernels";
+  return {};
+}
+
+std::string KernelCache::get(const KernelSpec& spec, const std::string& kind, const std::function<std::string()>& make) {
+  if (dir_.empty()) {
+    ++misses_;
+    return make();
+  }
+  // The key text is stored beside the entry and compared, so a hash collision is a miss, not a wrong kernel.
+  const std::string key = fmt::format("{}\n{}\n{}\n{}\n", spec.signature(), kind, halide_version(), QATC_GENERATOR_STAMP);
+  const std::filesystem::path base = dir_ / fmt::format("{}-{:016x}.{}", spec.name(), fnv1a(key), kind);
+  const std::filesystem::path key_file = base.string() + ".key";
+  std::error_code ec;
+  if (std::filesystem::exists(key_file, ec) && std::filesystem::exists(base, ec)) {
+    try {
+      if (frontend::read_file(key_file.string()) == key) {
+        ++hits_;
+        return frontend::read_file(base.string());
+      }
+    } catch (const std::exception&) {  // unreadable entry: regenerate it
+    }
+  }
+  ++misses_;
+  std::string contents = make();
+  // A cache that cannot be written only costs time: the compile goes on.
+  try {
+    std::filesystem::create_directories(dir_);
+    frontend::write_file_atomically(base.string(), contents);
+    frontend::write_file_atomically(key_file.string(), key);
+  } catch (const std::exception&) {
+  }
+  return contents;
+}
+
+}  // namespace qatc::codegen

@@ -1,0 +1,367 @@
+#include "codegen/kernel_plan.h"
+
+#include "codegen/schedule.h"
+#include "ir/error.h"
+#include "sim/qat/layout.h"
+#include "sim/qat/window.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+namespace qatc::codegen {
+
+namespace {
+
+using K = ir::OpKind;
+
+// Requantize shifts the generated kernels compute exactly in 64-bit arithmetic: a 32-bit
+// accumulator shifted left by at most 30 plus a 32-bit bias stays below 2^62. Right shifts beyond
+// 40 give the results of 40 (the value is below 2^34 in magnitude, so floor and fraction class no
+// longer change), and are clamped there.
+constexpr int64_t kMaxLeftShift = 30;
+constexpr int64_t kMaxRightShift = 40;
+// The average pool's sum is shifted (or its divisor scaled) by at most this, in 64 bits.
+constexpr int64_t kMaxPoolShift = 30;
+
+ArgSpec arg_of(const ir::Value& v) { return {v.type.dtype, v.type.shape}; }
+
+class Planner {
+ public:
+  Planner(const ir::Graph& g, const targets::Target& t) : g_(g), t_(t) {}
+
+  KernelPlan run() {
+    find_boundaries();
+    const std::vector<ir::Op*> ops = g_.ops();
+    for (const ir::Op* op : ops) {
+      if (skipped_.count(op)) continue;
+      plan_op(*op);
+    }
+    return std::move(plan_);
+  }
+
+ private:
+  // The firmware takes the quantized inputs and returns the quantized outputs: graph inputs are
+  // read through one quantize op, graph outputs are dequantized integers (or integers).
+  void find_boundaries() {
+    for (const ir::Value* in : g_.inputs()) {
+      if (ir::is_integer(in->type.dtype)) {
+        plan_.inputs.push_back(in);
+        continue;
+      }
+      const std::vector<ir::Op*> users = g_.users(in);
+      if (users.size() != 1 || users[0]->kind != K::quantize)
+        fail("graph input '{}': a float input must be read by exactly one quantize op to be compiled", in->name);
+      plan_.inputs.push_back(users[0]->outputs[0]);
+      skipped_.insert(users[0]);
+    }
+    for (const ir::Value* out : g_.outputs()) {
+      const ir::Op* p = out->producer;
+      if (p && p->kind == K::dequantize && g_.users(out).empty()) {
+        plan_.outputs.push_back(p->inputs[0]);
+        skipped_.insert(p);
+      } else if (ir::is_integer(out->type.dtype)) {
+        plan_.outputs.push_back(out);
+      } else {
+        fail("graph output '{}': only integer tensors and dequantized integer tensors can be compiled", out->name);
+      }
+    }
+    for (const ir::Value* v : plan_.outputs)
+      if (v->is_constant()) fail("graph output '{}' is a constant; there is nothing to compile", v->name);
+  }
+
+  int add_constant(std::string what, ir::TensorData data) {
+    plan_.constants.push_back({std::move(what), std::move(data)});
+    return static_cast<int>(plan_.constants.size()) - 1;
+  }
+
+  // A runtime tensor or a graph constant (copied into the plan's constants).
+  Arg operand(const ir::Op& op, size_t i) {
+    const ir::Value* v = op.inputs[i];
+    if (!v->is_constant()) return {v, -1};
+    return {nullptr, add_constant(fmt::format("operand {} of {}", i, op.describe()), *v->data)};
+  }
+
+  const ir::TensorData& constant_operand(const ir::Op& op, size_t i, std::string_view role) {
+    if (!op.inputs[i]->is_constant()) fail("{}: its {} must be a constant to be compiled", op.describe(), role);
+    return *op.inputs[i]->data;
+  }
+
+  Step& add_step(const ir::Op& op, KernelKind kind, const ir::Value* result) {
+    Step& s = plan_.steps.emplace_back();
+    s.layer = op.name.empty() ? op.outputs[0]->name : op.name;
+    s.spec.kind = kind;
+    s.result = result;
+    return s;
+  }
+
+  void finish(Step& s) {
+    for (const Arg& a : s.args)
+      s.spec.args.push_back(a.value ? arg_of(*a.value) : ArgSpec{plan_.constants[a.constant].data.dtype(),
+                                                                 plan_.constants[a.constant].data.shape()});
+    s.spec.args.push_back(arg_of(*s.result));
+  }
+
+  // The sole reader of `v` if it is a requantize reading it as its accumulator and v is no output.
+  const ir::Op* fusable_requantize(const ir::Value* v) const {
+    const std::vector<ir::Op*> users = g_.users(v);
+    if (users.size() != 1 || g_.is_output(v) || users[0]->kind != K::requantize || users[0]->inputs[0] != v)
+      return nullptr;
+    return users[0];
+  }
+
+  void require_i32(const ir::Op& op, const ir::Value& acc) {
+    if (acc.type.dtype != ir::DType::i32)
+      fail("{}: {} accumulators are not supported by code generation (32-bit only)", op.describe(),
+           ir::dtype_name(acc.type.dtype));
+  }
+
+  // The requantize parameters as one i32 table [channels][3] (shift, bias, bias fraction class);
+  // the kernel's attributes get the rounding rule, bounds, zero point and per-channel axis.
+  int requantize_table(const ir::Op& rq, Step& s) {
+    if (rq.has("multiplier"))
+      fail("{}: Q31 multipliers (--allow-non-pot) are not supported by code generation", rq.describe());
+    const int64_t axis = rq.get_int("axis");
+    const int64_t channels = axis >= 0 ? rq.outputs[0]->type.shape[axis] : 1;
+    const ir::TensorData* bias = rq.inputs.size() > 1 ? &constant_operand(rq, 1, "bias") : nullptr;
+    auto entry = [&](const char* attr, int64_t c) {
+      if (!rq.has(attr)) return int64_t{0};
+      const auto& v = rq.get_ints(attr);
+      return v.size() == 1 ? v[0] : v[static_cast<size_t>(c)];
+    };
+    std::vector<int32_t> table;
+    for (int64_t c = 0; c < channels; ++c) {
+      int64_t shift = entry("shift", c);
+      if (shift < -kMaxLeftShift)
+        fail("{}: shift {} (a left shift by {}) is beyond the {} code generation supports", rq.describe(), shift,
+             -shift, kMaxLeftShift);
+      shift = std::min(shift, kMaxRightShift);
+      const int64_t b = bias ? bias->int_at(bias->size() == 1 ? 0 : c) : 0;
+      if (b < INT32_MIN || b > INT32_MAX) fail("{}: bias {} does not fit 32 bits", rq.describe(), b);
+      table.insert(table.end(), {static_cast<int32_t>(shift), static_cast<int32_t>(b),
+                                 static_cast<int32_t>(entry("bias_frac", c))});
+    }
+    const ir::QuantParams& q = *rq.outputs[0]->type.quant;
+    s.spec.attrs["rq_round"] = rq.get_string("round");
+    s.spec.attrs["rq_min"] = rq.get_int("min");
+    s.spec.attrs["rq_max"] = rq.get_int("max");
+    s.spec.attrs["rq_zero_point"] = q.zero_points[0];
+    s.spec.attrs["rq_axis"] = axis;
+    return add_constant(fmt::format("requantization table (shift, bias, bias fraction) of {}", rq.describe()),
+                        ir::TensorData::from<int32_t>({channels, 3}, table));
+  }
+
+  void set_window(Step& s, const sim::Window& w) {
+    std::vector<int64_t> in, out, kernel, stride, pad, dilation;
+    for (const sim::WindowAxis& a : w.axes) {
+      in.push_back(a.in);
+      out.push_back(a.out);
+      kernel.push_back(a.kernel);
+      stride.push_back(a.stride);
+      pad.push_back(a.pad_begin);
+      dilation.push_back(a.dilation);
+    }
+    s.spec.attrs["win_in"] = in;
+    s.spec.attrs["win_out"] = out;
+    s.spec.attrs["win_kernel"] = kernel;
+    s.spec.attrs["win_stride"] = stride;
+    s.spec.attrs["win_pad"] = pad;
+    s.spec.attrs["win_dilation"] = dilation;
+  }
+
+  static int64_t x_zero_point(const ir::Op& op) { return op.has("x_zero_point") ? op.get_int("x_zero_point") : 0; }
+
+  // conv + requantize: weights arranged [C_out / B][C_in per group][kd][kh][kw][B], B the channel
+  // block, so the B weights one input tap meets are adjacent.
+  void plan_conv(const ir::Op& conv) {
+    const ir::Op* rq = fusable_requantize(conv.outputs[0]);
+    if (!rq) fail("{}: a conv whose result is not requantized by its only reader is not supported by code generation", conv.describe());
+    fused_.insert(rq);
+    require_i32(conv, *conv.outputs[0]);
+    const ir::TensorData& w = constant_operand(conv, 1, "weight");
+    const ir::Shape& ws = w.shape();
+    const sim::Window win = sim::make_window(conv, conv.inputs[0]->type.shape, ir::Shape(ws.begin() + 2, ws.end()));
+    const int64_t cout = ws[0], cin = ws[1], taps = win.kernel_volume();
+    const int block = conv_channel_block(t_, cout);
+    ir::TensorData arranged(w.dtype(), {cout / block, cin, win.axes[0].kernel, win.axes[1].kernel, win.axes[2].kernel, block});
+    const size_t esize = ir::byte_size(w.dtype());
+    for (int64_t co = 0; co < cout; ++co)
+      for (int64_t ci = 0; ci < cin; ++ci)
+        for (int64_t k = 0; k < taps; ++k) {
+          const int64_t from = (co * cin + ci) * taps + k;
+          const int64_t to = (((co / block) * cin + ci) * taps + k) * block + co % block;
+          std::memcpy(arranged.mutable_bytes().data() + to * esize, w.bytes().data() + from * esize, esize);
+        }
+    Step& s = add_step(conv, KernelKind::conv, rq->outputs[0]);
+    s.layer = conv.name.empty() ? s.layer : conv.name;
+    s.args.push_back({conv.inputs[0], -1});
+    if (conv.inputs[0]->is_constant()) fail("{}: a conv of a constant input is not supported", conv.describe());
+    s.args.push_back({nullptr, add_constant(fmt::format("weights of {} in [C_out/{}][C_in][kd][kh][kw][{}] order",
+                                                        conv.describe(), block, block),
+                                            std::move(arranged))});
+    s.spec.attrs["has_bias"] = int64_t{conv.inputs.size() > 2};
+    if (conv.inputs.size() > 2) s.args.push_back({nullptr, add_constant(fmt::format("bias of {}", conv.describe()),
+                                                                       constant_operand(conv, 2, "bias"))});
+    s.args.push_back({nullptr, requantize_table(*rq, s)});
+    if (rq->get_int("axis") > 1) fail("{}: requantization along axis {} of a conv result", rq->describe(), rq->get_int("axis"));
+    set_window(s, win);
+    s.spec.attrs["group"] = conv.get_int("group");
+    s.spec.attrs["x_zero_point"] = x_zero_point(conv);
+    s.spec.attrs["channel_block"] = int64_t{block};
+    const ConvGeometry geometry{win.axes[1].out, win.axes[2].out, win.axes[2].in, cin, win.axes[1].kernel, taps,
+                                win.axes[1].stride, block};
+    s.spec.attrs["tile_rows"] = conv_tile_rows(t_, geometry);
+    s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, 32, win.axes[2].out)};
+    s.macs = ir::num_elements(rq->outputs[0]->type.shape) * cin * taps;
+    finish(s);
+  }
+
+  // matmul (activations times constant [K, N] weights) + requantize.
+  void plan_matmul(const ir::Op& mm) {
+    const ir::Op* rq = fusable_requantize(mm.outputs[0]);
+    if (!rq) fail("{}: a matmul whose result is not requantized by its only reader is not supported by code generation", mm.describe());
+    fused_.insert(rq);
+    require_i32(mm, *mm.outputs[0]);
+    const ir::Value& a = *mm.inputs[0];
+    const ir::TensorData& b = constant_operand(mm, 1, "second operand");
+    if (a.is_constant() || a.type.shape.size() < 2 || b.shape().size() != 2)
+      fail("{}: code generation supports activations (rank >= 2) times a constant 2-D matrix", mm.describe());
+    const int64_t rank = static_cast<int64_t>(rq->outputs[0]->type.shape.size());
+    if (rq->get_int("axis") >= 0 && rq->get_int("axis") != rank - 1)
+      fail("{}: requantization along axis {} of a matmul result", rq->describe(), rq->get_int("axis"));
+    Step& s = add_step(mm, KernelKind::matmul, rq->outputs[0]);
+    s.args.push_back({&a, -1});
+    s.args.push_back({nullptr, add_constant(fmt::format("weights of {} [K][N]", mm.describe()), b)});
+    s.args.push_back({nullptr, requantize_table(*rq, s)});
+    s.spec.attrs["x_zero_point"] = x_zero_point(mm);
+    s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, 32, b.shape()[1])};
+    s.macs = ir::num_elements(rq->outputs[0]->type.shape) * b.shape()[0];
+    finish(s);
+  }
+
+  void plan_requantize(const ir::Op& rq) {
+    require_i32(rq, *rq.inputs[0]);
+    if (rq.inputs[0]->is_constant()) fail("{}: requantizing a constant is not supported", rq.describe());
+    Step& s = add_step(rq, KernelKind::requantize, rq.outputs[0]);
+    s.args.push_back({rq.inputs[0], -1});
+    s.args.push_back({nullptr, requantize_table(rq, s)});
+    s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, 32, rq.outputs[0]->type.shape.back())};
+    finish(s);
+  }
+
+  void plan_pool(const ir::Op& op) {
+    const sim::Window win = sim::make_window(op, op.inputs[0]->type.shape, op.get_ints("kernel_shape"));
+    const bool average = op.kind == K::avgpool;
+    Step& s = add_step(op, average ? KernelKind::avgpool : KernelKind::maxpool, op.outputs[0]);
+    s.args.push_back(operand(op, 0));
+    set_window(s, win);
+    // Per-axis tap counts: a window is a box, so its count is their product.
+    const bool include_pad = average && op.get_int("count_include_pad") != 0;
+    for (size_t a = 0; a < 3; ++a) {
+      std::vector<int64_t> counts;
+      for (int64_t o = 0; o < win.axes[a].out; ++o) {
+        const sim::TapRange r = win.taps[a][o];
+        const int64_t c = include_pad ? win.axes[a].inside_padded(o) : r.last - r.first;
+        if (r.last <= r.first) fail("{}: a pooling window lies entirely in the padding", op.describe());
+        counts.push_back(c);
+      }
+      s.spec.attrs["count" + std::to_string(a)] = counts;
+    }
+    if (average) {
+      const int64_t shift = op.get_int("shift");
+      if (std::abs(shift) > kMaxPoolShift)
+        fail("{}: shift {} is beyond the ±{} code generation supports", op.describe(), shift, kMaxPoolShift);
+      s.spec.attrs["shift"] = shift;
+      s.spec.attrs["round"] = op.get_string("round");
+      const ir::QuantParams& qy = *op.outputs[0]->type.quant;
+      s.spec.attrs["x_zero_point"] = op.inputs[0]->type.quant->zero_points[0];
+      s.spec.attrs["y_zero_point"] = qy.zero_points[0];
+      s.spec.attrs["qmin"] = qy.qmin();
+      s.spec.attrs["qmax"] = qy.qmax();
+    }
+    s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, ir::bit_width(op.outputs[0]->type.dtype), win.axes[2].out)};
+    s.macs = ir::num_elements(op.outputs[0]->type.shape) * win.kernel_volume();
+    finish(s);
+  }
+
+  void plan_simple(const ir::Op& op, KernelKind kind) {
+    Step& s = add_step(op, kind, op.outputs[0]);
+    for (size_t i = 0; i < op.inputs.size(); ++i) s.args.push_back(operand(op, i));
+    const ir::DType t = op.outputs[0]->type.dtype;
+    s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, ir::bit_width(t), op.outputs[0]->type.shape.empty() ? 1 : op.outputs[0]->type.shape.back())};
+    switch (kind) {
+      case KernelKind::widen:
+        s.spec.attrs["zero_point"] = op.get_int("zero_point");
+        s.spec.attrs["shift"] = op.get_int("shift");
+        if (op.get_int("shift") < 0 || op.get_int("shift") > 62) fail("{}: shift {} out of range", op.describe(), op.get_int("shift"));
+        break;
+      case KernelKind::clip: {
+        auto bound = [&](const char* name, int64_t absent, auto round) {
+          if (!op.has(name)) return absent;
+          const double v = round(op.get_float(name));
+          return static_cast<int64_t>(std::clamp(v, static_cast<double>(ir::int_min(t)), static_cast<double>(ir::int_max(t))));
+        };
+        s.spec.attrs["lo"] = bound("min", ir::int_min(t), [](double v) { return std::ceil(v); });
+        s.spec.attrs["hi"] = bound("max", ir::int_max(t), [](double v) { return std::floor(v); });
+        break;
+      }
+      case KernelKind::concat: s.spec.attrs["axis"] = op.get_int("axis"); break;
+      case KernelKind::transpose: s.spec.attrs["perm"] = op.get_ints("perm"); break;
+      case KernelKind::gather: {
+        const auto sources = sim::axis_sources(op, op.inputs[0]->type.shape);
+        for (size_t d = 0; d < sources.size(); ++d) s.spec.attrs["src" + std::to_string(d)] = sources[d];
+        int64_t fill = 0;
+        if (op.kind == K::pad) {
+          const double v = op.get_float("value");
+          if (v != std::floor(v) || v < ir::int_min(t) || v > ir::int_max(t))
+            fail("{}: pad value {} is not an element of {}", op.describe(), v, ir::dtype_name(t));
+          fill = static_cast<int64_t>(v);
+        }
+        s.spec.attrs["fill"] = fill;
+        break;
+      }
+      default: break;
+    }
+    finish(s);
+  }
+
+  void plan_op(const ir::Op& op) {
+    switch (op.kind) {
+      case K::conv: return plan_conv(op);
+      case K::matmul: return plan_matmul(op);
+      case K::requantize:
+        if (fused_.count(&op)) return;
+        return plan_requantize(op);
+      case K::maxpool:
+      case K::avgpool: return plan_pool(op);
+      case K::add: return plan_simple(op, KernelKind::add);
+      case K::sub: return plan_simple(op, KernelKind::sub);
+      case K::widen: return plan_simple(op, KernelKind::widen);
+      case K::clip: return plan_simple(op, KernelKind::clip);
+      case K::concat: return plan_simple(op, KernelKind::concat);
+      case K::transpose: return plan_simple(op, KernelKind::transpose);
+      case K::pad:
+      case K::resize: return plan_simple(op, KernelKind::gather);
+      case K::reshape: {
+        Step& s = add_step(op, KernelKind::transpose, op.outputs[0]);
+        s.alias = true;
+        s.args.push_back(operand(op, 0));
+        if (op.inputs[0]->is_constant()) fail("{}: reshaping a constant is not supported", op.describe());
+        return;
+      }
+      default: fail("{}: not an op code generation supports (the graph must be lowered to integers)", op.describe());
+    }
+  }
+
+  const ir::Graph& g_;
+  const targets::Target& t_;
+  KernelPlan plan_;
+  std::set<const ir::Op*> skipped_, fused_;
+};
+
+}  // namespace
+
+KernelPlan plan_kernels(const ir::Graph& g, const targets::Target& target) { return Planner(g, target).run(); }
+
+}  // namespace qatc::codegen

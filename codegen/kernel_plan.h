@@ -1,0 +1,47 @@
+// The lowered integer graph as a sequence of kernel calls: which ops fuse into one kernel (a conv
+// or matmul with the requantize that reads it), the KernelSpec of each call, and the constant
+// arrays the calls read, already arranged into the layout the kernels' schedules read. Everything
+// between the graph's boundary quantize/dequantize ops is compiled; anything else is refused by name.
+#pragma once
+
+#include "codegen/kernel_spec.h"
+#include "ir/graph.h"
+#include "targets/target.h"
+
+#include <string>
+#include <vector>
+
+namespace qatc::codegen {
+
+struct ConstArray {
+  std::string what;  // "weights of conv '/conv1/Conv'", for comments in the weights file
+  ir::TensorData data;
+};
+
+// A kernel argument: a runtime tensor of the graph, or a constant array of the plan.
+struct Arg {
+  const ir::Value* value = nullptr;
+  int constant = -1;  // index into KernelPlan::constants when value is null
+};
+
+struct Step {
+  std::string layer;  // the ONNX node(s) it computes, for comments and the report
+  KernelSpec spec;
+  std::vector<Arg> args;  // spec.args without the result
+  const ir::Value* result = nullptr;
+  bool alias = false;  // reshape: the result is its operand's bytes; no kernel runs
+  int64_t macs = 0;
+};
+
+struct KernelPlan {
+  std::vector<const ir::Value*> inputs;   // the integer tensors the firmware is given
+  std::vector<const ir::Value*> outputs;  // the integer tensors it produces
+  // The real value of each input/output element is (q - zp) * scale; both are here for the API.
+  std::vector<ConstArray> constants;
+  std::vector<Step> steps;
+};
+
+// Throws Error naming the op or tensor for anything code generation does not support.
+KernelPlan plan_kernels(const ir::Graph& g, const targets::Target& target);
+
+}  // namespace qatc::codegen

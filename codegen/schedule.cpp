@@ -1,0 +1,41 @@
+#include "codegen/schedule.h"
+
+#include <algorithm>
+
+namespace qatc::codegen {
+
+namespace {
+
+int64_t floor_power_of_two(int64_t v) {
+  int64_t p = 1;
+  while (p * 2 <= v) p *= 2;
+  return p;
+}
+
+}  // namespace
+
+int vector_lanes(const targets::Target& t, int element_bits, int64_t extent) {
+  return static_cast<int>(floor_power_of_two(std::max<int64_t>(1, std::min<int64_t>(t.vector_lanes(element_bits), extent))));
+}
+
+int conv_channel_block(const targets::Target& t, int64_t out_channels) {
+  int64_t want = t.matrix_unit.cols > 0 ? t.matrix_unit.cols : t.vector_lanes(32);
+  int64_t block = floor_power_of_two(std::max<int64_t>(1, want));
+  while (block > 1 && out_channels % block != 0) block /= 2;
+  return static_cast<int>(block);
+}
+
+int64_t conv_tile_rows(const targets::Target& t, const ConvGeometry& g) {
+  const int64_t budget = t.memory.empty() ? int64_t{1} << 15 : t.memory.front().bytes / 2;
+  const int64_t weights = g.channel_block * g.in_channels * g.kernel_volume;
+  int64_t best = 1;
+  for (int64_t rows = 1; rows <= g.out_rows; ++rows) {
+    if (g.out_rows % rows != 0) continue;
+    const int64_t input_rows = (rows - 1) * g.stride_rows + g.kernel_rows;
+    const int64_t working_set = input_rows * g.in_cols * g.in_channels + weights + rows * g.out_cols * g.channel_block * 4;
+    if (working_set <= budget) best = rows;
+  }
+  return best;
+}
+
+}  // namespace qatc::codegen

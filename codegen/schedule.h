@@ -1,0 +1,34 @@
+// Schedule choices derived from the target description (never per model): vector lanes from the
+// vector width, the output-channel block from the matrix unit, row tiles from the memory sizes.
+// Pure arithmetic, so the weight arranger (which must know the layout the schedule reads) and the
+// Halide generators agree without either including the other.
+#pragma once
+
+#include "targets/target.h"
+
+#include <cstdint>
+
+namespace qatc::codegen {
+
+// The largest power of two <= min(vector lanes for `element_bits`, extent), at least 1: a vector
+// loop of that width never runs past a dimension of size `extent`.
+int vector_lanes(const targets::Target& t, int element_bits, int64_t extent);
+
+// Output channels computed together: the matrix unit's column count (else the int32 vector lanes),
+// reduced to the largest power of two dividing `out_channels`, so blocks never straddle the end.
+int conv_channel_block(const targets::Target& t, int64_t out_channels);
+
+struct ConvGeometry {
+  int64_t out_rows, out_cols;        // output plane (depth folded into rows)
+  int64_t in_cols, in_channels;      // per group
+  int64_t kernel_rows, kernel_volume;
+  int64_t stride_rows;
+  int64_t channel_block;
+};
+
+// Output rows per tile: the largest divisor of out_rows whose working set (input rows the tile
+// reads, its weight block, its int32 accumulators) fits half of the innermost memory level, so the
+// tile stays in L1D while the rest of the layer streams from L2.
+int64_t conv_tile_rows(const targets::Target& t, const ConvGeometry& g);
+
+}  // namespace qatc::codegen

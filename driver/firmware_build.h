@@ -1,0 +1,42 @@
+// Compiling a model to firmware (qatc compile) and building and running that firmware on the host
+// (qatc verify --engine c).
+#pragma once
+
+#include "codegen/firmware/compile.h"
+#include "driver/commands.h"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace qatc::driver {
+
+struct CompileCommandOptions {
+  ModelOptions model;
+  std::string target = "host";
+  std::string targets_dir;
+  std::string output;
+  std::string name;  // default: the output directory's name
+  std::vector<std::string> emit{"c"};
+  std::string kernel_cache;
+  bool no_kernel_cache = false;
+  bool allow_non_pot = false;
+};
+
+// --target, --targets-dir, --name, --emit, --kernel-cache, --no-kernel-cache, --allow-non-pot.
+void add_compile_options(CLI::App& cmd, CompileCommandOptions& o);
+
+struct BuiltFirmware {
+  codegen::Firmware firmware;
+  int cache_hits = 0;
+};
+
+// Imports, lowers and compiles; writes the files to o.output atomically.
+BuiltFirmware compile_model(const CompileCommandOptions& o);
+
+// A host executable running the firmware in `dir` (built with its Makefile fragment by $CC/$CXX
+// and `cflags`): `runner IN0.bin ... OUT0.bin ...` reads raw quantized inputs, writes raw outputs.
+std::filesystem::path build_host_runner(const std::filesystem::path& dir, const codegen::Firmware& fw,
+                                        const std::filesystem::path& build_dir, const std::string& cflags);
+
+}  // namespace qatc::driver
