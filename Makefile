@@ -19,11 +19,16 @@ build: configure
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-# The main job on the shipped example: import, lower to integers, and prove the integer model
-# equals the QAT model (and PyTorch's outputs) on every layer of every data set.
+# The main job on the shipped example: import, lower to integers, prove the integer model and the
+# generated code equal the QAT model (and PyTorch's outputs) on every data set, compile firmware for
+# the C7x-MMA target, and build and run the firmware-style example program on it.
+DEMO := $(abspath $(BUILD))/demo
 demo: build
 	$(BUILD)/driver/qatc inspect examples/resnet_tiny/model.onnx
-	$(BUILD)/driver/qatc verify examples/resnet_tiny/model.onnx --data examples/resnet_tiny --json $(BUILD)/resnet_tiny.verify.json
+	$(BUILD)/driver/qatc verify examples/resnet_tiny/model.onnx --data examples/resnet_tiny --engine all --target c7x-mma --json $(BUILD)/resnet_tiny.verify.json
+	$(BUILD)/driver/qatc compile examples/resnet_tiny/model.onnx --target c7x-mma --sample examples/resnet_tiny -o $(DEMO)/resnet_tiny
+	$(MAKE) -s -C examples/firmware FIRMWARE=$(DEMO)/resnet_tiny BUILD=$(DEMO)/example $(DEMO)/example/main
+	$(DEMO)/example/main
 
 clean:
 	rm -rf $(BUILD)

@@ -27,7 +27,6 @@ CEngine::CEngine(CEngineOptions o) : o_(std::move(o)) {
     o_.compile.output = (dir_ / "firmware").string();
     if (o_.compile.name.empty()) o_.compile.name = "model";
     built_ = compile_model(o_.compile);
-    runner_ = build_host_runner(dir_ / "firmware", built_.firmware, dir_ / "build", o_.cflags);
   } catch (...) {
     if (temporary_) {
       std::error_code ec;
@@ -35,6 +34,8 @@ CEngine::CEngine(CEngineOptions o) : o_(std::move(o)) {
     }
     throw;
   }
+  // A failed build keeps the directory: the error names the compiler's log in it.
+  runner_ = build_host_runner(dir_ / "firmware", built_.firmware, dir_ / "build", o_.cflags);
 }
 
 CEngine::~CEngine() {

@@ -1,6 +1,8 @@
 #include "driver/firmware_build.h"
 
 #include "codegen/kernel_abi.h"
+#include "driver/data_sets.h"
+#include "sim/int/simulator.h"
 #include "frontend/file_io.h"
 #include "ir/error.h"
 #include "passes/pass.h"
@@ -23,6 +25,9 @@ void add_compile_options(CLI::App& cmd, CompileCommandOptions& o) {
   cmd.add_option("--emit", o.emit, "What to emit besides C: asm, obj (host target only); c is always emitted")
       ->delimiter(',')
       ->check(CLI::IsMember({"c", "asm", "obj"}));
+  cmd.add_option("--sample", o.sample,
+                 "Data directory (test_data_set_N/input_K.pb): embed its first data set and the outputs the integer "
+                 "simulator computes from it as <name>_sample.c, a self-test for the target");
   cmd.add_option("--kernel-cache", o.kernel_cache, "Kernel cache directory (default: $QATC_KERNEL_CACHE or ~/.cache/qatc/kernels)");
   cmd.add_flag("--no-kernel-cache", o.no_kernel_cache, "Generate every kernel with Halide, reading and writing no cache");
   cmd.add_flag("--allow-non-pot", o.allow_non_pot, "Lower non-power-of-two scales with Q31 multipliers");
@@ -39,6 +44,16 @@ BuiltFirmware compile_model(const CompileCommandOptions& o) {
   options.source = fs::path(o.model.model).filename().string();
   options.emit = o.emit;
   options.emit.erase(std::remove(options.emit.begin(), options.emit.end(), "c"), options.emit.end());
+  std::map<std::string, ir::TensorData> sample;
+  if (!o.sample.empty()) {
+    const std::vector<DataSet> sets = read_data_sets(o.sample, model.graph);
+    if (sets.empty()) fail("--sample {}: no test_data_set_N directory in it", o.sample);
+    for (size_t i = 0; i < sets[0].inputs.size(); ++i) sample[model.graph.inputs()[i]->name] = sets[0].inputs[i];
+    sim::simulate_integer(model.graph, sets[0].inputs,
+                          [&](const ir::Op& op, const ir::TensorData& d) { sample[op.outputs[0]->name] = d; });
+    options.sample = &sample;
+    options.sample_source = fs::path(sets[0].dir).filename().string();
+  }
   codegen::KernelCache cache(o.no_kernel_cache ? fs::path()
                              : o.kernel_cache.empty() ? codegen::KernelCache::default_dir()
                                                       : fs::path(o.kernel_cache));

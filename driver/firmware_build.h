@@ -18,6 +18,7 @@ struct CompileCommandOptions {
   std::string output;
   std::string name;  // default: the output directory's name
   std::vector<std::string> emit{"c"};
+  std::string sample;  // a data directory: its first data set becomes <name>_sample.c
   std::string kernel_cache;
   bool no_kernel_cache = false;
   bool allow_non_pot = false;

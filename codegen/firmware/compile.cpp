@@ -58,8 +58,14 @@ Firmware compile_firmware(const ir::Graph& lowered, const targets::Target& targe
   fw.files[names.model + ".c"] = model_source(names, plan, memory);
   fw.files[names.model + "_weights.c"] = weights_source(names, plan);
   fw.files["kernels/" + names.model + "_kernels.h"] = kernels_header(names, plan);
-  fw.files["CMakeLists.txt"] = cmake_lists(names, kernel_sources);
-  fw.files[names.model + ".mk"] = makefile_fragment(names, kernel_sources);
+  std::vector<std::string> c_sources{names.model + ".c", names.model + "_weights.c"};
+  if (o.sample) {
+    c_sources.push_back(names.model + "_sample.c");
+    fw.files[names.model + "_sample.h"] = sample_header(names, plan);
+    fw.files[names.model + "_sample.c"] = sample_source(names, plan, *o.sample, o.sample_source);
+  }
+  fw.files["CMakeLists.txt"] = cmake_lists(names, c_sources, kernel_sources);
+  fw.files[names.model + ".mk"] = makefile_fragment(names, c_sources, kernel_sources);
   fw.files["report.json"] = report_json({names.model, o.source, &target, static_cast<int>(kernels.size())}, plan, memory);
   fw.files[kMarker] = "This directory was written by qatc compile; qatc may replace it.\n";
   fw.name = names.model;

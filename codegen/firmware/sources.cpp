@@ -139,6 +139,23 @@ std::string model_source(const FirmwareNames& n, const KernelPlan& plan, const M
   return s;
 }
 
+namespace {
+
+// "const int8_t name[n] ALIGNED = {...};", 16 values a line.
+std::string c_array(const std::string& name, const ir::TensorData& d, const std::string& attributes) {
+  std::string s = fmt::format("const {} {}[{}]{} = {{", c_type(d.dtype()), name, array_length(d), attributes);
+  for (int64_t e = 0; e < d.size(); ++e) {
+    const int64_t v = d.int_at(e);
+    // INT32_MIN has no literal in C: write it as an expression.
+    const std::string text = v == INT32_MIN && d.dtype() == ir::DType::i32 ? "(-2147483647 - 1)" : std::to_string(v);
+    s += fmt::format("{}{}", e % 16 == 0 ? "\n  " : " ", text) + (e + 1 < d.size() ? "," : "");
+  }
+  if (d.size() == 0) s += "0";
+  return s + "\n};\n";
+}
+
+}  // namespace
+
 std::string weights_source(const FirmwareNames& n, const KernelPlan& plan) {
   std::string s = banner(n);
   s += "#include <stdint.h>\n\n";
@@ -149,17 +166,35 @@ std::string weights_source(const FirmwareNames& n, const KernelPlan& plan) {
   for (size_t i = 0; i < plan.constants.size(); ++i) {
     const ConstArray& c = plan.constants[i];
     s += fmt::format("\n/* {}: {} {} */\n", comment_safe(c.what), c_type(c.data.dtype()), shape_text(c.data.shape()));
-    s += fmt::format("const {} {}[{}] {}_ALIGNED = {{", c_type(c.data.dtype()), const_name(n, static_cast<int>(i)),
-                     array_length(c.data), n.macro);
-    for (int64_t e = 0; e < c.data.size(); ++e) {
-      const int64_t v = c.data.int_at(e);
-      // INT32_MIN has no literal in C: write it as an expression.
-      const std::string text = v == INT32_MIN && c.data.dtype() == ir::DType::i32 ? "(-2147483647 - 1)" : std::to_string(v);
-      s += fmt::format("{}{}", e % 16 == 0 ? "\n  " : " ", text) + (e + 1 < c.data.size() ? "," : "");
-    }
-    if (c.data.size() == 0) s += "0";
-    s += "\n};\n";
+    s += c_array(const_name(n, static_cast<int>(i)), c.data, " " + n.macro + "_ALIGNED");
   }
+  return s;
+}
+
+std::string sample_header(const FirmwareNames& n, const KernelPlan& plan) {
+  std::string s = banner(n);
+  s += fmt::format("#ifndef {0}_SAMPLE_H\n#define {0}_SAMPLE_H\n\n#include \"{1}.h\"\n\n#ifdef __cplusplus\nextern \"C\" {{\n#endif\n\n", n.macro, n.model);
+  s += fmt::format("/* One data set's quantized inputs, and the outputs {}_run must produce from them (computed by\n"
+                   "   qatc's integer simulator, which equals the QAT model): a self-test for the target. */\n", n.model);
+  for (size_t i = 0; i < plan.inputs.size(); ++i)
+    s += fmt::format("extern const {} {}_sample_input{}[];\n", c_type(plan.inputs[i]->type.dtype), n.model, i);
+  for (size_t i = 0; i < plan.outputs.size(); ++i)
+    s += fmt::format("extern const {} {}_sample_output{}[];\n", c_type(plan.outputs[i]->type.dtype), n.model, i);
+  s += fmt::format("\n#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {}_SAMPLE_H */\n", n.macro);
+  return s;
+}
+
+std::string sample_source(const FirmwareNames& n, const KernelPlan& plan,
+                          const std::map<std::string, ir::TensorData>& values, const std::string& data_set) {
+  std::string s = banner(n);
+  s += fmt::format("/* From {}. */\n#include \"{}_sample.h\"\n", comment_safe(data_set), n.model);
+  auto array = [&](const char* kind, size_t i, const ir::Value& v) {
+    auto it = values.find(v.name);
+    if (it == values.end()) fail("the sample data set has no value for tensor '{}'", v.name);
+    s += fmt::format("\n/* '{}' */\n", comment_safe(v.name)) + c_array(fmt::format("{}_sample_{}{}", n.model, kind, i), it->second, "");
+  };
+  for (size_t i = 0; i < plan.inputs.size(); ++i) array("input", i, *plan.inputs[i]);
+  for (size_t i = 0; i < plan.outputs.size(); ++i) array("output", i, *plan.outputs[i]);
   return s;
 }
 
@@ -173,11 +208,13 @@ std::string kernels_header(const FirmwareNames& n, const KernelPlan& plan) {
   return s;
 }
 
-std::string cmake_lists(const FirmwareNames& n, const std::vector<std::string>& kernel_sources) {
+std::string cmake_lists(const FirmwareNames& n, const std::vector<std::string>& c_sources,
+                        const std::vector<std::string>& kernel_sources) {
   std::string s = "# " + banner_text(n) + "\n";
   s += fmt::format("# Builds the firmware library '{0}': add_subdirectory() this directory and link {0}.\n", n.model);
   s += fmt::format("cmake_minimum_required(VERSION 3.13)\nproject({}_firmware C CXX)\n\n", n.model);
-  s += fmt::format("add_library({0} STATIC\n  {0}.c\n  {0}_weights.c\n", n.model);
+  s += fmt::format("add_library({} STATIC\n", n.model);
+  for (const std::string& c : c_sources) s += "  " + c + "\n";
   for (const std::string& k : kernel_sources) s += "  " + k + "\n";
   s += ")\n";
   s += fmt::format("target_include_directories({} PUBLIC ${{CMAKE_CURRENT_SOURCE_DIR}})\n", n.model);
@@ -187,14 +224,17 @@ std::string cmake_lists(const FirmwareNames& n, const std::vector<std::string>& 
   return s;
 }
 
-std::string makefile_fragment(const FirmwareNames& n, const std::vector<std::string>& kernel_sources) {
+std::string makefile_fragment(const FirmwareNames& n, const std::vector<std::string>& c_sources,
+                              const std::vector<std::string>& kernel_sources) {
   const std::string& M = n.macro;
   std::string s = "# " + banner_text(n) + "\n";
   s += fmt::format(
       "# Include from a firmware Makefile; set {0}_BUILD (object directory) first if you like.\n"
       "# Defines {0}_LIB, a static library built with $(CC)/$(CXX) and $(CFLAGS)/$(CXXFLAGS).\n", M);
   s += fmt::format("{0}_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))\n{0}_BUILD ?= build/{1}\n", M, n.model);
-  s += fmt::format("{0}_C_SRCS := $({0}_DIR)/{1}.c $({0}_DIR)/{1}_weights.c\n", M, n.model);
+  s += fmt::format("{0}_C_SRCS :=", M);
+  for (const std::string& c : c_sources) s += fmt::format(" $({}_DIR)/{}", M, c);
+  s += "\n";
   s += fmt::format("{0}_CXX_SRCS :=", M);
   for (const std::string& k : kernel_sources) s += fmt::format(" \\\n  $({}_DIR)/{}", M, k);
   s += "\n";

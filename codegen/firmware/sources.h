@@ -24,8 +24,16 @@ std::string model_header(const FirmwareNames& n, const KernelPlan& plan, const M
 std::string model_source(const FirmwareNames& n, const KernelPlan& plan, const MemoryPlan& memory);
 std::string weights_source(const FirmwareNames& n, const KernelPlan& plan);
 std::string kernels_header(const FirmwareNames& n, const KernelPlan& plan);
+// <model>_sample.h and .c: the quantized inputs of one data set and the outputs the integer
+// simulator computed from them, as const arrays <model>_sample_input0, ..._output0, ...
+std::string sample_header(const FirmwareNames& n, const KernelPlan& plan);
+std::string sample_source(const FirmwareNames& n, const KernelPlan& plan,
+                          const std::map<std::string, ir::TensorData>& values, const std::string& data_set);
 // CMakeLists.txt and <model>.mk over the given kernel source files (relative to the output directory).
-std::string cmake_lists(const FirmwareNames& n, const std::vector<std::string>& kernel_sources);
-std::string makefile_fragment(const FirmwareNames& n, const std::vector<std::string>& kernel_sources);
+// `c_sources`: the firmware's C files (glue, weights, sample); `kernel_sources`: the kernels' C++.
+std::string cmake_lists(const FirmwareNames& n, const std::vector<std::string>& c_sources,
+                        const std::vector<std::string>& kernel_sources);
+std::string makefile_fragment(const FirmwareNames& n, const std::vector<std::string>& c_sources,
+                              const std::vector<std::string>& kernel_sources);
 
 }  // namespace qatc::codegen

@@ -82,7 +82,7 @@ KernelPipeline conv_pipeline(const KernelSpec& s) {
   // Reading the padded input past the row end is safe (its copy is sized to what is read), so the
   // update rounds up too.
   acc.update().reorder(vx, vc, r[0], r[1], r[2], r[3], vy, vz, vn).vectorize(vx, lanes, TailStrategy::RoundUp);
-  return {y, has_bias ? std::vector<Argument>{x, w, bias, table} : std::vector<Argument>{x, w, table}};
+  return {y, has_bias ? std::vector<ImageParam>{x, w, bias, table} : std::vector<ImageParam>{x, w, table}};
 }
 
 }  // namespace qatc::codegen::hl

@@ -23,7 +23,7 @@ KernelPipeline elementwise_pipeline(const KernelSpec& s) {
   const Type out = halide_type(s.result().dtype);
   std::vector<Var> v = vars("d", shape.size());
   Func y(std::string(kernel_kind_name(s.kind)));
-  std::vector<Argument> args;
+  std::vector<ImageParam> args;
   switch (s.kind) {
     case KernelKind::add:
     case KernelKind::sub: {

@@ -56,6 +56,17 @@ Target host_target() {
   return t;
 }
 
+Buffer<> view(const ir::TensorData& d, Type t) {
+  std::vector<halide_dimension_t> dims;
+  int stride = 1;
+  for (size_t i = d.shape().size(); i-- > 0;) {
+    dims.emplace_back(0, static_cast<int>(d.shape()[i]), stride);
+    stride *= static_cast<int>(d.shape()[i]);
+  }
+  // Halide's buffers are not const-correct; the kernel only reads its inputs.
+  return Buffer<>(t, const_cast<std::byte*>(d.bytes().data()), static_cast<int>(dims.size()), dims.data());
+}
+
 // A private temporary directory, removed with everything in it.
 class TempDir {
  public:
@@ -82,7 +93,7 @@ std::string emit_kernel_cpp(const KernelSpec& s) {
   hl::KernelPipeline p = pipeline(s);
   TempDir dir;
   const std::filesystem::path file = dir.path() / "kernel.cpp";
-  p.output.compile_to_c(file.string(), p.inputs, impl_name(s), c_target());
+  p.output.compile_to_c(file.string(), p.arguments(), impl_name(s), c_target());
   return frontend::read_file(file.string()) + kernel_wrapper(s);
 }
 
@@ -90,13 +101,23 @@ std::string emit_kernel_assembly(const KernelSpec& s) {
   hl::KernelPipeline p = pipeline(s);
   TempDir dir;
   const std::filesystem::path file = dir.path() / "kernel.s";
-  p.output.compile_to_assembly(file.string(), p.inputs, impl_name(s), host_target());
+  p.output.compile_to_assembly(file.string(), p.arguments(), impl_name(s), host_target());
   return frontend::read_file(file.string());
 }
 
 void emit_kernel_object(const KernelSpec& s, const std::filesystem::path& file) {
   hl::KernelPipeline p = pipeline(s);
-  p.output.compile_to_object(file.string(), p.inputs, impl_name(s), host_target());
+  p.output.compile_to_object(file.string(), p.arguments(), impl_name(s), host_target());
+}
+
+ir::TensorData realize_kernel(const KernelSpec& s, const std::vector<const ir::TensorData*>& args) {
+  hl::KernelPipeline p = pipeline(s);
+  for (size_t i = 0; i < p.inputs.size(); ++i) p.inputs[i].set(view(*args[i], hl::halide_type(args[i]->dtype())));
+  ir::TensorData result(s.result().dtype, s.result().shape);
+  Buffer<> out = view(result, hl::halide_type(result.dtype()));
+  Target t = host_target().without_feature(Target::NoRuntime).without_feature(Target::NoAsserts).with_feature(Target::JIT);
+  p.output.realize(Pipeline::RealizationArg(out), t);
+  return result;
 }
 
 std::string halide_version() { return "Halide " QATC_HALIDE_VERSION; }

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace qatc::codegen {
 
@@ -14,6 +15,10 @@ std::string emit_kernel_cpp(const KernelSpec& s);
 // Host-only artifacts through Halide's LLVM backend, for this machine's CPU.
 std::string emit_kernel_assembly(const KernelSpec& s);
 void emit_kernel_object(const KernelSpec& s, const std::filesystem::path& file);
+// Runs the kernel through Halide's JIT on this machine (with its bounds assertions on): the unit
+// tests' way to check each pipeline definition against its sim/int twin over many shapes and
+// schedules. `args` are the spec's inputs in call order.
+ir::TensorData realize_kernel(const KernelSpec& s, const std::vector<const ir::TensorData*>& args);
 // "Halide 14.0.0", recorded in kernel cache keys and reports.
 std::string halide_version();
 

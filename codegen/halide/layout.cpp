@@ -11,7 +11,7 @@ namespace {
 
 int ext(const ir::Shape& shape, size_t halide_dim) { return static_cast<int>(shape[shape.size() - 1 - halide_dim]); }
 
-Func concat(const KernelSpec& s, std::vector<Argument>& args, const std::vector<Var>& v) {
+Func concat(const KernelSpec& s, std::vector<ImageParam>& args, const std::vector<Var>& v) {
   const size_t rank = s.result().shape.size();
   const size_t d = rank - 1 - static_cast<size_t>(s.get_int("axis"));  // Halide dimension
   std::vector<ImageParam> parts;
@@ -35,7 +35,7 @@ Func concat(const KernelSpec& s, std::vector<Argument>& args, const std::vector<
   return y;
 }
 
-Func gather(const KernelSpec& s, std::vector<Argument>& args, const std::vector<Var>& v) {
+Func gather(const KernelSpec& s, std::vector<ImageParam>& args, const std::vector<Var>& v) {
   const size_t rank = s.result().shape.size();
   ImageParam x = input(s, 0, "x");
   args.push_back(x);
@@ -54,7 +54,7 @@ Func gather(const KernelSpec& s, std::vector<Argument>& args, const std::vector<
   return y;
 }
 
-Func transpose(const KernelSpec& s, std::vector<Argument>& args, const std::vector<Var>& v) {
+Func transpose(const KernelSpec& s, std::vector<ImageParam>& args, const std::vector<Var>& v) {
   const auto& perm = s.get_ints("perm");
   const size_t rank = perm.size();
   ImageParam x = input(s, 0, "x");
@@ -72,7 +72,7 @@ Func transpose(const KernelSpec& s, std::vector<Argument>& args, const std::vect
 KernelPipeline layout_pipeline(const KernelSpec& s) {
   const ir::Shape& shape = s.result().shape;
   std::vector<Var> v = vars("d", shape.size());
-  std::vector<Argument> args;
+  std::vector<ImageParam> args;
   Func y = s.kind == KernelKind::concat ? concat(s, args, v)
          : s.kind == KernelKind::gather ? gather(s, args, v)
                                         : transpose(s, args, v);

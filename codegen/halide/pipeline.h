@@ -14,7 +14,9 @@ namespace qatc::codegen::hl {
 // A kernel's Halide definition: the output Func (scheduled) and its inputs in call order.
 struct KernelPipeline {
   Halide::Func output;
-  std::vector<Halide::Argument> inputs;
+  std::vector<Halide::ImageParam> inputs;
+
+  std::vector<Halide::Argument> arguments() const { return {inputs.begin(), inputs.end()}; }
 };
 
 Halide::Type halide_type(ir::DType t);

@@ -17,3 +17,6 @@ config.substitutions.append(("%onnx-from-text", os.path.join(config.qatc_build_d
 config.substitutions.append(("%expect-exit", os.path.join(config.qatc_source_dir, "tests", "tools", "expect-exit")))
 config.substitutions.append(("%models", os.path.join(config.qatc_source_dir, "tests", "models")))
 config.substitutions.append(("%testdata", "/usr/share/libonnx-testdata/data/node"))
+# Generated kernels are cached here, never in the user's ~/.cache.
+config.environment["QATC_KERNEL_CACHE"] = os.path.join(config.qatc_build_dir, "tests", "lit", "kernel-cache")
+config.substitutions.append(("%examples", os.path.join(config.qatc_source_dir, "examples")))

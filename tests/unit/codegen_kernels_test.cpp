@@ -1,0 +1,194 @@
+// Each Halide kernel definition against its sim/int twin: small lowered graphs written as IR text
+// with random data, planned for every shipped target (their schedules differ: lanes, channel
+// blocks, row tiles), each kernel run through Halide's JIT with bounds assertions on and compared
+// with the integer simulator's value of the same tensor, element for element.
+#include "codegen/halide/emit.h"
+#include "codegen/kernel_plan.h"
+#include "ir/text.h"
+#include "ir/verifier.h"
+#include "sim/int/simulator.h"
+#include "targets/target.h"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <map>
+#include <random>
+
+using namespace qatc;
+
+namespace {
+
+std::mt19937& rng() {
+  static std::mt19937 r(20261202);
+  return r;
+}
+
+int64_t uniform(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng()); }
+
+// "[v, v, ...]" of n random integers in [lo, hi].
+std::string values(int64_t n, int64_t lo, int64_t hi) {
+  std::vector<int64_t> v;
+  for (int64_t i = 0; i < n; ++i) v.push_back(uniform(lo, hi));
+  return fmt::format("[{}]", fmt::join(v, ", "));
+}
+
+ir::TensorData random_tensor(const ir::Value& v) {
+  ir::TensorData d(v.type.dtype, v.type.shape);
+  const int64_t lo = v.type.quant ? v.type.quant->qmin() : -1000, hi = v.type.quant ? v.type.quant->qmax() : 1000;
+  ir::visit_dtype(v.type.dtype, [&](auto t) {
+    for (auto& e : d.as<decltype(t)>()) e = static_cast<decltype(t)>(uniform(lo, hi));
+  });
+  return d;
+}
+
+const std::vector<targets::Target>& all_targets() {
+  static const std::vector<targets::Target> t = targets::load_targets(QATC_SOURCE_DIR "/targets");
+  return t;
+}
+
+// Runs every kernel of `text`'s plan on random inputs, for every target, against the simulator.
+void check_kernels(const std::string& text) {
+  INFO(text);
+  ir::Graph g = ir::parse_graph(text, "kernel_test.qir");
+  ir::verify(g);
+  std::vector<ir::TensorData> inputs;
+  std::map<std::string, ir::TensorData> values;
+  for (const ir::Value* in : g.inputs()) {
+    inputs.push_back(random_tensor(*in));
+    values[in->name] = inputs.back();
+  }
+  sim::simulate_integer(g, inputs, [&](const ir::Op& op, const ir::TensorData& d) { values[op.outputs[0]->name] = d; });
+  for (const targets::Target& t : all_targets()) {
+    INFO("target " << t.name);
+    const codegen::KernelPlan plan = codegen::plan_kernels(g, t);
+    for (const codegen::Step& s : plan.steps) {
+      if (s.alias) continue;
+      INFO(s.spec.signature());
+      std::vector<const ir::TensorData*> args;
+      for (const codegen::Arg& a : s.args) args.push_back(a.value ? &values.at(a.value->name) : &plan.constants[a.constant].data);
+      CHECK(codegen::realize_kernel(s.spec, args) == values.at(s.result->name));
+    }
+  }
+}
+
+int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t pb, int64_t pe, int64_t d, bool ceil_mode = false) {
+  return ir::window_output_size(in, k, s, pb, pe, d, ceil_mode);
+}
+
+const std::vector<std::string> kRules{"half_even", "half_up", "half_away", "floor"};
+
+// conv + requantize with per-channel shifts (some <= 0), bias fractions and bounds.
+std::string conv_graph(int64_t c, int64_t h, int64_t w, int64_t co, int64_t group, int64_t k, int64_t stride,
+                       int64_t dilation, std::array<int64_t, 4> pads, int64_t zp, const std::string& rule, bool bias) {
+  const int64_t oh = out_size(h, k, stride, pads[0], pads[2], dilation), ow = out_size(w, k, stride, pads[1], pads[3], dilation);
+  const int64_t cig = c / group;
+  return fmt::format(R"(graph @conv {{
+  input %x : u8[1,{c},{h},{w}] quant<u8: scale = 2^-5, zp = {zp}>
+  const %w : i8[{co},{cig},{k},{k}] = {wv}
+  const %b : i32[{co}] = {bv}
+  const %rb : i32[{co}] = {rbv}
+  %acc = conv(%x, %w{bias}) {{dilations = [{d}, {d}], group = {g}, pads = [{p0}, {p1}, {p2}, {p3}], strides = [{s}, {s}], x_zero_point = {zp}}} : i32[1,{co},{oh},{ow}]
+  %y = requantize(%acc, %rb) {{axis = 1, bias_frac = {frac}, max = 100, min = -128, round = "{rule}", shift = {shift}}} : i8[1,{co},{oh},{ow}] quant<i8: scale = 2^-4, zp = -3>
+  output %y
+}})",
+                     fmt::arg("c", c), fmt::arg("h", h), fmt::arg("w", w), fmt::arg("zp", zp), fmt::arg("co", co),
+                     fmt::arg("cig", cig), fmt::arg("k", k), fmt::arg("wv", values(co * cig * k * k, -128, 127)),
+                     fmt::arg("bv", values(co, -5000, 5000)), fmt::arg("rbv", values(co, -3000, 3000)),
+                     fmt::arg("bias", bias ? ", %b" : ""), fmt::arg("d", dilation), fmt::arg("g", group),
+                     fmt::arg("p0", pads[0]), fmt::arg("p1", pads[1]), fmt::arg("p2", pads[2]), fmt::arg("p3", pads[3]),
+                     fmt::arg("s", stride), fmt::arg("oh", oh), fmt::arg("ow", ow), fmt::arg("frac", values(co, 0, 3)),
+                     fmt::arg("rule", rule), fmt::arg("shift", values(co, -2, 12)));
+}
+
+}  // namespace
+
+TEST_CASE("conv kernels equal the simulator: strides, dilations, padding, groups, zero points, rules") {
+  for (size_t i = 0; i < kRules.size(); ++i) {
+    CAPTURE(kRules[i]);
+    check_kernels(conv_graph(3, 9, 11, 6, 1, 3, 1, 1, {1, 1, 1, 1}, 0, kRules[i], true));
+    check_kernels(conv_graph(4, 10, 7, 8, 2, 3, 2, 1, {0, 1, 2, 0}, 128, kRules[i], false));
+  }
+  check_kernels(conv_graph(8, 12, 12, 8, 8, 3, 1, 2, {2, 2, 2, 2}, 7, "half_even", true));  // depthwise, dilated
+  check_kernels(conv_graph(5, 6, 33, 16, 1, 1, 1, 1, {0, 0, 0, 0}, 0, "half_up", true));   // pointwise, wide rows
+  check_kernels(conv_graph(2, 5, 5, 3, 1, 5, 3, 1, {2, 1, 0, 2}, 1, "half_away", true));   // odd channel count
+}
+
+TEST_CASE("matmul kernels equal the simulator, per tensor and per output feature") {
+  for (const std::string& rule : kRules) {
+    CAPTURE(rule);
+    for (const auto& [m, k, n, axis] : std::vector<std::array<int64_t, 4>>{{1, 24, 10, 2}, {3, 17, 33, -1}, {5, 64, 8, 2}}) {
+      check_kernels(fmt::format(R"(graph @mm {{
+  input %a : i8[2,{m},{k}] quant<i8: scale = 2^-5, zp = 3>
+  const %w : i8[{k},{n}] = {wv}
+  const %rb : i32[{rn}] = {rbv}
+  %acc = matmul(%a, %w) {{x_zero_point = 3}} : i32[2,{m},{n}]
+  %y = requantize(%acc, %rb) {{axis = {axis}, bias_frac = {frac}, max = 127, min = -128, round = "{rule}", shift = {shift}}} : i8[2,{m},{n}] quant<i8: scale = 2^-4, zp = 0>
+  output %y
+}})",
+                                fmt::arg("m", m), fmt::arg("k", k), fmt::arg("n", n), fmt::arg("axis", axis),
+                                fmt::arg("wv", values(k * n, -128, 127)), fmt::arg("rn", axis < 0 ? 1 : n),
+                                fmt::arg("rbv", values(axis < 0 ? 1 : n, -3000, 3000)),
+                                fmt::arg("frac", values(axis < 0 ? 1 : n, 0, 3)), fmt::arg("rule", rule),
+                                fmt::arg("shift", values(axis < 0 ? 1 : n, -1, 10))));
+    }
+  }
+}
+
+TEST_CASE("add, sub, widen and clip kernels equal the simulator, with broadcasting") {
+  check_kernels(R"(graph @ew {
+  input %a : i8[2,3,17] quant<i8: scale = 2^-4, zp = 5>
+  input %b : i8[3,1] quant<i8: scale = 2^-2, zp = -1>
+  %wa = widen(%a) {shift = 0, zero_point = 5} : i32[2,3,17]
+  %wb = widen(%b) {shift = 2, zero_point = -1} : i32[3,1]
+  %s = add(%wa, %wb) : i32[2,3,17]
+  %d = sub(%s, %wb) : i32[2,3,17]
+  %y = requantize(%d) {axis = -1, max = 127, min = -128, round = "half_even", shift = [1]} : i8[2,3,17] quant<i8: scale = 2^-3, zp = 0>
+  %c = clip(%y) {max = 100.0, min = -3.5} : i8[2,3,17] quant<i8: scale = 2^-3, zp = 0>
+  output %c
+})");
+}
+
+TEST_CASE("pooling kernels equal the simulator: padding, ceil mode, count_include_pad, divisor shifts") {
+  for (const auto& [k, s, pad, ceil, include, shift] :
+       std::vector<std::array<int64_t, 6>>{{3, 1, 1, 0, 0, -1}, {3, 2, 1, 1, 1, 2}, {2, 2, 0, 1, 0, 0}, {7, 1, 0, 0, 0, -3}}) {
+    const int64_t h = 7, w = 19;
+    const int64_t oh = out_size(h, k, s, pad, pad, 1, ceil != 0), ow = out_size(w, k, s, pad, pad, 1, ceil != 0);
+    const std::string attrs = fmt::format("ceil_mode = {}, dilations = [1, 1], kernel_shape = [{}, {}], pads = [{}, {}, {}, {}], strides = [{}, {}]",
+                                          ceil, k, k, pad, pad, pad, pad, s, s);
+    for (const std::string& rule : kRules)
+      check_kernels(fmt::format(R"(graph @pool {{
+  input %x : i8[1,3,{h},{w}] quant<i8: scale = 2^-3, zp = -2>
+  %m = maxpool(%x) {{{attrs}}} : i8[1,3,{oh},{ow}] quant<i8: scale = 2^-3, zp = -2>
+  %a = avgpool(%x) {{{attrs}, count_include_pad = {inc}, round = "{rule}", shift = {shift}}} : u8[1,3,{oh},{ow}] quant<u8: scale = 2^-4, zp = 3>
+  output %m
+  output %a
+}})",
+                                fmt::arg("h", h), fmt::arg("w", w), fmt::arg("oh", oh), fmt::arg("ow", ow),
+                                fmt::arg("attrs", attrs), fmt::arg("inc", include), fmt::arg("rule", rule),
+                                fmt::arg("shift", shift)));
+  }
+}
+
+TEST_CASE("layout kernels equal the simulator: concat, pad modes, resize modes, transpose, reshape") {
+  for (const std::string& mode : {"constant", "reflect", "edge"})
+    check_kernels(fmt::format(R"(graph @layout {{
+  input %a : i8[1,2,5,6] quant<i8: scale = 2^-3, zp = 0>
+  input %b : i8[1,3,5,6] quant<i8: scale = 2^-3, zp = 0>
+  %c = concat(%a, %b, %a) {{axis = 1}} : i8[1,7,5,6] quant<i8: scale = 2^-3, zp = 0>
+  %p = pad(%c) {{mode = "{mode}", pads = [0, 0, 2, 1, 0, 0, 1, 3], value = -7.0}} : i8[1,7,8,10] quant<i8: scale = 2^-3, zp = 0>
+  %t = transpose(%p) {{perm = [0, 2, 3, 1]}} : i8[1,8,10,7] quant<i8: scale = 2^-3, zp = 0>
+  %r = reshape(%t) {{shape = [8, 70]}} : i8[8,70] quant<i8: scale = 2^-3, zp = 0>
+  output %r
+}})",
+                              fmt::arg("mode", mode)));
+  for (const auto& [coordinates, nearest] : std::vector<std::pair<std::string, std::string>>{
+           {"asymmetric", "floor"}, {"half_pixel", "round_prefer_floor"}, {"align_corners", "round_prefer_ceil"},
+           {"pytorch_half_pixel", "ceil"}})
+    check_kernels(fmt::format(R"(graph @resize {{
+  input %x : u8[1,2,5,7] quant<u8: scale = 2^-3, zp = 9>
+  %y = resize(%x) {{coordinate_transformation_mode = "{c}", nearest_mode = "{n}", scales = [1.0, 1.0, 2.0, 1.5], sizes = [1, 2, 10, 10]}} : u8[1,2,10,10] quant<u8: scale = 2^-3, zp = 9>
+  output %y
+}})",
+                              fmt::arg("c", coordinates), fmt::arg("n", nearest)));
+}
