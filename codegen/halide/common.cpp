@@ -79,6 +79,38 @@ Expr requantize(const KernelSpec& s, Expr acc, const ImageParam& table, Expr c) 
   return cast(halide_type(s.result().dtype), r);
 }
 
+std::vector<Var> WindowVars::result(size_t spatial) const {
+  std::vector<Var> v{x};
+  if (spatial >= 2) v.push_back(y);
+  if (spatial >= 3) v.push_back(z);
+  v.push_back(c);
+  v.push_back(n);
+  return v;
+}
+
+Expr WindowVars::y_or_0(size_t spatial) const { return spatial >= 2 ? Expr(y) : Expr(0); }
+Expr WindowVars::z_or_0(size_t spatial) const { return spatial >= 3 ? Expr(z) : Expr(0); }
+
+Func padded_input(const KernelSpec& s, const ImageParam& x, Expr fill, const WindowVars& v) {
+  const ir::Shape& shape = s.args[0].shape;
+  const auto& in = s.get_ints("win_in");
+  Func x5("x5");
+  x5(v.x, v.y, v.z, v.c, v.n) = x(exprs(v.result(shape.size() - 2)));
+  return BoundaryConditions::constant_exterior(
+      x5, fill,
+      {{0, static_cast<int>(in[2])}, {0, static_cast<int>(in[1])}, {0, static_cast<int>(in[0])},
+       {0, static_cast<int>(shape[1])}, {0, static_cast<int>(shape[0])}});
+}
+
+std::vector<Expr> tap_position(const KernelSpec& s, const WindowVars& v, const RDom& r, Expr c) {
+  const auto &stride = s.get_ints("win_stride"), &pad = s.get_ints("win_pad"), &dilation = s.get_ints("win_dilation");
+  // Window axis a (0 = depth, 2 = width) is Halide's 2 - a.
+  auto at = [&](size_t a, Expr o, Expr k) {
+    return o * static_cast<int>(stride[a]) - static_cast<int>(pad[a]) + k * static_cast<int>(dilation[a]);
+  };
+  return {at(2, v.x, r[0]), at(1, v.y, r[1]), at(0, v.z, r[2]), c, v.n};
+}
+
 void vectorize_pure(Func f, const Var& v, int64_t extent, int lanes) {
   if (lanes <= 1) return;
   f.vectorize(v, lanes, extent % lanes == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards);

@@ -11,8 +11,7 @@ namespace qatc::codegen::hl {
 using namespace Halide;
 
 KernelPipeline conv_pipeline(const KernelSpec& s) {
-  const auto &in = s.get_ints("win_in"), &kernel = s.get_ints("win_kernel"), &stride = s.get_ints("win_stride"),
-             &pad = s.get_ints("win_pad"), &dilation = s.get_ints("win_dilation"), &out = s.get_ints("win_out");
+  const auto &kernel = s.get_ints("win_kernel"), &out = s.get_ints("win_out");
   const bool has_bias = s.get_int("has_bias") != 0;
   const int64_t block = s.get_int("channel_block"), zp = s.get_int("x_zero_point");
   const ir::Shape& xs = s.args[0].shape;  // N, C, spatial...
@@ -25,42 +24,22 @@ KernelPipeline conv_pipeline(const KernelSpec& s) {
   ImageParam bias = has_bias ? input(s, 2, "bias") : ImageParam();
   ImageParam table = input(s, has_bias ? 3 : 2, "rq");
 
-  // x as a 5-D function (x, y, z, c, n): missing leading spatial axes have size 1.
-  Var vx("x"), vy("y"), vz("z"), vc("c"), vn("n");
-  Func x5("x5");
-  {
-    std::vector<Expr> at{vx};
-    if (spatial >= 2) at.push_back(vy);
-    if (spatial >= 3) at.push_back(vz);
-    at.push_back(vc);
-    at.push_back(vn);
-    x5(vx, vy, vz, vc, vn) = x(at);
-  }
-  Func padded = BoundaryConditions::constant_exterior(
-      x5, cast(x.type(), static_cast<int>(zp)),
-      {{0, static_cast<int>(in[2])}, {0, static_cast<int>(in[1])}, {0, static_cast<int>(in[0])}, {0, static_cast<int>(xs[1])}, {0, static_cast<int>(xs[0])}});
+  WindowVars v;
+  Func padded = padded_input(s, x, cast(x.type(), static_cast<int>(zp)), v);
 
   RDom r(std::vector<Range>{{0, static_cast<int>(kernel[2])}, {0, static_cast<int>(kernel[1])},
                             {0, static_cast<int>(kernel[0])}, {0, static_cast<int>(cin)}},
          "r");
   Func acc("acc");
+  const Var &vx = v.x, &vy = v.y, &vz = v.z, &vc = v.c, &vn = v.n;
   acc(vx, vy, vz, vc, vn) = has_bias ? bias(vc) : 0;
-  Expr ix = vx * static_cast<int>(stride[2]) - static_cast<int>(pad[2]) + r[0] * static_cast<int>(dilation[2]);
-  Expr iy = vy * static_cast<int>(stride[1]) - static_cast<int>(pad[1]) + r[1] * static_cast<int>(dilation[1]);
-  Expr iz = vz * static_cast<int>(stride[0]) - static_cast<int>(pad[0]) + r[2] * static_cast<int>(dilation[0]);
   Expr ic = (vc / static_cast<int>(out_per_group)) * static_cast<int>(cin) + r[3];
   Expr wv = w(vc % static_cast<int>(block), r[0], r[1], r[2], r[3], vc / static_cast<int>(block));
-  acc(vx, vy, vz, vc, vn) += (cast<int32_t>(padded(ix, iy, iz, ic, vn)) - static_cast<int>(zp)) * cast<int32_t>(wv);
+  acc(vx, vy, vz, vc, vn) += (cast<int32_t>(padded(tap_position(s, v, r, ic))) - static_cast<int>(zp)) * cast<int32_t>(wv);
 
-  // The result in its own rank: (x, [y, [z,]] c, n).
-  std::vector<Var> ov{vx};
-  if (spatial >= 2) ov.push_back(vy);
-  if (spatial >= 3) ov.push_back(vz);
-  ov.push_back(vc);
-  ov.push_back(vn);
   Func y("conv");
-  y(ov) = requantize(s, acc(vx, spatial >= 2 ? Expr(vy) : Expr(0), spatial >= 3 ? Expr(vz) : Expr(0), vc, vn), table,
-                     s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0));
+  y(v.result(spatial)) = requantize(s, acc(vx, v.y_or_0(spatial), v.z_or_0(spatial), vc, vn), table,
+                                    s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0));
   constrain_output(y, s.result());
 
   const int lanes = static_cast<int>(s.get_int("lanes"));

@@ -43,6 +43,21 @@ Halide::Expr requantize(const KernelSpec& s, Halide::Expr acc, const Halide::Ima
 // last vector shifts inwards (recomputing a few elements, which a pure definition allows).
 void vectorize_pure(Halide::Func f, const Halide::Var& v, int64_t extent, int lanes);
 
+// Conv and pooling windows (the spec's win_* attributes, sim/qat/window.h's normalized geometry):
+// 5-D coordinates (x, y, z, c, n), leading spatial axes of size 1 where the tensor has fewer.
+struct WindowVars {
+  Halide::Var x{"x"}, y{"y"}, z{"z"}, c{"c"}, n{"n"};
+  // The result's own coordinates for `spatial` axes: (x, [y, [z,]] c, n).
+  std::vector<Halide::Var> result(size_t spatial) const;
+  // The 5-D coordinate of the result's y and z (0 where the tensor has no such axis).
+  Halide::Expr y_or_0(size_t spatial) const;
+  Halide::Expr z_or_0(size_t spatial) const;
+};
+// Input 0 of a window op as a 5-D function that is `fill` outside the input.
+Halide::Func padded_input(const KernelSpec& s, const Halide::ImageParam& x, Halide::Expr fill, const WindowVars& v);
+// padded_input's arguments for tap (r[0], r[1], r[2]) of output (v.x, v.y, v.z) and channel `c`.
+std::vector<Halide::Expr> tap_position(const KernelSpec& s, const WindowVars& v, const Halide::RDom& r, Halide::Expr c);
+
 // The pipelines, one per kernel kind (conv.cpp, matmul.cpp, ...).
 KernelPipeline conv_pipeline(const KernelSpec& s);
 KernelPipeline matmul_pipeline(const KernelSpec& s);

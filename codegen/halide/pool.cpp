@@ -20,31 +20,18 @@ Buffer<int32_t> table(const std::vector<int64_t>& values, const std::string& nam
 
 KernelPipeline pool_pipeline(const KernelSpec& s) {
   const bool average = s.kind == KernelKind::avgpool;
-  const auto &in = s.get_ints("win_in"), &kernel = s.get_ints("win_kernel"), &stride = s.get_ints("win_stride"),
-             &pad = s.get_ints("win_pad"), &dilation = s.get_ints("win_dilation"), &out = s.get_ints("win_out");
+  const auto &kernel = s.get_ints("win_kernel"), &out = s.get_ints("win_out");
   const ir::Shape& xs = s.args[0].shape;
   const size_t spatial = xs.size() - 2;
   const Type xt = halide_type(s.args[0].dtype);
   const int64_t zx = average ? s.get_int("x_zero_point") : 0;
   ImageParam x = input(s, 0, "x");
 
-  Var vx("x"), vy("y"), vz("z"), vc("c"), vn("n");
-  Func x5("x5");
-  {
-    std::vector<Expr> at{vx};
-    if (spatial >= 2) at.push_back(vy);
-    if (spatial >= 3) at.push_back(vz);
-    at.push_back(vc);
-    at.push_back(vn);
-    x5(vx, vy, vz, vc, vn) = x(at);
-  }
-  Expr fill = average ? cast(xt, static_cast<int>(zx)) : xt.min();
-  Func padded = BoundaryConditions::constant_exterior(
-      x5, fill, {{0, static_cast<int>(in[2])}, {0, static_cast<int>(in[1])}, {0, static_cast<int>(in[0])}, {0, static_cast<int>(xs[1])}, {0, static_cast<int>(xs[0])}});
+  WindowVars v;
+  const Var &vx = v.x, &vy = v.y, &vz = v.z, &vc = v.c, &vn = v.n;
+  Func padded = padded_input(s, x, average ? cast(xt, static_cast<int>(zx)) : xt.min(), v);
   RDom r(std::vector<Range>{{0, static_cast<int>(kernel[2])}, {0, static_cast<int>(kernel[1])}, {0, static_cast<int>(kernel[0])}}, "r");
-  Expr tap = padded(vx * static_cast<int>(stride[2]) - static_cast<int>(pad[2]) + r[0] * static_cast<int>(dilation[2]),
-                    vy * static_cast<int>(stride[1]) - static_cast<int>(pad[1]) + r[1] * static_cast<int>(dilation[1]),
-                    vz * static_cast<int>(stride[0]) - static_cast<int>(pad[0]) + r[2] * static_cast<int>(dilation[0]), vc, vn);
+  Expr tap = padded(tap_position(s, v, r, vc));
   Func reduced("window");
   if (average) {
     reduced(vx, vy, vz, vc, vn) = 0;
@@ -54,7 +41,7 @@ KernelPipeline pool_pipeline(const KernelSpec& s) {
     reduced(vx, vy, vz, vc, vn) = max(reduced(vx, vy, vz, vc, vn), tap);
   }
 
-  Expr ey = spatial >= 2 ? Expr(vy) : Expr(0), ez = spatial >= 3 ? Expr(vz) : Expr(0);
+  Expr ey = v.y_or_0(spatial), ez = v.z_or_0(spatial);
   Expr value = reduced(vx, ey, ez, vc, vn);
   if (average) {
     Buffer<int32_t> c0 = table(s.get_ints("count0"), "count0"), c1 = table(s.get_ints("count1"), "count1"),
@@ -68,13 +55,8 @@ KernelPipeline pool_pipeline(const KernelSpec& s) {
     Expr rounded = round_floored(s.get_string("round"), floor, cmp) + Expr(s.get_int("y_zero_point"));
     value = clamp(rounded, Expr(s.get_int("qmin")), Expr(s.get_int("qmax")));
   }
-  std::vector<Var> ov{vx};
-  if (spatial >= 2) ov.push_back(vy);
-  if (spatial >= 3) ov.push_back(vz);
-  ov.push_back(vc);
-  ov.push_back(vn);
   Func y(average ? "avgpool" : "maxpool");
-  y(ov) = cast(halide_type(s.result().dtype), value);
+  y(v.result(spatial)) = cast(halide_type(s.result().dtype), value);
   constrain_output(y, s.result());
 
   const int lanes = static_cast<int>(s.get_int("lanes"));
