@@ -30,6 +30,7 @@ void register_compile(CLI::App& app, Action& action) {
       "kernels/*.cpp (Halide's C backend), CMakeLists.txt, <name>.mk and report.json. Same input, same\n"
       "bytes. A failed compile leaves OUT as it was.\nExample:\n  qatc compile model.onnx --target c7x-mma -o out/model");
   add_compile_options(*cmd, *o);
+  add_output_options(*cmd, *o);
   cmd->add_option("-o,--output", o->output, "Output directory")->required();
   cmd->callback([&action, o] { action = [o] { return compile(*o); }; });
 }

@@ -21,6 +21,12 @@ void add_compile_options(CLI::App& cmd, CompileCommandOptions& o) {
   o.targets_dir = targets::default_targets_dir();
   cmd.add_option("--target", o.target, "Target description name (qatc targets lists them)")->capture_default_str();
   cmd.add_option("--targets-dir", o.targets_dir, "Directory of target descriptions")->capture_default_str();
+  cmd.add_option("--kernel-cache", o.kernel_cache, "Kernel cache directory (default: $QATC_KERNEL_CACHE or ~/.cache/qatc/kernels)");
+  cmd.add_flag("--no-kernel-cache", o.no_kernel_cache, "Generate every kernel with Halide, reading and writing no cache");
+  cmd.add_flag("--allow-non-pot", o.allow_non_pot, "Lower non-power-of-two scales with Q31 multipliers");
+}
+
+void add_output_options(CLI::App& cmd, CompileCommandOptions& o) {
   cmd.add_option("--name", o.name, "C name of the model (<name>_run, <name>.h); default: the output directory's name");
   cmd.add_option("--emit", o.emit, "What to emit besides C: asm, obj (host target only); c is always emitted")
       ->delimiter(',')
@@ -28,9 +34,6 @@ void add_compile_options(CLI::App& cmd, CompileCommandOptions& o) {
   cmd.add_option("--sample", o.sample,
                  "Data directory (test_data_set_N/input_K.pb): embed its first data set and the outputs the integer "
                  "simulator computes from it as <name>_sample.c, a self-test for the target");
-  cmd.add_option("--kernel-cache", o.kernel_cache, "Kernel cache directory (default: $QATC_KERNEL_CACHE or ~/.cache/qatc/kernels)");
-  cmd.add_flag("--no-kernel-cache", o.no_kernel_cache, "Generate every kernel with Halide, reading and writing no cache");
-  cmd.add_flag("--allow-non-pot", o.allow_non_pot, "Lower non-power-of-two scales with Q31 multipliers");
 }
 
 BuiltFirmware compile_model(const CompileCommandOptions& o) {

@@ -24,8 +24,11 @@ struct CompileCommandOptions {
   bool allow_non_pot = false;
 };
 
-// --target, --targets-dir, --name, --emit, --kernel-cache, --no-kernel-cache, --allow-non-pot.
+// The model and --target, --targets-dir, --kernel-cache, --no-kernel-cache, --allow-non-pot:
+// what compile and verify --engine c share.
 void add_compile_options(CLI::App& cmd, CompileCommandOptions& o);
+// compile's own: --name, --emit, --sample.
+void add_output_options(CLI::App& cmd, CompileCommandOptions& o);
 
 struct BuiltFirmware {
   codegen::Firmware firmware;

@@ -199,9 +199,12 @@ void register_verify(CLI::App& app, Action& action) {
   cmd->footer(
       "For every test_data_set_N in DIR: runs the QAT forward pass exactly and in float32 and the integer\n"
       "simulator on the lowered graph; compares every output (and the data set's output_K.pb) and, on a\n"
-      "difference, names the first diverging layer, element, values and likely cause.\n"
+      "difference, names the first diverging layer, element, values and likely cause. With --engine c\n"
+      "it also compiles the model for --target, builds the generated code with $CC/$CXX and --cflags,\n"
+      "runs it on every data set and compares it with the simulator and the exact reference.\n"
       "Exit 0 iff the integer engine equals the exact reference everywhere; 1 otherwise; 2 on bad input.\n"
-      "Example:\n  qatc verify model.onnx --data model_data --json report.json");
+      "Example:\n  qatc verify model.onnx --data model_data --json report.json\n"
+      "  qatc verify model.onnx --data model_data --engine c --target c7x-mma --cflags '-O2 -fsanitize=address'");
   add_compile_options(*cmd, options->c.compile);
   add_data_option(*cmd, options->data);
   cmd->add_option("--engine", options->engine,
