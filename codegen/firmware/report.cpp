@@ -33,6 +33,10 @@ std::string report_json(const ReportContext& c, const KernelPlan& plan, const Me
     else buffer["index"] = out.index;
     buffer["bytes"] = bytes_of(*s.result);
     const int64_t cycles = s.alias ? 0 : estimated_cycles(t, s, bytes);
+    // The schedule the target's figures chose for this kernel (codegen/schedule.h).
+    nlohmann::ordered_json schedule = nlohmann::ordered_json::object();
+    for (const char* key : {"lanes", "channel_block", "tile_rows"})
+      if (auto it = s.spec.attrs.find(key); !s.alias && it != s.spec.attrs.end()) schedule[key] = std::get<int64_t>(it->second);
     layers.push_back({{"layer", s.layer},
                       {"op", s.alias ? "reshape (view)" : std::string(kernel_kind_name(s.spec.kind))},
                       {"kernel", s.alias ? "" : s.spec.name()},
@@ -40,6 +44,7 @@ std::string report_json(const ReportContext& c, const KernelPlan& plan, const Me
                       {"macs", s.macs},
                       {"bytes_moved", s.alias ? 0 : bytes},
                       {"buffer", buffer},
+                      {"schedule", schedule},
                       {"estimated_cycles", cycles}});
     total_macs += s.macs;
     total_cycles += cycles;
