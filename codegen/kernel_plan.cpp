@@ -48,12 +48,14 @@ class Planner {
     for (const ir::Value* in : g_.inputs()) {
       if (ir::is_integer(in->type.dtype)) {
         plan_.inputs.push_back(in);
+        plan_.input_rounding.emplace_back();
         continue;
       }
       const std::vector<ir::Op*> users = g_.users(in);
       if (users.size() != 1 || users[0]->kind != K::quantize)
         fail("graph input '{}': a float input must be read by exactly one quantize op to be compiled", in->name);
       plan_.inputs.push_back(users[0]->outputs[0]);
+      plan_.input_rounding.push_back(users[0]->get_string("round"));
       skipped_.insert(users[0]);
     }
     for (const ir::Value* out : g_.outputs()) {

@@ -58,7 +58,8 @@ std::string run_prototype(const FirmwareNames& n, const KernelPlan& plan) {
   return fmt::format("int {}_run({}void *scratch)", n.model, params);
 }
 
-std::string tensor_macros(const FirmwareNames& n, const char* kind, size_t i, const ir::Value& v) {
+std::string tensor_macros(const FirmwareNames& n, const char* kind, size_t i, const ir::Value& v,
+                          const std::string& rounding = "") {
   const std::string p = fmt::format("{}_{}{}", n.macro, kind, i);
   std::string s = fmt::format("/* {} {}: '{}', {} {} */\n", kind, i, comment_safe(v.name), c_type(v.type.dtype), shape_text(v.type.shape));
   s += fmt::format("#define {}_ELEMENTS {}\n", p, elements(v));
@@ -66,6 +67,8 @@ std::string tensor_macros(const FirmwareNames& n, const char* kind, size_t i, co
     s += fmt::format("#define {}_SCALE {} /* real value = (q - ZERO_POINT) * SCALE */\n", p, ir::double_text(v.type.quant->scales[0]));
     s += fmt::format("#define {}_ZERO_POINT {}\n", p, v.type.quant->zero_points[0]);
   }
+  if (!rounding.empty())
+    s += fmt::format("#define {}_ROUNDING \"{}\" /* the model's rule for q = round(x / SCALE) + ZERO_POINT, saturated */\n", p, rounding);
   return s;
 }
 
@@ -94,7 +97,8 @@ std::string model_header(const FirmwareNames& n, const KernelPlan& plan, const M
   s += fmt::format("/* Scratch memory {}_run needs: this many bytes, aligned to SCRATCH_ALIGN. */\n", n.model);
   s += fmt::format("#define {}_SCRATCH_BYTES {}\n#define {}_SCRATCH_ALIGN {}\n", n.macro, memory.arena_bytes, n.macro, MemoryPlan::kAlignment);
   s += fmt::format("#define {}_NUM_INPUTS {}\n#define {}_NUM_OUTPUTS {}\n\n", n.macro, plan.inputs.size(), n.macro, plan.outputs.size());
-  for (size_t i = 0; i < plan.inputs.size(); ++i) s += tensor_macros(n, "INPUT", i, *plan.inputs[i]) + "\n";
+  for (size_t i = 0; i < plan.inputs.size(); ++i)
+    s += tensor_macros(n, "INPUT", i, *plan.inputs[i], plan.input_rounding[i]) + "\n";
   for (size_t i = 0; i < plan.outputs.size(); ++i) s += tensor_macros(n, "OUTPUT", i, *plan.outputs[i]) + "\n";
   s += fmt::format(
       "/* Runs the model on quantized inputs, writing quantized outputs. No allocation, no global state:\n"

@@ -18,8 +18,8 @@ static int8_t output[RESNET_TINY_OUTPUT0_ELEMENTS];
 
 int main(void) {
   int i, best = 0, mismatches = 0, status;
-  /* On a board, a camera or DMA would fill the input with quantized pixels:
-     q = round_half_even(x / RESNET_TINY_INPUT0_SCALE) + RESNET_TINY_INPUT0_ZERO_POINT. */
+  /* On a board, a camera or DMA would fill the input with quantized pixels: q = round(x /
+     RESNET_TINY_INPUT0_SCALE) + RESNET_TINY_INPUT0_ZERO_POINT, rounded by RESNET_TINY_INPUT0_ROUNDING. */
   memcpy(input, resnet_tiny_sample_input0, sizeof input);
   status = resnet_tiny_run(input, output, scratch);
   if (status != 0) {
