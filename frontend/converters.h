@@ -9,6 +9,9 @@ namespace qatc::frontend {
 // convert_quant.cpp
 void convert_quantize_linear(ImportContext& ctx);
 void convert_dequantize_linear(ImportContext& ctx);
+// convert_mct.cpp: Sony MCT's mct_quantizers domain
+void convert_mct_activation_quantizer(ImportContext& ctx);
+void convert_mct_weights_quantizer(ImportContext& ctx);
 // convert_qoperator.cpp
 void convert_conv_integer(ImportContext& ctx);
 void convert_matmul_integer(ImportContext& ctx);

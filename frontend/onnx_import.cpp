@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <set>
+#include <span>
 
 namespace qatc::frontend {
 
@@ -56,6 +57,16 @@ constexpr Converter kConverters[] = {
     {"Pad", 2, convert_pad},
     {"Resize", 10, convert_resize},
     {"Upsample", 7, convert_upsample},
+};
+
+// Sony MCT's custom fake-quant ops (domain mct_quantizers, any version).
+constexpr Converter kMctConverters[] = {
+    {"ActivationPOTQuantizer", 0, convert_mct_activation_quantizer},
+    {"ActivationSymmetricQuantizer", 0, convert_mct_activation_quantizer},
+    {"ActivationUniformQuantizer", 0, convert_mct_activation_quantizer},
+    {"WeightsPOTQuantizer", 0, convert_mct_weights_quantizer},
+    {"WeightsSymmetricQuantizer", 0, convert_mct_weights_quantizer},
+    {"WeightsUniformQuantizer", 0, convert_mct_weights_quantizer},
 };
 
 std::string first_line(std::string_view s) {
@@ -215,12 +226,13 @@ ImportedModel import_onnx(const std::string& path, const ImportOptions& options)
 
   for (const auto& node : m.graph().node()) {
     ctx.begin_node(node);
-    if (!node.domain().empty() && node.domain() != "ai.onnx") ctx.refuse("operators of this domain are not supported");
+    const bool mct = node.domain() == "mct_quantizers";
+    if (!node.domain().empty() && node.domain() != "ai.onnx" && !mct) ctx.refuse("operators of this domain are not supported");
     const Converter* conv = nullptr;
-    for (const auto& c : kConverters)
+    for (const auto& c : mct ? std::span<const Converter>(kMctConverters) : std::span<const Converter>(kConverters))
       if (c.op_type == node.op_type()) conv = &c;
     if (!conv) ctx.refuse("operator not supported");
-    if (info.opset < conv->min_opset) ctx.refuse("supported from opset {} on", conv->min_opset);
+    if (!mct && info.opset < conv->min_opset) ctx.refuse("supported from opset {} on", conv->min_opset);
     if (node.output_size() < 1) ctx.refuse("has no outputs");
     for (int i = 1; i < node.output_size(); ++i)
       if (!node.output(i).empty() && used.count(node.output(i)))

@@ -1,0 +1,97 @@
+// Sony MCT's MCTQ export: the `mct_quantizers` domain's fake-quant ops (REFERENCE.md 1.3). Each
+// becomes quantize (round half to even, as torch.round) + dequantize with the quantizer's grid:
+//   symmetric/POT, signed:   scale = t / 2^(n-1), range [-t, t - scale]  (q in [-2^(n-1), 2^(n-1) - 1])
+//   symmetric/POT, unsigned: scale = t / 2^n,     range [0, t - scale]   (q in [0, 2^n - 1])
+//   uniform: s = (max - min) / (2^n - 1), min' = s · round(min / s): q = round((x - min') / s) in [0, 2^n - 1]
+// Clipping to the range first and rounding after is the same as rounding and clamping the integer:
+// the range ends are grid points, and a value between the last point and half a step beyond it
+// rounds back onto it either way (at the exact half, to the even neighbour, which clamps back).
+#include "frontend/converters.h"
+#include "frontend/quant_operands.h"
+
+#include <cmath>
+
+namespace qatc::frontend {
+
+namespace {
+
+// Storage for an n-bit integer: the smallest of int8/uint8/int16/uint16 that holds it.
+ir::DType storage_for(ImportContext& ctx, int64_t bits, bool is_signed) {
+  if (bits < 2 || bits > 16) ctx.refuse("num_bits {} is outside the supported 2..16", bits);
+  if (bits <= 8) return is_signed ? ir::DType::i8 : ir::DType::u8;
+  return is_signed ? ir::DType::i16 : ir::DType::u16;
+}
+
+void check_threshold(ImportContext& ctx, double t, bool power_of_two) {
+  if (!(t > 0) || !std::isfinite(t)) ctx.refuse("threshold {} is not a positive finite number", t);
+  int exponent = 0;
+  if (power_of_two && std::frexp(t, &exponent) != 0.5) ctx.refuse("threshold {} of a POT quantizer is not a power of two", t);
+}
+
+// quantize + dequantize with `q`; the dequantized value takes the node's output name.
+void emit_fake_quant(ImportContext& ctx, ir::Value* x, ir::DType storage, const ir::QuantParams& q) {
+  ir::Value* quantized = ctx.emit(ir::OpKind::quantize, {x}, {{"round", std::string("half_even")}}, "q",
+                                  ir::TensorType{storage, {}, q});
+  emit_dequantize(ctx, quantized, q, "");
+}
+
+ir::QuantParams symmetric_params(int64_t bits, bool is_signed) {
+  ir::QuantParams q;
+  q.bits = static_cast<int>(bits);
+  q.is_signed = is_signed;
+  return q;
+}
+
+}  // namespace
+
+void convert_mct_activation_quantizer(ImportContext& ctx) {
+  ir::Value* x = ctx.input(0);
+  if (x->type.dtype != ir::DType::f32) ctx.refuse("quantizes float32 tensors; '{}' is {}", x->name, ir::dtype_name(x->type.dtype));
+  const int64_t bits = ctx.attr_int("num_bits", 8);
+  const std::string& op = ctx.node().op_type();
+  if (op == "ActivationUniformQuantizer") {
+    // float32 arithmetic, as MCT computes the grid.
+    const auto lo = static_cast<float>(ctx.attr_float("min_range", 0)), hi = static_cast<float>(ctx.attr_float("max_range", 0));
+    if (!(lo <= 0 && 0 <= hi && lo < hi)) ctx.refuse("range [{}, {}] must contain 0 and not be empty", lo, hi);
+    const float step = (hi - lo) / static_cast<float>((int64_t{1} << bits) - 1);
+    const auto zero_point = static_cast<int64_t>(-std::nearbyint(lo / step));
+    ir::QuantParams q = symmetric_params(bits, false);
+    q.scales = {step};
+    q.zero_points = {zero_point};
+    return emit_fake_quant(ctx, x, storage_for(ctx, bits, false), q);
+  }
+  const double t = ctx.attr_float("threshold", 0);
+  check_threshold(ctx, t, op == "ActivationPOTQuantizer");
+  const bool is_signed = ctx.attr_int("signed", 1) != 0;
+  ir::QuantParams q = symmetric_params(bits, is_signed);
+  q.scales = {std::ldexp(t, -static_cast<int>(is_signed ? bits - 1 : bits))};
+  q.zero_points = {0};
+  emit_fake_quant(ctx, x, storage_for(ctx, bits, is_signed), q);
+}
+
+void convert_mct_weights_quantizer(ImportContext& ctx) {
+  ir::Value* w = ctx.input(0);
+  if (!w->is_constant()) ctx.refuse("quantizes constant weights; '{}' is computed at run time", w->name);
+  if (ctx.node().op_type() == "WeightsUniformQuantizer") ctx.refuse("uniform weight quantizers are not supported yet");
+  const ir::TensorData& threshold = ctx.require_constant(1, "threshold");
+  const int64_t bits = ctx.attr_int("num_bits", 8);
+  const bool is_signed = ctx.attr_int("signed", 1) != 0;
+  if (!is_signed) ctx.refuse("unsigned weight quantizers are not supported");
+  ir::QuantParams q = symmetric_params(bits, true);
+  if (ctx.attr_int("per_channel", 0) != 0) {
+    q.axis = static_cast<int>(normalize_axis(ctx, ctx.attr_int("channel_axis", 0), w->type.shape.size()));
+    if (threshold.size() != w->type.shape[q.axis])
+      ctx.refuse("{} thresholds for axis {} of size {}", threshold.size(), q.axis, w->type.shape[q.axis]);
+  } else if (threshold.size() != 1) {
+    ctx.refuse("a per-tensor quantizer with {} thresholds", threshold.size());
+  }
+  for (int64_t i = 0; i < threshold.size(); ++i) {
+    const double t = threshold.float_at(i);
+    check_threshold(ctx, t, ctx.node().op_type() == "WeightsPOTQuantizer");
+    q.scales.push_back(std::ldexp(t, -static_cast<int>(bits - 1)));
+    q.zero_points.push_back(0);
+  }
+  emit_fake_quant(ctx, w, storage_for(ctx, bits, true), q);
+}
+
+}  // namespace qatc::frontend

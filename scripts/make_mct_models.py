@@ -1,0 +1,238 @@
+#!/usr/bin/python3
+"""Generate Sony MCT test models in MCTQ export format, with ONNX-backend-test data sets.
+
+Run with Debian's interpreter (torch 1.13, onnx 1.12, numpy):
+
+    /usr/bin/python3 scripts/make_mct_models.py [OUTDIR]
+
+MCT itself cannot be installed here (no PyPI), so this script follows its documented export
+(REFERENCE.md 1.3; sony/mct_quantizers): float weights and a per-channel threshold tensor feed a
+`mct_quantizers::WeightsPOTQuantizer`, every quantized activation passes an
+`mct_quantizers::ActivationPOTQuantizer` (attributes threshold, signed, num_bits, mctq_version),
+biases stay float, BatchNorm is folded before training, ONNX opset 15. The quantizers' math is
+written here a second time, independently of qatc's C++, as MCT's torch quantizers compute it:
+
+    delta = t / 2^(n-1) (signed) or t / 2^n (unsigned)
+    q(x)  = torch.round(torch.clip(x, -t or 0, t - delta) / delta) * delta   (round half to even)
+
+Training is QAT as MCT does it: straight-through-estimator fake-quant on weights (per-channel
+power-of-two thresholds 2^ceil(log2 max|w_c|)) and activations (thresholds from a moving maximum,
+rounded to a power of two at export), Adam steps against a teacher network. output_0.pb is this
+script's own float32 torch forward pass of the exported quantizers: what MCT's model computes.
+Everything is seeded and single-threaded: two runs write byte-identical files.
+
+Models:
+  mct_pot_convnet  signed input, conv 3x3 + ReLU (unsigned activation), depthwise 3x3 stride 2 +
+                   ReLU (unsigned), pointwise 1x1 (signed), global average pool (signed), Linear
+                   (signed); per-channel 8-bit weights.
+"""
+import math
+import os
+import sys
+
+import numpy as np
+import onnx
+import torch
+import torch.nn.functional as F
+from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_qat_models import tensor_bytes, write_model_dir  # noqa: E402
+
+MCTQ_VERSION = "1.5.0"
+OPSET = 15
+NUM_DATA_SETS = 5
+INPUT_NAME, OUTPUT_NAME = "input", "output"
+
+
+def pot(t):
+    return 2.0 ** math.ceil(math.log2(max(t, 2.0 ** -20)))
+
+
+def quantize(x, t, bits, signed):
+    """MCT's symmetric/POT fake-quant, as its torch quantizers compute it."""
+    delta = t / 2 ** (bits - 1 if signed else bits)
+    return torch.round(torch.clip(x, -t if signed else 0.0, t - delta) / delta) * delta
+
+
+def ste(x, t, bits, signed):
+    return x + (quantize(x, t, bits, signed) - x).detach()
+
+
+def weight_thresholds(w):
+    return [pot(float(m)) for m in w.detach().abs().flatten(1).max(dim=1).values]
+
+
+def quantize_weight(w, thresholds, bits=8):
+    t = torch.tensor(thresholds, dtype=torch.float32).view(-1, *([1] * (w.dim() - 1)))
+    delta = t / 2 ** (bits - 1)
+    return torch.round(torch.clip(w, -t, t - delta) / delta) * delta
+
+
+class ConvNet(torch.nn.Module):
+    # (name, signed) of the activation quantizers, in forward order.
+    activations = [("input", True), ("conv1", False), ("dw", False), ("pw", True), ("pool", True), ("fc", True)]
+    input_shape = (1, 3, 16, 16)
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.dw = torch.nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8)
+        self.pw = torch.nn.Conv2d(8, 16, 1)
+        self.fc = torch.nn.Linear(16, 10)
+        self.ranges = {name: 1.0 for name, _ in self.activations}
+
+    def layers(self):
+        return [self.conv1, self.dw, self.pw, self.fc]
+
+    def forward(self, x, fake_quant=None):
+        """fake_quant(name, tensor, signed) is applied at every activation quantizer."""
+        fq = fake_quant or (lambda name, v, signed: v)
+        x = fq("input", x, True)
+        x = fq("conv1", F.relu(self.conv1(x)), False)
+        x = fq("dw", F.relu(self.dw(x)), False)
+        x = fq("pw", self.pw(x), True)
+        x = fq("pool", F.adaptive_avg_pool2d(x, 1), True).flatten(1)
+        return fq("fc", self.fc(x), True)
+
+
+def make_input(shape, gen):
+    """Standard-normal pixels around a random per-channel level, so that samples differ after pooling."""
+    return torch.randn(*shape, generator=gen) + 1.5 * torch.randn(shape[0], shape[1], 1, 1, generator=gen)
+
+
+def train(model, teacher, gen, steps=300):
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+
+    def observe(name, v, signed):
+        model.ranges[name] = 0.9 * model.ranges[name] + 0.1 * float(v.detach().abs().max())
+        return ste(v, pot(model.ranges[name]), 8, signed)
+
+    for _ in range(steps):
+        x = make_input((8, *model.input_shape[1:]), gen)
+        loss = F.mse_loss(forward_with_weight_ste(model, x, observe), teacher(x).detach())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def forward_with_weight_ste(model, x, observe):
+    """The forward pass on fake-quantized weights whose gradient passes straight to the floats."""
+    saved = {}
+    for m in model.layers():
+        saved[m] = m.weight
+        w = m.weight
+        del m.weight
+        m.weight = w + (quantize_weight(w, weight_thresholds(w)) - w).detach()
+    try:
+        return model(x, observe)
+    finally:
+        for m, w in saved.items():
+            del m.weight
+            m.weight = w
+
+
+def thresholds_of(model):
+    return {name: pot(model.ranges[name]) for name, _ in model.activations}
+
+
+def quantized_forward(model, x):
+    """The exported model's forward pass: MCT's quantizers on weights and activations."""
+    t = thresholds_of(model)
+    saved = {}
+    for m in model.layers():
+        saved[m] = m.weight
+        q = quantize_weight(m.weight.detach(), weight_thresholds(m.weight))
+        del m.weight
+        m.weight = q
+    try:
+        return model(x, lambda name, v, signed: quantize(v, t[name], 8, signed))
+    finally:
+        for m, w in saved.items():
+            del m.weight
+            m.weight = w
+
+
+def export(model):
+    t = thresholds_of(model)
+    nodes, inits = [], []
+
+    def act(name, src, signed):
+        out = "/%s/act_quant_output" % name
+        nodes.append(helper.make_node("ActivationPOTQuantizer", [src], [out], name="/%s/ActivationPOTQuantizer" % name,
+                                      domain="mct_quantizers", threshold=t[name], signed=int(signed), num_bits=8,
+                                      mctq_version=MCTQ_VERSION))
+        return out
+
+    def weights(name, module):
+        w = module.weight.detach().numpy().astype(np.float32)
+        inits.append(numpy_helper.from_array(w, name + ".weight"))
+        inits.append(numpy_helper.from_array(np.array(weight_thresholds(module.weight), np.float32), name + ".weight_threshold"))
+        inits.append(numpy_helper.from_array(module.bias.detach().numpy().astype(np.float32), name + ".bias"))
+        out = "/%s/weights_quant_output" % name
+        nodes.append(helper.make_node("WeightsPOTQuantizer", [name + ".weight", name + ".weight_threshold"], [out],
+                                      name="/%s/WeightsPOTQuantizer" % name, domain="mct_quantizers", num_bits=8,
+                                      per_channel=1, channel_axis=0, signed=1, mctq_version=MCTQ_VERSION))
+        return out
+
+    def conv(name, module, src):
+        out = "/%s/Conv_output" % name
+        nodes.append(helper.make_node("Conv", [src, weights(name, module), name + ".bias"], [out], name="/%s/Conv" % name,
+                                      kernel_shape=list(module.kernel_size), pads=[module.padding[0]] * 4,
+                                      strides=list(module.stride), group=module.groups, dilations=[1, 1]))
+        return out
+
+    def unary(op, name, src, **attrs):
+        out = "/%s/%s_output" % (name, op)
+        nodes.append(helper.make_node(op, [src], [out], name="/%s/%s" % (name, op), **attrs))
+        return out
+
+    x = act("input", INPUT_NAME, True)
+    x = act("conv1", unary("Relu", "conv1", conv("conv1", model.conv1, x)), False)
+    x = act("dw", unary("Relu", "dw", conv("dw", model.dw, x)), False)
+    x = act("pw", conv("pw", model.pw, x), True)
+    # Like MCT, no quantizer after Flatten (a reshape keeps its input's quantization).
+    x = unary("Flatten", "pool", act("pool", unary("GlobalAveragePool", "pool", x), True), axis=1)
+    fc = "/fc/Gemm_output"
+    nodes.append(helper.make_node("Gemm", [x, weights("fc", model.fc), "fc.bias"], [fc], name="/fc/Gemm", transB=1))
+    nodes.append(helper.make_node("ActivationPOTQuantizer", [fc], [OUTPUT_NAME], name="/fc/ActivationPOTQuantizer",
+                                  domain="mct_quantizers", threshold=t["fc"], signed=1, num_bits=8,
+                                  mctq_version=MCTQ_VERSION))
+    graph = helper.make_graph(nodes, "mct_model",
+                              [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, list(model.input_shape))],
+                              [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, [1, 10])], inits)
+    m = helper.make_model(graph, producer_name="model_optimization (MCTQ format, generated by qatc)",
+                          opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("mct_quantizers", 1)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    return m.SerializeToString()
+
+
+def generate(out_dir, name, seed):
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    teacher = ConvNet().eval()
+    model = ConvNet()
+    with torch.no_grad():
+        for s, d in zip(teacher.parameters(), model.parameters()):
+            d.copy_(s + 0.05 * torch.randn(s.shape, generator=gen))
+    train(model, teacher, gen)
+    model.eval()
+    data_sets = []
+    with torch.no_grad():
+        for _ in range(NUM_DATA_SETS):
+            x = make_input(model.input_shape, gen)
+            y = quantized_forward(model, x)
+            data_sets.append((tensor_bytes(x.numpy(), INPUT_NAME), tensor_bytes(y.numpy(), OUTPUT_NAME)))
+    write_model_dir(os.path.join(out_dir, name), export(model), data_sets)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    out_dir = argv[0] if argv else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "models")
+    torch.set_num_threads(1)
+    generate(out_dir, "mct_pot_convnet", 7001)
+
+
+if __name__ == "__main__":
+    main()
