@@ -10,6 +10,7 @@
 #include "passes/integer_layout.h"
 #include "passes/lower_fake_quant.h"
 #include "passes/pass.h"
+#include "passes/recover_weight_grids.h"
 
 namespace qatc::passes {
 
@@ -17,6 +18,8 @@ const std::vector<Pass>& pipeline() {
   static const std::vector<Pass> passes{
       {"fold-constants", "evaluate ops on constants exactly (quantized weights become integer constants)",
        fold_constants},
+      {"recover-weight-grids", "give float weights already on a power-of-two grid (MCT FAKELY_QUANT) their integers",
+       recover_weight_grids},
       {"fold-batchnorm", "fold batch norms (and PyTorch's conv-bn div) into exact per-channel adds", fold_batchnorm},
       {"integer-layout", "move data movement, relu and clip from dequantized floats onto the integers",
        integer_layout},

@@ -22,9 +22,14 @@ script's own float32 torch forward pass of the exported quantizers: what MCT's m
 Everything is seeded and single-threaded: two runs write byte-identical files.
 
 Models:
-  mct_pot_convnet  signed input, conv 3x3 + ReLU (unsigned activation), depthwise 3x3 stride 2 +
-                   ReLU (unsigned), pointwise 1x1 (signed), global average pool (signed), Linear
-                   (signed); per-channel 8-bit weights.
+  mct_pot_convnet   MCTQ format. Signed input, conv 3x3 + ReLU (unsigned activation), depthwise 3x3
+                    stride 2 + ReLU (unsigned), pointwise 1x1 (signed), global average pool (signed),
+                    Linear (signed); per-channel 8-bit power-of-two weights.
+  mct_fakely_quant  the same network (another seed) in FAKELY_QUANT format: weights stored already
+                    fake-quantized as floats, activations as QuantizeLinear/DequantizeLinear.
+  mct_uniform       MCTQ format, the pointwise conv's output through an ActivationUniformQuantizer
+                    with the asymmetric range [-r/2, r]: its grid is not a power of two, so qatc
+                    refuses it unless --allow-non-pot.
 """
 import math
 import os
@@ -55,6 +60,21 @@ def quantize(x, t, bits, signed):
     return torch.round(torch.clip(x, -t if signed else 0.0, t - delta) / delta) * delta
 
 
+def quantize_uniform(x, lo, hi, bits):
+    """MCT's uniform fake-quant: the range is nudged so that 0 is on the grid."""
+    levels = 2 ** bits - 1
+    scale = (hi - lo) / levels
+    lo_nudged = scale * round(lo / scale)
+    hi_nudged = hi - lo + lo_nudged
+    delta = (hi_nudged - lo_nudged) / levels
+    return torch.round((torch.clip(x, lo_nudged, hi_nudged) - lo_nudged) / delta) * delta + lo_nudged
+
+
+def uniform_range(r):
+    """The asymmetric range a uniform quantizer gets from a moving maximum r."""
+    return -0.5 * r, r
+
+
 def ste(x, t, bits, signed):
     return x + (quantize(x, t, bits, signed) - x).detach()
 
@@ -74,8 +94,9 @@ class ConvNet(torch.nn.Module):
     activations = [("input", True), ("conv1", False), ("dw", False), ("pw", True), ("pool", True), ("fc", True)]
     input_shape = (1, 3, 16, 16)
 
-    def __init__(self):
+    def __init__(self, uniform=()):
         super().__init__()
+        self.uniform = set(uniform)  # activation quantizers that are uniform instead of POT
         self.conv1 = torch.nn.Conv2d(3, 8, 3, padding=1)
         self.dw = torch.nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8)
         self.pw = torch.nn.Conv2d(8, 16, 1)
@@ -106,6 +127,8 @@ def train(model, teacher, gen, steps=300):
 
     def observe(name, v, signed):
         model.ranges[name] = 0.9 * model.ranges[name] + 0.1 * float(v.detach().abs().max())
+        if name in model.uniform:
+            return v + (quantize_uniform(v, *uniform_range(model.ranges[name]), 8) - v).detach()
         return ste(v, pot(model.ranges[name]), 8, signed)
 
     for _ in range(steps):
@@ -145,30 +168,57 @@ def quantized_forward(model, x):
         q = quantize_weight(m.weight.detach(), weight_thresholds(m.weight))
         del m.weight
         m.weight = q
+    def fq(name, v, signed):
+        if name in model.uniform:
+            return quantize_uniform(v, *uniform_range(model.ranges[name]), 8)
+        return quantize(v, t[name], 8, signed)
+
     try:
-        return model(x, lambda name, v, signed: quantize(v, t[name], 8, signed))
+        return model(x, fq)
     finally:
         for m, w in saved.items():
             del m.weight
             m.weight = w
 
 
-def export(model):
+def export(model, fakely_quant):
+    """MCTQ format: mct_quantizers ops. FAKELY_QUANT format: the weights already fake-quantized as
+    float initializers, each activation quantizer a QuantizeLinear -> DequantizeLinear pair."""
     t = thresholds_of(model)
     nodes, inits = [], []
 
-    def act(name, src, signed):
-        out = "/%s/act_quant_output" % name
-        nodes.append(helper.make_node("ActivationPOTQuantizer", [src], [out], name="/%s/ActivationPOTQuantizer" % name,
-                                      domain="mct_quantizers", threshold=t[name], signed=int(signed), num_bits=8,
-                                      mctq_version=MCTQ_VERSION))
+    def act(name, src, signed, out=None):
+        out = out or "/%s/act_quant_output" % name
+        if name in model.uniform:
+            lo, hi = uniform_range(model.ranges[name])
+            nodes.append(helper.make_node("ActivationUniformQuantizer", [src], [out],
+                                          name="/%s/ActivationUniformQuantizer" % name, domain="mct_quantizers",
+                                          min_range=lo, max_range=hi, num_bits=8, mctq_version=MCTQ_VERSION))
+            return out
+        if not fakely_quant:
+            nodes.append(helper.make_node("ActivationPOTQuantizer", [src], [out], name="/%s/ActivationPOTQuantizer" % name,
+                                          domain="mct_quantizers", threshold=t[name], signed=int(signed), num_bits=8,
+                                          mctq_version=MCTQ_VERSION))
+            return out
+        scale = t[name] / 2 ** (7 if signed else 8)
+        inits.append(numpy_helper.from_array(np.array(scale, np.float32), "/%s/scale" % name))
+        inits.append(numpy_helper.from_array(np.array(0, np.int8 if signed else np.uint8), "/%s/zero_point" % name))
+        q = "/%s/QuantizeLinear_output" % name
+        nodes.append(helper.make_node("QuantizeLinear", [src, "/%s/scale" % name, "/%s/zero_point" % name], [q],
+                                      name="/%s/QuantizeLinear" % name))
+        nodes.append(helper.make_node("DequantizeLinear", [q, "/%s/scale" % name, "/%s/zero_point" % name], [out],
+                                      name="/%s/DequantizeLinear" % name))
         return out
 
     def weights(name, module):
+        inits.append(numpy_helper.from_array(module.bias.detach().numpy().astype(np.float32), name + ".bias"))
+        if fakely_quant:
+            q = quantize_weight(module.weight.detach(), weight_thresholds(module.weight))
+            inits.append(numpy_helper.from_array(q.numpy().astype(np.float32), name + ".weight"))
+            return name + ".weight"
         w = module.weight.detach().numpy().astype(np.float32)
         inits.append(numpy_helper.from_array(w, name + ".weight"))
         inits.append(numpy_helper.from_array(np.array(weight_thresholds(module.weight), np.float32), name + ".weight_threshold"))
-        inits.append(numpy_helper.from_array(module.bias.detach().numpy().astype(np.float32), name + ".bias"))
         out = "/%s/weights_quant_output" % name
         nodes.append(helper.make_node("WeightsPOTQuantizer", [name + ".weight", name + ".weight_threshold"], [out],
                                       name="/%s/WeightsPOTQuantizer" % name, domain="mct_quantizers", num_bits=8,
@@ -195,24 +245,23 @@ def export(model):
     x = unary("Flatten", "pool", act("pool", unary("GlobalAveragePool", "pool", x), True), axis=1)
     fc = "/fc/Gemm_output"
     nodes.append(helper.make_node("Gemm", [x, weights("fc", model.fc), "fc.bias"], [fc], name="/fc/Gemm", transB=1))
-    nodes.append(helper.make_node("ActivationPOTQuantizer", [fc], [OUTPUT_NAME], name="/fc/ActivationPOTQuantizer",
-                                  domain="mct_quantizers", threshold=t["fc"], signed=1, num_bits=8,
-                                  mctq_version=MCTQ_VERSION))
+    act("fc", fc, True, OUTPUT_NAME)
     graph = helper.make_graph(nodes, "mct_model",
                               [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, list(model.input_shape))],
                               [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, [1, 10])], inits)
-    m = helper.make_model(graph, producer_name="model_optimization (MCTQ format, generated by qatc)",
-                          opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("mct_quantizers", 1)])
+    opsets = [helper.make_opsetid("", OPSET)] + ([] if fakely_quant else [helper.make_opsetid("mct_quantizers", 1)])
+    m = helper.make_model(graph, producer_name="model_optimization (%s format, generated by qatc)"
+                          % ("FAKELY_QUANT" if fakely_quant else "MCTQ"), opset_imports=opsets)
     m.ir_version = 8
     onnx.checker.check_model(m)
     return m.SerializeToString()
 
 
-def generate(out_dir, name, seed):
+def generate(out_dir, name, seed, fakely_quant=False, uniform=()):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     teacher = ConvNet().eval()
-    model = ConvNet()
+    model = ConvNet(uniform)
     with torch.no_grad():
         for s, d in zip(teacher.parameters(), model.parameters()):
             d.copy_(s + 0.05 * torch.randn(s.shape, generator=gen))
@@ -224,7 +273,7 @@ def generate(out_dir, name, seed):
             x = make_input(model.input_shape, gen)
             y = quantized_forward(model, x)
             data_sets.append((tensor_bytes(x.numpy(), INPUT_NAME), tensor_bytes(y.numpy(), OUTPUT_NAME)))
-    write_model_dir(os.path.join(out_dir, name), export(model), data_sets)
+    write_model_dir(os.path.join(out_dir, name), export(model, fakely_quant), data_sets)
 
 
 def main(argv=None):
@@ -232,6 +281,8 @@ def main(argv=None):
     out_dir = argv[0] if argv else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "models")
     torch.set_num_threads(1)
     generate(out_dir, "mct_pot_convnet", 7001)
+    generate(out_dir, "mct_fakely_quant", 7002, fakely_quant=True)
+    generate(out_dir, "mct_uniform", 7003, uniform=("pw",))
 
 
 if __name__ == "__main__":
