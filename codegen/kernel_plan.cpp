@@ -22,6 +22,11 @@ using K = ir::OpKind;
 // longer change), and are clamped there.
 constexpr int64_t kMaxLeftShift = 30;
 constexpr int64_t kMaxRightShift = 40;
+// A 64-bit accumulator (16x16-bit products) is requantized only by right shifts, and only when its
+// bound (from the weights) plus the bias stays below 2^61: then shifts beyond 62 give the results
+// of 62, and every intermediate fits int64.
+constexpr int64_t kMaxWideRightShift = 62;
+constexpr int kWideBoundBits = 61;
 // The average pool's sum is shifted (or its divisor scaled) by at most this, in 64 bits.
 constexpr int64_t kMaxPoolShift = 30;
 
@@ -113,10 +118,36 @@ class Planner {
     return users[0];
   }
 
-  void require_i32(const ir::Op& op, const ir::Value& acc) {
-    if (acc.type.dtype != ir::DType::i32)
-      fail("{}: {} accumulators are not supported by code generation (32-bit only)", op.describe(),
-           ir::dtype_name(acc.type.dtype));
+  // The largest |Σ (x − zp)·w + bias| over the output channels of a conv or matmul, from its
+  // constant weights and its input's quantized range.
+  static __int128 accumulator_bound(const ir::Op& op) {
+    const ir::Value& x = *op.inputs[0];
+    const ir::TensorData& w = *op.inputs[1]->data;
+    const int64_t zp = x_zero_point(op);
+    const int64_t lo = x.type.quant ? x.type.quant->qmin() : ir::int_min(x.type.dtype);
+    const int64_t hi = x.type.quant ? x.type.quant->qmax() : ir::int_max(x.type.dtype);
+    const __int128 xmax = std::max(std::abs(lo - zp), std::abs(hi - zp));
+    const bool conv = op.kind == K::conv;
+    const int64_t channels = conv ? w.shape()[0] : w.shape().back();
+    std::vector<__int128> sums(static_cast<size_t>(channels), 0);
+    for (int64_t i = 0; i < w.size(); ++i)
+      sums[static_cast<size_t>(conv ? i / (w.size() / channels) : i % channels)] += std::abs(w.int_at(i)) * xmax;
+    if (op.inputs.size() > 2)
+      for (int64_t c = 0; c < channels; ++c) sums[static_cast<size_t>(c)] += std::abs(op.inputs[2]->data->int_at(c));
+    return *std::max_element(sums.begin(), sums.end());
+  }
+
+  // 32-bit accumulators, or 64-bit ones whose bound lets the kernels requantize them exactly.
+  void check_accumulator(const ir::Op& op, const ir::Op& rq) {
+    const ir::DType t = op.outputs[0]->type.dtype;
+    if (t == ir::DType::i32) return;
+    if (t != ir::DType::i64) fail("{}: {} accumulators are not supported by code generation", op.describe(), ir::dtype_name(t));
+    const __int128 bound = accumulator_bound(op) + (rq.inputs.size() > 1 ? INT32_MAX : 0);
+    if (bound >= (__int128{1} << kWideBoundBits))
+      fail("{}: its 64-bit accumulator may reach 2^{:.1f}, beyond the 2^{} code generation requantizes exactly",
+           op.describe(), std::log2(static_cast<double>(bound)), kWideBoundBits);
+    for (int64_t shift : rq.get_ints("shift"))
+      if (shift < 1) fail("{}: a 64-bit accumulator shifted left (shift {}) is not supported by code generation", rq.describe(), shift);
   }
 
   // The requantize parameters as one i32 table [channels][3] (shift, bias, bias fraction class);
@@ -138,9 +169,9 @@ class Planner {
       if (shift < -kMaxLeftShift)
         fail("{}: shift {} (a left shift by {}) is beyond the {} code generation supports", rq.describe(), shift,
              -shift, kMaxLeftShift);
-      shift = std::min(shift, kMaxRightShift);
+      shift = std::min(shift, rq.inputs[0]->type.dtype == ir::DType::i64 ? kMaxWideRightShift : kMaxRightShift);
       const int64_t b = bias ? bias->int_at(bias->size() == 1 ? 0 : c) : 0;
-      if (b < INT32_MIN || b > INT32_MAX) fail("{}: bias {} does not fit 32 bits", rq.describe(), b);
+      if (b < INT32_MIN || b > INT32_MAX) fail("{}: bias {} does not fit 32 bits (the table's entries are int32)", rq.describe(), b);
       table.insert(table.end(), {static_cast<int32_t>(shift), static_cast<int32_t>(b),
                                  static_cast<int32_t>(entry("bias_frac", c))});
     }
@@ -180,7 +211,7 @@ class Planner {
     const ir::Op* rq = fusable_requantize(conv.outputs[0]);
     if (!rq) fail("{}: a conv whose result is not requantized by its only reader is not supported by code generation", conv.describe());
     fused_.insert(rq);
-    require_i32(conv, *conv.outputs[0]);
+    check_accumulator(conv, *rq);
     const ir::TensorData& w = constant_operand(conv, 1, "weight");
     const ir::Shape& ws = w.shape();
     const sim::Window win = sim::make_window(conv, conv.inputs[0]->type.shape, ir::Shape(ws.begin() + 2, ws.end()));
@@ -209,6 +240,7 @@ class Planner {
     if (rq->get_int("axis") > 1) fail("{}: requantization along axis {} of a conv result", rq->describe(), rq->get_int("axis"));
     set_window(s, win);
     s.spec.attrs["group"] = conv.get_int("group");
+    s.spec.attrs["acc_bits"] = int64_t{ir::bit_width(conv.outputs[0]->type.dtype)};
     s.spec.attrs["x_zero_point"] = x_zero_point(conv);
     s.spec.attrs["channel_block"] = int64_t{block};
     const ConvGeometry geometry{win.axes[1].out, win.axes[2].out, win.axes[2].in, cin, win.axes[1].kernel, taps,
@@ -224,7 +256,7 @@ class Planner {
     const ir::Op* rq = fusable_requantize(mm.outputs[0]);
     if (!rq) fail("{}: a matmul whose result is not requantized by its only reader is not supported by code generation", mm.describe());
     fused_.insert(rq);
-    require_i32(mm, *mm.outputs[0]);
+    check_accumulator(mm, *rq);
     const ir::Value& a = *mm.inputs[0];
     const ir::TensorData& b = constant_operand(mm, 1, "second operand");
     if (a.is_constant() || a.type.shape.size() < 2 || b.shape().size() != 2)
@@ -237,13 +269,16 @@ class Planner {
     s.args.push_back({nullptr, add_constant(fmt::format("weights of {} [K][N]", mm.describe()), b)});
     s.args.push_back({nullptr, requantize_table(*rq, s)});
     s.spec.attrs["x_zero_point"] = x_zero_point(mm);
+    s.spec.attrs["acc_bits"] = int64_t{ir::bit_width(mm.outputs[0]->type.dtype)};
     s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, 32, b.shape()[1])};
     s.macs = ir::num_elements(rq->outputs[0]->type.shape) * b.shape()[0];
     finish(s);
   }
 
   void plan_requantize(const ir::Op& rq) {
-    require_i32(rq, *rq.inputs[0]);
+    if (rq.inputs[0]->type.dtype != ir::DType::i32)
+      fail("{}: requantizing a {} tensor on its own is not supported by code generation", rq.describe(),
+           ir::dtype_name(rq.inputs[0]->type.dtype));
     if (rq.inputs[0]->is_constant()) fail("{}: requantizing a constant is not supported", rq.describe());
     Step& s = add_step(rq, KernelKind::requantize, rq.outputs[0]);
     s.args.push_back({rq.inputs[0], -1});

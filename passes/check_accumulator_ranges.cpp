@@ -58,6 +58,39 @@ std::vector<Range> product_ranges(const ir::Op& op, const Range& x) {
   return r;
 }
 
+bool fits(const Range& r, ir::DType t) { return r.lo >= ir::int_min(t) && r.hi <= ir::int_max(t); }
+
+// An integer constant's data converted exactly to `t` (the values fit: they fit a narrower type).
+ir::Value* converted(ir::Graph& g, const ir::Value& c, ir::DType t) {
+  ir::TensorData d(t, c.type.shape);
+  for (int64_t i = 0; i < d.size(); ++i) d.as<int64_t>()[static_cast<size_t>(i)] = c.data->int_at(i);
+  return g.add_constant(g.unique_name(c.name + ".i64"), std::move(d), c.type.quant);
+}
+
+// Whether a product's accumulator needs 64 bits: some channel, with the bias of the requantize
+// that reads it, leaves int32. If so, and its readers are requantizes, it is widened to i64 with
+// their biases (and the product's own bias); the checks below then hold it to int64.
+void widen_if_needed(ir::Graph& g, ir::Op& op, const std::vector<Range>& channels) {
+  ir::Value* out = op.outputs[0];
+  if (out->type.dtype != ir::DType::i32) return;
+  bool needed = false;
+  for (const Range& r : channels) needed |= !fits(r, ir::DType::i32);
+  const std::vector<ir::Op*> users = g.users(out);
+  for (const ir::Op* u : users) {
+    if (u->kind != ir::OpKind::requantize || u->inputs[0] != out) return;  // only requantizes read 64-bit sums
+    if (u->inputs.size() == 2 && u->inputs[1]->data->size() == static_cast<int64_t>(channels.size()))
+      for (size_t c = 0; c < channels.size(); ++c) {
+        const i128 b = u->inputs[1]->data->int_at(static_cast<int64_t>(c));
+        needed |= !fits({channels[c].lo + b, channels[c].hi + b}, ir::DType::i32);
+      }
+  }
+  if (!needed || g.is_output(out)) return;
+  out->type.dtype = ir::DType::i64;
+  if (op.inputs.size() > 2) op.inputs[2] = converted(g, *op.inputs[2], ir::DType::i64);
+  for (ir::Op* u : users)
+    if (u->inputs.size() == 2) u->inputs[1] = converted(g, *u->inputs[1], ir::DType::i64);
+}
+
 Range hull(const std::vector<Range>& rs) {
   Range h = rs.at(0);
   for (const Range& r : rs) h = {std::min(h.lo, r.lo), std::max(h.hi, r.hi)};
@@ -67,13 +100,14 @@ Range hull(const std::vector<Range>& rs) {
 }  // namespace
 
 void check_accumulator_ranges(ir::Graph& g, const PassOptions&) {
+  bool widened = false;
   std::unordered_map<const ir::Value*, Range> range;
   std::unordered_map<const ir::Value*, std::vector<Range>> per_channel;  // conv/matmul results
   auto of = [&](const ir::Value* v) -> Range {
     if (auto it = range.find(v); it != range.end()) return it->second;
     return v->is_constant() && ir::is_integer(v->type.dtype) ? data_range(*v->data) : type_range(v->type);
   };
-  for (const ir::Op* op : g.ops()) {
+  for (ir::Op* op : g.ops()) {
     const ir::Value* out = op->outputs[0];
     if (ir::is_float(out->type.dtype)) continue;
     const ir::DType t = out->type.dtype;
@@ -83,8 +117,10 @@ void check_accumulator_ranges(ir::Graph& g, const PassOptions&) {
       case ir::OpKind::matmul: {
         if (ir::is_float(op->inputs[0]->type.dtype)) break;
         auto channels = product_ranges(*op, of(op->inputs[0]));
+        widen_if_needed(g, *op, channels);
+        widened |= out->type.dtype == ir::DType::i64;
         for (size_t c = 0; c < channels.size(); ++c)
-          require_fits(*op, channels[c], t, "the accumulator of output channel " + std::to_string(c));
+          require_fits(*op, channels[c], out->type.dtype, "the accumulator of output channel " + std::to_string(c));
         r = hull(channels);
         per_channel[out] = std::move(channels);
         break;
@@ -137,6 +173,7 @@ void check_accumulator_ranges(ir::Graph& g, const PassOptions&) {
     }
     range[out] = r;
   }
+  if (widened) g.erase_unused_values();  // the 32-bit biases that were replaced
 }
 
 }  // namespace qatc::passes

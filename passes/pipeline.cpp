@@ -29,7 +29,8 @@ const std::vector<Pass>& pipeline() {
       {"lower-fake-quant", "replace dequantize -> float ops -> quantize regions by integer ops", lower_fake_quant},
       {"fuse-saturation", "fold integer clips into the requantize bounds before them", fuse_saturation},
       {"eliminate-dead-code", "remove ops whose results nobody reads", eliminate_dead_code},
-      {"check-accumulator-ranges", "prove no integer op can overflow, or refuse the layer", check_accumulator_ranges},
+      {"check-accumulator-ranges", "prove no integer op can overflow (widening sums that need 64 bits), or refuse the layer",
+       check_accumulator_ranges},
   };
   return passes;
 }

@@ -30,6 +30,10 @@ Models:
   mct_uniform       MCTQ format, the pointwise conv's output through an ActivationUniformQuantizer
                     with the asymmetric range [-r/2, r]: its grid is not a power of two, so qatc
                     refuses it unless --allow-non-pot.
+  mct_int16         MCTQ format, every activation 16-bit (num_bits = 16), weights 8-bit.
+  mct_mixed         MCTQ format, 16-bit activations after conv1, the depthwise conv and the
+                    classifier, 8-bit elsewhere; 16-bit weights in the pointwise conv (16x16-bit
+                    products, whose sums need 64 bits) and the classifier.
 """
 import math
 import os
@@ -83,7 +87,7 @@ def weight_thresholds(w):
     return [pot(float(m)) for m in w.detach().abs().flatten(1).max(dim=1).values]
 
 
-def quantize_weight(w, thresholds, bits=8):
+def quantize_weight(w, thresholds, bits):
     t = torch.tensor(thresholds, dtype=torch.float32).view(-1, *([1] * (w.dim() - 1)))
     delta = t / 2 ** (bits - 1)
     return torch.round(torch.clip(w, -t, t - delta) / delta) * delta
@@ -94,13 +98,16 @@ class ConvNet(torch.nn.Module):
     activations = [("input", True), ("conv1", False), ("dw", False), ("pw", True), ("pool", True), ("fc", True)]
     input_shape = (1, 3, 16, 16)
 
-    def __init__(self, uniform=()):
+    def __init__(self, uniform=(), bits=None, weight_bits=None):
         super().__init__()
         self.uniform = set(uniform)  # activation quantizers that are uniform instead of POT
+        self.bits = {name: (bits or {}).get(name, 8) for name, _ in self.activations}  # activation widths
         self.conv1 = torch.nn.Conv2d(3, 8, 3, padding=1)
         self.dw = torch.nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8)
         self.pw = torch.nn.Conv2d(8, 16, 1)
         self.fc = torch.nn.Linear(16, 10)
+        names = {"conv1": self.conv1, "dw": self.dw, "pw": self.pw, "fc": self.fc}
+        self.weight_bits = {m: (weight_bits or {}).get(n, 8) for n, m in names.items()}
         self.ranges = {name: 1.0 for name, _ in self.activations}
 
     def layers(self):
@@ -128,8 +135,8 @@ def train(model, teacher, gen, steps=300):
     def observe(name, v, signed):
         model.ranges[name] = 0.9 * model.ranges[name] + 0.1 * float(v.detach().abs().max())
         if name in model.uniform:
-            return v + (quantize_uniform(v, *uniform_range(model.ranges[name]), 8) - v).detach()
-        return ste(v, pot(model.ranges[name]), 8, signed)
+            return v + (quantize_uniform(v, *uniform_range(model.ranges[name]), model.bits[name]) - v).detach()
+        return ste(v, pot(model.ranges[name]), model.bits[name], signed)
 
     for _ in range(steps):
         x = make_input((8, *model.input_shape[1:]), gen)
@@ -146,7 +153,7 @@ def forward_with_weight_ste(model, x, observe):
         saved[m] = m.weight
         w = m.weight
         del m.weight
-        m.weight = w + (quantize_weight(w, weight_thresholds(w)) - w).detach()
+        m.weight = w + (quantize_weight(w, weight_thresholds(w), model.weight_bits[m]) - w).detach()
     try:
         return model(x, observe)
     finally:
@@ -165,13 +172,13 @@ def quantized_forward(model, x):
     saved = {}
     for m in model.layers():
         saved[m] = m.weight
-        q = quantize_weight(m.weight.detach(), weight_thresholds(m.weight))
+        q = quantize_weight(m.weight.detach(), weight_thresholds(m.weight), model.weight_bits[m])
         del m.weight
         m.weight = q
     def fq(name, v, signed):
         if name in model.uniform:
-            return quantize_uniform(v, *uniform_range(model.ranges[name]), 8)
-        return quantize(v, t[name], 8, signed)
+            return quantize_uniform(v, *uniform_range(model.ranges[name]), model.bits[name])
+        return quantize(v, t[name], model.bits[name], signed)
 
     try:
         return model(x, fq)
@@ -193,11 +200,11 @@ def export(model, fakely_quant):
             lo, hi = uniform_range(model.ranges[name])
             nodes.append(helper.make_node("ActivationUniformQuantizer", [src], [out],
                                           name="/%s/ActivationUniformQuantizer" % name, domain="mct_quantizers",
-                                          min_range=lo, max_range=hi, num_bits=8, mctq_version=MCTQ_VERSION))
+                                          min_range=lo, max_range=hi, num_bits=model.bits[name], mctq_version=MCTQ_VERSION))
             return out
         if not fakely_quant:
             nodes.append(helper.make_node("ActivationPOTQuantizer", [src], [out], name="/%s/ActivationPOTQuantizer" % name,
-                                          domain="mct_quantizers", threshold=t[name], signed=int(signed), num_bits=8,
+                                          domain="mct_quantizers", threshold=t[name], signed=int(signed), num_bits=model.bits[name],
                                           mctq_version=MCTQ_VERSION))
             return out
         scale = t[name] / 2 ** (7 if signed else 8)
@@ -213,7 +220,7 @@ def export(model, fakely_quant):
     def weights(name, module):
         inits.append(numpy_helper.from_array(module.bias.detach().numpy().astype(np.float32), name + ".bias"))
         if fakely_quant:
-            q = quantize_weight(module.weight.detach(), weight_thresholds(module.weight))
+            q = quantize_weight(module.weight.detach(), weight_thresholds(module.weight), model.weight_bits[module])
             inits.append(numpy_helper.from_array(q.numpy().astype(np.float32), name + ".weight"))
             return name + ".weight"
         w = module.weight.detach().numpy().astype(np.float32)
@@ -221,7 +228,8 @@ def export(model, fakely_quant):
         inits.append(numpy_helper.from_array(np.array(weight_thresholds(module.weight), np.float32), name + ".weight_threshold"))
         out = "/%s/weights_quant_output" % name
         nodes.append(helper.make_node("WeightsPOTQuantizer", [name + ".weight", name + ".weight_threshold"], [out],
-                                      name="/%s/WeightsPOTQuantizer" % name, domain="mct_quantizers", num_bits=8,
+                                      name="/%s/WeightsPOTQuantizer" % name, domain="mct_quantizers",
+                                      num_bits=model.weight_bits[module],
                                       per_channel=1, channel_axis=0, signed=1, mctq_version=MCTQ_VERSION))
         return out
 
@@ -257,11 +265,11 @@ def export(model, fakely_quant):
     return m.SerializeToString()
 
 
-def generate(out_dir, name, seed, fakely_quant=False, uniform=()):
+def generate(out_dir, name, seed, fakely_quant=False, uniform=(), bits=None, weight_bits=None):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     teacher = ConvNet().eval()
-    model = ConvNet(uniform)
+    model = ConvNet(uniform, bits, weight_bits)
     with torch.no_grad():
         for s, d in zip(teacher.parameters(), model.parameters()):
             d.copy_(s + 0.05 * torch.randn(s.shape, generator=gen))
@@ -283,6 +291,8 @@ def main(argv=None):
     generate(out_dir, "mct_pot_convnet", 7001)
     generate(out_dir, "mct_fakely_quant", 7002, fakely_quant=True)
     generate(out_dir, "mct_uniform", 7003, uniform=("pw",))
+    generate(out_dir, "mct_int16", 7004, bits={name: 16 for name, _ in ConvNet.activations})
+    generate(out_dir, "mct_mixed", 7005, bits={"conv1": 16, "dw": 16, "fc": 16}, weight_bits={"pw": 16, "fc": 16})
 
 
 if __name__ == "__main__":

@@ -32,10 +32,13 @@ KernelPipeline conv_pipeline(const KernelSpec& s) {
          "r");
   Func acc("acc");
   const Var &vx = v.x, &vy = v.y, &vz = v.z, &vc = v.c, &vn = v.n;
-  acc(vx, vy, vz, vc, vn) = has_bias ? bias(vc) : 0;
+  // 32-bit sums, or 64-bit ones for 16x16-bit products (each product still fits 32 bits).
+  const Type acc_type = halide_type(s.get_int("acc_bits") == 64 ? ir::DType::i64 : ir::DType::i32);
+  acc(vx, vy, vz, vc, vn) = has_bias ? cast(acc_type, bias(vc)) : cast(acc_type, 0);
   Expr ic = (vc / static_cast<int>(out_per_group)) * static_cast<int>(cin) + r[3];
   Expr wv = w(vc % static_cast<int>(block), r[0], r[1], r[2], r[3], vc / static_cast<int>(block));
-  acc(vx, vy, vz, vc, vn) += (cast<int32_t>(padded(tap_position(s, v, r, ic))) - static_cast<int>(zp)) * cast<int32_t>(wv);
+  acc(vx, vy, vz, vc, vn) +=
+      cast(acc_type, (cast<int32_t>(padded(tap_position(s, v, r, ic))) - static_cast<int>(zp)) * cast<int32_t>(wv));
 
   Func y("conv");
   y(v.result(spatial)) = requantize(s, acc(vx, v.y_or_0(spatial), v.z_or_0(spatial), vc, vn), table,

@@ -18,8 +18,9 @@ KernelPipeline matmul_pipeline(const KernelSpec& s) {
   std::vector<Expr> a_at = exprs(v);
   a_at[0] = r;
   Func acc("acc");
-  acc(v) = 0;
-  acc(v) += (cast<int32_t>(a(a_at)) - static_cast<int>(zp)) * cast<int32_t>(b(v[0], r));
+  const Type acc_type = halide_type(s.get_int("acc_bits") == 64 ? ir::DType::i64 : ir::DType::i32);
+  acc(v) = cast(acc_type, 0);
+  acc(v) += cast(acc_type, (cast<int32_t>(a(a_at)) - static_cast<int>(zp)) * cast<int32_t>(b(v[0], r)));
 
   Func y("matmul");
   y(v) = requantize(s, acc(v), table, s.get_int("rq_axis") >= 0 ? Expr(v[0]) : Expr(0));

@@ -192,3 +192,25 @@ TEST_CASE("layout kernels equal the simulator: concat, pad modes, resize modes, 
 }})",
                               fmt::arg("c", coordinates), fmt::arg("n", nearest)));
 }
+
+TEST_CASE("conv and matmul kernels with 64-bit accumulators (16x16-bit products) equal the simulator") {
+  for (const std::string& rule : kRules) {
+    CAPTURE(rule);
+    check_kernels(fmt::format(R"(graph @wide {{
+  input %x : i16[1,4,6,7] quant<i16: scale = 2^-10, zp = 0>
+  const %w : i16[6,4,3,3] = {wv}
+  const %rb : i64[6] = {rbv}
+  %acc = conv(%x, %w) {{dilations = [1, 1], group = 1, pads = [1, 1, 1, 1], strides = [1, 1]}} : i64[1,6,6,7]
+  %y = requantize(%acc, %rb) {{axis = 1, bias_frac = {frac}, max = 32767, min = -32768, round = "{rule}", shift = {shift}}} : i16[1,6,6,7] quant<i16: scale = 2^-4, zp = 0>
+  input %a : u16[3,40] quant<u16: scale = 2^-12, zp = 1000>
+  const %m : i16[40,5] = {mv}
+  %macc = matmul(%a, %m) {{x_zero_point = 1000}} : i64[3,5]
+  %z = requantize(%macc) {{axis = -1, max = 127, min = -128, round = "{rule}", shift = [24]}} : i8[3,5] quant<i8: scale = 2^-3, zp = 0>
+  output %y
+  output %z
+}})",
+                              fmt::arg("wv", values(6 * 4 * 9, -32768, 32767)), fmt::arg("rbv", values(6, -1000000, 1000000)),
+                              fmt::arg("frac", values(6, 0, 3)), fmt::arg("rule", rule), fmt::arg("shift", values(6, 14, 40)),
+                              fmt::arg("mv", values(40 * 5, -32768, 32767))));
+  }
+}
