@@ -35,6 +35,7 @@ Models:
                     classifier, 8-bit elsewhere; 16-bit weights in the pointwise conv (16x16-bit
                     products, whose sums need 64 bits) and the classifier.
 """
+import contextlib
 import math
 import os
 import sys
@@ -146,20 +147,30 @@ def train(model, teacher, gen, steps=300):
         opt.step()
 
 
-def forward_with_weight_ste(model, x, observe):
-    """The forward pass on fake-quantized weights whose gradient passes straight to the floats."""
+@contextlib.contextmanager
+def replaced_weights(model, replace):
+    """Runs the block with each layer's weight replaced by replace(layer, weight)."""
     saved = {}
     for m in model.layers():
         saved[m] = m.weight
-        w = m.weight
+        new = replace(m, m.weight)
         del m.weight
-        m.weight = w + (quantize_weight(w, weight_thresholds(w), model.weight_bits[m]) - w).detach()
+        m.weight = new
     try:
-        return model(x, observe)
+        yield
     finally:
         for m, w in saved.items():
             del m.weight
             m.weight = w
+
+
+def forward_with_weight_ste(model, x, observe):
+    """The forward pass on fake-quantized weights whose gradient passes straight to the floats."""
+    def ste_weight(m, w):
+        return w + (quantize_weight(w, weight_thresholds(w), model.weight_bits[m]) - w).detach()
+
+    with replaced_weights(model, ste_weight):
+        return model(x, observe)
 
 
 def thresholds_of(model):
@@ -169,23 +180,17 @@ def thresholds_of(model):
 def quantized_forward(model, x):
     """The exported model's forward pass: MCT's quantizers on weights and activations."""
     t = thresholds_of(model)
-    saved = {}
-    for m in model.layers():
-        saved[m] = m.weight
-        q = quantize_weight(m.weight.detach(), weight_thresholds(m.weight), model.weight_bits[m])
-        del m.weight
-        m.weight = q
+
     def fq(name, v, signed):
         if name in model.uniform:
             return quantize_uniform(v, *uniform_range(model.ranges[name]), model.bits[name])
         return quantize(v, t[name], model.bits[name], signed)
 
-    try:
+    def quantized_weight(m, w):
+        return quantize_weight(w.detach(), weight_thresholds(w), model.weight_bits[m])
+
+    with replaced_weights(model, quantized_weight):
         return model(x, fq)
-    finally:
-        for m, w in saved.items():
-            del m.weight
-            m.weight = w
 
 
 def export(model, fakely_quant):
