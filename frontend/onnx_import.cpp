@@ -3,6 +3,7 @@
 #include "frontend/converters.h"
 #include "frontend/file_io.h"
 #include "frontend/tensor_proto.h"
+#include "frontend/ti_pact2.h"
 #include "ir/verifier.h"
 
 #include <onnx/checker.h>
@@ -247,6 +248,10 @@ ImportedModel import_onnx(const std::string& path, const ImportOptions& options)
   }
   g.erase_unused_values();
   if (info.onnx_checked) cross_check_shapes(m, g);
+  if (info.dialect == "float" && looks_like_ti_pact2(g)) {
+    info.dialect = "ti-pact2";
+    apply_ti_pact2(g);
+  }
   ir::verify(g);
   return result;
 }
