@@ -18,10 +18,15 @@ void register_verify(CLI::App& app, Action& action);
 void register_targets(CLI::App& app, Action& action);
 void register_compile(CLI::App& app, Action& action);
 
-// --input-shape NAME=1x3x224x224, repeatable; shared by every command that imports a model.
+// What every command that imports a model takes: --input-shape NAME=1x3x224x224 (repeatable),
+// --qat-dialect, and the TI v1 settings its export does not record.
 struct ModelOptions {
   std::string model;
   std::vector<std::string> input_shapes;
+  std::string qat_dialect = "auto";
+  std::string ti_per_channel = "none";
+  std::string ti_bias = "saturate";
+  std::vector<std::string> ti_ranges;
 };
 void add_model_options(CLI::App& cmd, ModelOptions& options);
 // --data DIR: the test_data_set_N directories a command runs on.

@@ -25,6 +25,18 @@ void add_model_options(CLI::App& cmd, ModelOptions& options) {
   cmd.add_option("model", options.model, "ONNX model file")->required();
   cmd.add_option("--input-shape", options.input_shapes,
                  "Static shape for an input with dynamic dimensions, e.g. input=1x3x224x224 (repeatable)");
+  cmd.add_option("--qat-dialect", options.qat_dialect,
+                 "auto (detect), or ti-pact2: read a float graph as a TI edgeai-torchmodelopt v1 PACT2 export")
+      ->check(CLI::IsMember({"auto", "ti-pact2"}));
+  cmd.add_option("--ti-per-channel", options.ti_per_channel,
+                 "TI v1 per_channel_q: none (False, default), depthwise (True), all ('all')")
+      ->check(CLI::IsMember({"none", "depthwise", "all"}));
+  cmd.add_option("--ti-bias", options.ti_bias,
+                 "TI v1 constrain_bias: saturate (default), none, reduce-weight-scale")
+      ->check(CLI::IsMember({"saturate", "none", "reduce-weight-scale"}));
+  cmd.add_option("--ti-range", options.ti_ranges,
+                 "TI v1: quantize tensor NAME with the PACT2 range [LO, HI] the export lacks, e.g. pool_out=0,4 "
+                 "(repeatable)");
 }
 
 void add_data_option(CLI::App& cmd, std::string& dir) {
@@ -37,6 +49,22 @@ frontend::ImportedModel import_model(const ModelOptions& options) {
     size_t eq = spec.rfind('=');
     if (eq == std::string::npos || eq == 0) fail("--input-shape '{}': expected NAME=DIMS, e.g. input=1x3x224x224", spec);
     import.input_shapes[spec.substr(0, eq)] = parse_dims(spec, spec.substr(eq + 1));
+  }
+  import.qat_dialect = options.qat_dialect;
+  using Ti = frontend::TiPact2Options;
+  import.ti.per_channel = options.ti_per_channel == "all"         ? Ti::PerChannel::all
+                          : options.ti_per_channel == "depthwise" ? Ti::PerChannel::depthwise
+                                                                  : Ti::PerChannel::none;
+  import.ti.bias = options.ti_bias == "none"                  ? Ti::BiasRule::none
+                   : options.ti_bias == "reduce-weight-scale" ? Ti::BiasRule::reduce_weight_scale
+                                                              : Ti::BiasRule::saturate;
+  for (const auto& spec : options.ti_ranges) {
+    const size_t eq = spec.rfind('='), comma = spec.rfind(',');
+    const bool shaped = eq != std::string::npos && eq > 0 && comma != std::string::npos && comma > eq;
+    const auto lo = shaped ? ir::parse_double(spec.substr(eq + 1, comma - eq - 1)) : std::nullopt;
+    const auto hi = lo ? ir::parse_double(spec.substr(comma + 1)) : std::nullopt;
+    if (!lo || !hi) fail("--ti-range '{}': expected NAME=LO,HI, e.g. pool_out=0,4", spec);
+    import.ti.ranges[spec.substr(0, eq)] = {*lo, *hi};
   }
   return frontend::import_onnx(options.model, import);
 }

@@ -248,9 +248,13 @@ ImportedModel import_onnx(const std::string& path, const ImportOptions& options)
   }
   g.erase_unused_values();
   if (info.onnx_checked) cross_check_shapes(m, g);
-  if (info.dialect == "float" && looks_like_ti_pact2(g)) {
+  if (options.qat_dialect == "ti-pact2" && info.dialect != "float")
+    fail("--qat-dialect ti-pact2: {} already holds quantization ({}); a TI v1 export is a float graph", path, info.dialect);
+  if (info.dialect == "float" && (options.qat_dialect == "ti-pact2" || looks_like_ti_pact2(g))) {
     info.dialect = "ti-pact2";
-    apply_ti_pact2(g);
+    apply_ti_pact2(g, options.ti);
+  } else if (!options.ti.is_default()) {
+    fail("the --ti-* options apply to TI v1 PACT2 models; {} is read as {}", path, info.dialect);
   }
   ir::verify(g);
   return result;

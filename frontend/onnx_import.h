@@ -2,6 +2,7 @@
 // every node; anything qatc cannot represent exactly is refused naming the node.
 #pragma once
 
+#include "frontend/ti_pact2.h"
 #include "ir/graph.h"
 
 #include <map>
@@ -28,6 +29,10 @@ struct ImportOptions {
   // Graph inputs given fixed values: they become constants (as if they were initializers). ONNX's
   // backend node tests feed parameters such as scales, shapes and axes as inputs.
   std::map<std::string, ir::TensorData> frozen_inputs;
+  // "auto" detects the dialect; "ti-pact2" reads a float graph as a TI v1 PACT2 export even where
+  // the detection would not (--qat-dialect).
+  std::string qat_dialect = "auto";
+  TiPact2Options ti;
 };
 
 struct ImportedModel {
