@@ -3,6 +3,7 @@
 //   symmetric/POT, signed:   scale = t / 2^(n-1), range [-t, t - scale]  (q in [-2^(n-1), 2^(n-1) - 1])
 //   symmetric/POT, unsigned: scale = t / 2^n,     range [0, t - scale]   (q in [0, 2^n - 1])
 //   uniform: s = (max - min) / (2^n - 1), min' = s · round(min / s): q = round((x - min') / s) in [0, 2^n - 1]
+//   (weights: per channel, after MCT's fix_range_to_include_zero; see emit_uniform_weights)
 // Clipping to the range first and rounding after is the same as rounding and clamping the integer:
 // the range ends are grid points, and a value between the last point and half a step beyond it
 // rounds back onto it either way (at the exact half, to the even neighbour, which clamps back).
@@ -42,6 +43,40 @@ ir::QuantParams symmetric_params(int64_t bits, bool is_signed) {
   return q;
 }
 
+// MCT's WeightsUniformQuantizer (quantize_uniform_weights_torch), in float32 as MCT computes it:
+// each channel's range moves to include 0 (fix_range_to_include_zero: [0, max] if min > 0,
+// [min, 0] if max < 0, else min' = s · round(min / s) with s = (max - min) / (2^n - 1) and
+// max' = max - min + min'), Δ = (max' - min') / (2^n - 1), and w becomes round(clip(w) / Δ) · Δ:
+// unsigned n bits with zero point -round(min' / Δ).
+void emit_uniform_weights(ImportContext& ctx, ir::Value* w, int64_t bits, ir::QuantParams q) {
+  const ir::DType storage = storage_for(ctx, bits, false);
+  const ir::TensorData& lo = ctx.require_constant(1, "min_range");
+  const ir::TensorData& hi = ctx.require_constant(2, "max_range");
+  const size_t channels = q.per_axis() ? static_cast<size_t>(w->type.shape[q.axis]) : 1;
+  if (static_cast<size_t>(lo.size()) != channels || static_cast<size_t>(hi.size()) != channels)
+    ctx.refuse("{} and {} range bounds for {} channel(s)", lo.size(), hi.size(), channels);
+  const float levels = static_cast<float>((int64_t{1} << bits) - 1);
+  for (size_t c = 0; c < channels; ++c) {
+    const auto min = static_cast<float>(lo.float_at(static_cast<int64_t>(c)));
+    const auto max = static_cast<float>(hi.float_at(static_cast<int64_t>(c)));
+    if (!(min < max) || !std::isfinite(min) || !std::isfinite(max))
+      ctx.refuse("range [{}, {}] of channel {} is empty or not finite", min, max, c);
+    float a = 0, b = max;
+    if (max < 0) {
+      a = min;
+      b = 0;
+    } else if (min <= 0) {
+      const float s = (max - min) / levels;
+      a = s * std::nearbyint(min / s);
+      b = max - min + a;
+    }
+    const float step = (b - a) / levels;
+    q.scales.push_back(step);
+    q.zero_points.push_back(static_cast<int64_t>(-std::nearbyint(a / step)));
+  }
+  emit_fake_quant(ctx, w, storage, q);
+}
+
 }  // namespace
 
 void convert_mct_activation_quantizer(ImportContext& ctx) {
@@ -72,14 +107,15 @@ void convert_mct_activation_quantizer(ImportContext& ctx) {
 void convert_mct_weights_quantizer(ImportContext& ctx) {
   ir::Value* w = ctx.input(0);
   if (!w->is_constant()) ctx.refuse("quantizes constant weights; '{}' is computed at run time", w->name);
-  if (ctx.node().op_type() == "WeightsUniformQuantizer") ctx.refuse("uniform weight quantizers are not supported yet");
-  const ir::TensorData& threshold = ctx.require_constant(1, "threshold");
   const int64_t bits = ctx.attr_int("num_bits", 8);
-  const bool is_signed = ctx.attr_int("signed", 1) != 0;
-  if (!is_signed) ctx.refuse("unsigned weight quantizers are not supported");
-  ir::QuantParams q = symmetric_params(bits, true);
-  if (ctx.attr_int("per_channel", 0) != 0) {
+  const bool uniform = ctx.node().op_type() == "WeightsUniformQuantizer";
+  ir::QuantParams q = symmetric_params(bits, !uniform);
+  if (ctx.attr_int("per_channel", 0) != 0)
     q.axis = static_cast<int>(normalize_axis(ctx, ctx.attr_int("channel_axis", 0), w->type.shape.size()));
+  if (uniform) return emit_uniform_weights(ctx, w, bits, q);
+  const ir::TensorData& threshold = ctx.require_constant(1, "threshold");
+  if (ctx.attr_int("signed", 1) == 0) ctx.refuse("unsigned weight quantizers are not supported");
+  if (q.per_axis()) {
     if (threshold.size() != w->type.shape[q.axis])
       ctx.refuse("{} thresholds for axis {} of size {}", threshold.size(), q.axis, w->type.shape[q.axis]);
   } else if (threshold.size() != 1) {

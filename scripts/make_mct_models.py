@@ -34,6 +34,10 @@ Models:
   mct_mixed         MCTQ format, 16-bit activations after conv1, the depthwise conv and the
                     classifier, 8-bit elsewhere; 16-bit weights in the pointwise conv (16x16-bit
                     products, whose sums need 64 bits) and the classifier.
+  mct_uniform_weights
+                    MCTQ format, WeightsUniformQuantizer on the depthwise and pointwise weights
+                    (per-channel ranges from the channel's min and max): grids that are not powers
+                    of two with zero points, refused by the lowering unless --allow-non-pot.
 """
 import contextlib
 import math
@@ -94,12 +98,35 @@ def quantize_weight(w, thresholds, bits):
     return torch.round(torch.clip(w, -t, t - delta) / delta) * delta
 
 
+def weight_ranges(w):
+    """A uniform weight quantizer's per-channel range: the channel's min and max."""
+    flat = w.detach().flatten(1)
+    return flat.min(dim=1).values, flat.max(dim=1).values
+
+
+def quantize_weight_uniform(w, lo, hi, bits):
+    """MCT's uniform weight fake-quant (quantize_uniform_weights_torch), float32: each channel's
+    range moved to include 0 (fix_range_to_include_zero), then round(clip(w) / delta) * delta."""
+    levels = 2 ** bits - 1
+    min_positive, max_negative = lo > 0, hi < 0
+    mid_range = torch.logical_and(torch.logical_not(min_positive), torch.logical_not(max_negative)).float()
+    scale = (hi - lo) / levels
+    a = scale * torch.round(lo / scale)
+    b = hi - lo + a
+    a = a * mid_range + max_negative.float() * lo
+    b = b * mid_range + min_positive.float() * hi
+    delta = (b - a) / levels
+    shape = (-1, *([1] * (w.dim() - 1)))
+    a, b, delta = a.view(shape), b.view(shape), delta.view(shape)
+    return torch.round(torch.where(w > b, b, torch.where(w < a, a, w)) / delta) * delta
+
+
 class ConvNet(torch.nn.Module):
     # (name, signed) of the activation quantizers, in forward order.
     activations = [("input", True), ("conv1", False), ("dw", False), ("pw", True), ("pool", True), ("fc", True)]
     input_shape = (1, 3, 16, 16)
 
-    def __init__(self, uniform=(), bits=None, weight_bits=None):
+    def __init__(self, uniform=(), bits=None, weight_bits=None, uniform_weights=()):
         super().__init__()
         self.uniform = set(uniform)  # activation quantizers that are uniform instead of POT
         self.bits = {name: (bits or {}).get(name, 8) for name, _ in self.activations}  # activation widths
@@ -109,6 +136,7 @@ class ConvNet(torch.nn.Module):
         self.fc = torch.nn.Linear(16, 10)
         names = {"conv1": self.conv1, "dw": self.dw, "pw": self.pw, "fc": self.fc}
         self.weight_bits = {m: (weight_bits or {}).get(n, 8) for n, m in names.items()}
+        self.uniform_weights = {names[n] for n in uniform_weights}  # layers with a uniform weight quantizer
         self.ranges = {name: 1.0 for name, _ in self.activations}
 
     def layers(self):
@@ -164,10 +192,17 @@ def replaced_weights(model, replace):
             m.weight = w
 
 
+def fake_quant_weight(model, m, w):
+    """Layer m's weight quantizer applied to w."""
+    if m in model.uniform_weights:
+        return quantize_weight_uniform(w, *weight_ranges(w), model.weight_bits[m])
+    return quantize_weight(w, weight_thresholds(w), model.weight_bits[m])
+
+
 def forward_with_weight_ste(model, x, observe):
     """The forward pass on fake-quantized weights whose gradient passes straight to the floats."""
     def ste_weight(m, w):
-        return w + (quantize_weight(w, weight_thresholds(w), model.weight_bits[m]) - w).detach()
+        return w + (fake_quant_weight(model, m, w) - w).detach()
 
     with replaced_weights(model, ste_weight):
         return model(x, observe)
@@ -187,7 +222,7 @@ def quantized_forward(model, x):
         return quantize(v, t[name], model.bits[name], signed)
 
     def quantized_weight(m, w):
-        return quantize_weight(w.detach(), weight_thresholds(w), model.weight_bits[m])
+        return fake_quant_weight(model, m, w.detach())
 
     with replaced_weights(model, quantized_weight):
         return model(x, fq)
@@ -230,8 +265,18 @@ def export(model, fakely_quant):
             return name + ".weight"
         w = module.weight.detach().numpy().astype(np.float32)
         inits.append(numpy_helper.from_array(w, name + ".weight"))
-        inits.append(numpy_helper.from_array(np.array(weight_thresholds(module.weight), np.float32), name + ".weight_threshold"))
         out = "/%s/weights_quant_output" % name
+        if module in model.uniform_weights:
+            lo, hi = (r.numpy().astype(np.float32) for r in weight_ranges(module.weight))
+            inits.append(numpy_helper.from_array(lo, name + ".weight_min_range"))
+            inits.append(numpy_helper.from_array(hi, name + ".weight_max_range"))
+            nodes.append(helper.make_node("WeightsUniformQuantizer",
+                                          [name + ".weight", name + ".weight_min_range", name + ".weight_max_range"], [out],
+                                          name="/%s/WeightsUniformQuantizer" % name, domain="mct_quantizers",
+                                          num_bits=model.weight_bits[module], per_channel=1, channel_axis=0, signed=0,
+                                          mctq_version=MCTQ_VERSION))
+            return out
+        inits.append(numpy_helper.from_array(np.array(weight_thresholds(module.weight), np.float32), name + ".weight_threshold"))
         nodes.append(helper.make_node("WeightsPOTQuantizer", [name + ".weight", name + ".weight_threshold"], [out],
                                       name="/%s/WeightsPOTQuantizer" % name, domain="mct_quantizers",
                                       num_bits=model.weight_bits[module],
@@ -270,11 +315,11 @@ def export(model, fakely_quant):
     return m.SerializeToString()
 
 
-def generate(out_dir, name, seed, fakely_quant=False, uniform=(), bits=None, weight_bits=None):
+def generate(out_dir, name, seed, fakely_quant=False, uniform=(), bits=None, weight_bits=None, uniform_weights=()):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     teacher = ConvNet().eval()
-    model = ConvNet(uniform, bits, weight_bits)
+    model = ConvNet(uniform, bits, weight_bits, uniform_weights)
     with torch.no_grad():
         for s, d in zip(teacher.parameters(), model.parameters()):
             d.copy_(s + 0.05 * torch.randn(s.shape, generator=gen))
@@ -298,6 +343,7 @@ def main(argv=None):
     generate(out_dir, "mct_uniform", 7003, uniform=("pw",))
     generate(out_dir, "mct_int16", 7004, bits={name: 16 for name, _ in ConvNet.activations})
     generate(out_dir, "mct_mixed", 7005, bits={"conv1": 16, "dw": 16, "fc": 16}, weight_bits={"pw": 16, "fc": 16})
+    generate(out_dir, "mct_uniform_weights", 7006, uniform_weights=("dw", "pw"))
 
 
 if __name__ == "__main__":
