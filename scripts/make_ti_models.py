@@ -192,6 +192,22 @@ class TiNet(torch.nn.Module):
     def clip_range(self, name):
         return self.fixed_ranges.get(name, ceil2(self.ranges[name]))
 
+    def residual_block(self, x, point, layer):
+        """What both models start with: the input's point, conv 3x3 + ReLU, depthwise 3x3 + ReLU,
+        pointwise 1x1 (signed), and the residual add of the first conv's output."""
+        x = point("input", x, True)
+        a = point("conv1", F.relu(layer("conv1", self.conv1, x)), False)
+        y = point("dw", F.relu(layer("dw", self.dw, a)), False)
+        y = point("pw", layer("pw", self.pw, y), True)
+        return point("add", a + y, True)
+
+    def export_residual_block(self, ex):
+        x = ex.clip("input", INPUT_NAME, True)
+        a = ex.clip("conv1", ex.relu("conv1", ex.conv("conv1", self.conv1, x)), False)
+        y = ex.clip("dw", ex.relu("dw", ex.conv("dw", self.dw, a)), False)
+        y = ex.clip("pw", ex.conv("pw", self.pw, y), True)
+        return ex.clip("add", ex.node("Add", "add", [a, y]), True)
+
 
 class Net(TiNet):
     # (name, signed) of the PACT2 points in forward order.
@@ -213,21 +229,13 @@ class Net(TiNet):
         self.down.bias.mul_(16)
 
     def forward(self, x, point, layer):
-        x = point("input", x, True)
-        a = point("conv1", F.relu(layer("conv1", self.conv1, x)), False)
-        y = point("dw", F.relu(layer("dw", self.dw, a)), False)
-        y = point("pw", layer("pw", self.pw, y), True)
-        y = point("add", a + y, True)
+        y = self.residual_block(x, point, layer)
         y = point("down", layer("down", self.down, y), True)
         return point("fc", layer("fc", self.fc, y.flatten(1)), True)
 
     def export(self):
         ex = Exporter(self)
-        x = ex.clip("input", INPUT_NAME, True)
-        a = ex.clip("conv1", ex.relu("conv1", ex.conv("conv1", self.conv1, x)), False)
-        y = ex.clip("dw", ex.relu("dw", ex.conv("dw", self.dw, a)), False)
-        y = ex.clip("pw", ex.conv("pw", self.pw, y), True)
-        y = ex.clip("add", ex.node("Add", "add", [a, y]), True)
+        y = self.export_residual_block(ex)
         y = ex.clip("down", ex.conv("down", self.down, y), True)
         return ex.finish(ex.clip("fc", ex.linear("fc", self.fc, y), True))
 
@@ -269,11 +277,7 @@ class NetBnPerChannel(TiNet):
         self.dw2[1].running_mean.mul_(0.01)
 
     def forward(self, x, point, layer):
-        x = point("input", x, True)
-        a = point("conv1", F.relu(layer("conv1", self.conv1, x)), False)
-        y = point("dw", F.relu(layer("dw", self.dw, a)), False)
-        y = point("pw", layer("pw", self.pw, y), True)
-        y = point("add", a + y, True)
+        y = self.residual_block(x, point, layer)
         y = point("pool", F.max_pool2d(y, 2), True)
         y = point("dw2", F.relu(layer("dw2", self.dw2, y)), False)
         y = point("gap", F.adaptive_avg_pool2d(y, 1), False)
@@ -281,11 +285,7 @@ class NetBnPerChannel(TiNet):
 
     def export(self):
         ex = Exporter(self)
-        x = ex.clip("input", INPUT_NAME, True)
-        a = ex.clip("conv1", ex.relu("conv1", ex.conv("conv1", self.conv1, x)), False)
-        y = ex.clip("dw", ex.relu("dw", ex.conv("dw", self.dw, a)), False)
-        y = ex.clip("pw", ex.conv("pw", self.pw, y), True)
-        y = ex.clip("add", ex.node("Add", "add", [a, y]), True)
+        y = self.export_residual_block(ex)
         y = ex.clip("pool", ex.node("MaxPool", "pool", [y], kernel_shape=[2, 2], strides=[2, 2]), True)
         y = ex.clip("dw2", ex.relu("dw2", ex.conv("dw2", self.dw2, y)), False)
         y = ex.node("GlobalAveragePool", "gap", [y])  # no Clip: TI leaves it in float
