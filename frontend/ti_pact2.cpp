@@ -271,8 +271,12 @@ void apply_ti_pact2(ir::Graph& g, const TiPact2Options& options) {
   if (options.per_channel == PerChannel::all && options.bias != BiasRule::none)
     fail("--ti-per-channel all needs --ti-bias none, as TI's QuantTrainModule requires");
   add_user_ranges(g, options);
+  // The convs first: a merge erases the BatchNormalization after it, which a walk over the ops
+  // would then visit.
+  std::vector<ir::Op*> convs;
   for (ir::Op* op : g.ops())
-    if (op->kind == ir::OpKind::conv) merge_batchnorm(g, op);
+    if (op->kind == ir::OpKind::conv) convs.push_back(op);
+  for (ir::Op* conv : convs) merge_batchnorm(g, conv);
   for (ir::Op* op : g.ops())
     if (op->kind == ir::OpKind::batchnorm) fail("{}: TI merges a BatchNormalization only into the conv before it", op->describe());
   // Activations first: the layers' bias rule needs their input's grid.
