@@ -2,44 +2,102 @@
 
 #include <algorithm>
 #include <functional>
+#include <numeric>
+#include <random>
 
 namespace qatc::codegen {
 
 namespace {
 
-struct Buffer {
-  const ir::Value* value;
-  int64_t bytes, first, last;  // step interval [first, last] in which it is live
-};
-
 int64_t aligned(int64_t n) { return (n + MemoryPlan::kAlignment - 1) / MemoryPlan::kAlignment * MemoryPlan::kAlignment; }
 
-// Places buffers in the given order, each at the lowest offset free during its whole lifetime
-// (TFLite's greedy planner); returns the offsets and the arena size.
-int64_t place(std::vector<Buffer> order, std::map<const ir::Value*, int64_t>& offsets) {
-  struct Placed {
-    int64_t offset, bytes, first, last;
-  };
-  std::vector<Placed> placed;
+bool overlap(const LiveRange& a, const LiveRange& b) { return a.first <= b.last && b.first <= a.last; }
+
+// Places the ranges in `order` (indices), each in a gap free during its whole lifetime: the lowest
+// (TFLite's greedy planner), or the tightest that fits (best fit); returns the arena size.
+int64_t place(const std::vector<LiveRange>& ranges, const std::vector<size_t>& order, bool best_fit,
+              std::vector<int64_t>& offsets) {
+  offsets.assign(ranges.size(), -1);
   int64_t arena = 0;
-  for (const Buffer& b : order) {
-    std::vector<std::pair<int64_t, int64_t>> busy;  // [begin, end) of overlapping lifetimes
-    for (const Placed& p : placed)
-      if (p.first <= b.last && b.first <= p.last) busy.emplace_back(p.offset, p.offset + p.bytes);
+  std::vector<std::pair<int64_t, int64_t>> busy;  // [begin, end) of placed, overlapping lifetimes
+  for (size_t k = 0; k < order.size(); ++k) {
+    const LiveRange& b = ranges[order[k]];
+    busy.clear();
+    for (size_t j = 0; j < k; ++j)
+      if (overlap(ranges[order[j]], b)) busy.emplace_back(offsets[order[j]], offsets[order[j]] + ranges[order[j]].bytes);
     std::sort(busy.begin(), busy.end());
-    int64_t offset = 0;
+    // The gaps between the busy ranges, and the open space above them.
+    int64_t offset = -1, gap_size = 0, cursor = 0;
     for (const auto& [begin, end] : busy) {
-      if (offset + b.bytes <= begin) break;
-      offset = std::max(offset, end);
+      if (begin - cursor >= b.bytes && (offset < 0 || (best_fit && begin - cursor < gap_size))) {
+        offset = cursor;
+        gap_size = begin - cursor;
+      }
+      cursor = std::max(cursor, end);
     }
-    placed.push_back({offset, b.bytes, b.first, b.last});
-    offsets[b.value] = offset;
-    arena = std::max(arena, offset + b.bytes);
+    offsets[order[k]] = offset < 0 ? cursor : offset;
+    arena = std::max(arena, offsets[order[k]] + b.bytes);
   }
   return arena;
 }
 
 }  // namespace
+
+int64_t peak_live_bytes(const std::vector<LiveRange>& ranges) {
+  int64_t peak = 0;
+  for (const LiveRange& at : ranges) {  // the busiest step is some range's first step
+    int64_t live = 0;
+    for (const LiveRange& r : ranges) live += r.first <= at.first && at.first <= r.last ? r.bytes : 0;
+    peak = std::max(peak, live);
+  }
+  return peak;
+}
+
+int64_t pack_live_ranges(const std::vector<LiveRange>& ranges, std::vector<int64_t>& offsets) {
+  std::vector<size_t> identity(ranges.size());
+  std::iota(identity.begin(), identity.end(), size_t{0});
+  const auto sorted_by = [&](auto key) {
+    std::vector<size_t> order = identity;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(ranges[a]) > key(ranges[b]); });
+    return order;
+  };
+  // Greedy placement in several orders, lowest gap and tightest gap; the smallest arena wins (the
+  // first of equals). Orders: as given, largest first, longest lived first, largest area first.
+  const std::vector<std::vector<size_t>> orders = {
+      identity, sorted_by([](const LiveRange& r) { return r.bytes; }),
+      sorted_by([](const LiveRange& r) { return r.last - r.first; }),
+      sorted_by([](const LiveRange& r) { return r.bytes * (r.last - r.first + 1); })};
+  int64_t arena = -1;
+  std::vector<int64_t> candidate_offsets;
+  for (const auto& order : orders)
+    for (bool best_fit : {false, true}) {
+      const int64_t a = place(ranges, order, best_fit, candidate_offsets);
+      if (arena < 0 || a < arena) {
+        arena = a;
+        offsets = candidate_offsets;
+      }
+    }
+  // Still above the lower bound (interval packing is NP-hard; greedy orders can fragment): a local
+  // search over orders, swapping two buffers at a time, from a fixed seed so that the plan is
+  // deterministic. It stops at the bound.
+  const int64_t bound = peak_live_bytes(ranges);
+  std::vector<size_t> order = orders[1];
+  std::mt19937 rng(2024);
+  for (int round = 0; round < 4000 && arena > bound && order.size() > 1; ++round) {
+    std::vector<size_t> candidate = order;
+    std::swap(candidate[rng() % candidate.size()], candidate[rng() % candidate.size()]);
+    for (bool best_fit : {false, true}) {
+      const int64_t a = place(ranges, candidate, best_fit, candidate_offsets);
+      if (a <= arena) {
+        order = std::move(candidate);
+        if (a < arena) offsets = candidate_offsets;
+        arena = a;
+        break;
+      }
+    }
+  }
+  return std::max<int64_t>(arena, 0);
+}
 
 MemoryPlan plan_memory(const KernelPlan& plan) {
   MemoryPlan m;
@@ -58,38 +116,30 @@ MemoryPlan plan_memory(const KernelPlan& plan) {
     else m.storage[r] = {Storage::Kind::output, static_cast<int>(k), 0};
   }
 
-  // Arena buffers: every computed root not already placed, live from its step to its last reader.
-  std::map<const ir::Value*, Buffer> buffers;
+  // Arena buffers: every computed root not already placed, live from its step to its last reader,
+  // in the order they are defined.
+  std::vector<const ir::Value*> values;
+  std::vector<LiveRange> ranges;
+  std::map<const ir::Value*, size_t> index;
   const auto steps = static_cast<int64_t>(plan.steps.size());
   for (int64_t i = 0; i < steps; ++i) {
     const Step& s = plan.steps[static_cast<size_t>(i)];
-    if (!s.alias && !m.storage.count(s.result))
-      buffers[s.result] = {s.result, aligned(ir::num_elements(s.result->type.shape) * static_cast<int64_t>(ir::byte_size(s.result->type.dtype))), i, i};
     for (const Arg& a : s.args)
       if (a.value)
-        if (auto it = buffers.find(root(a.value)); it != buffers.end()) it->second.last = i;
+        if (auto it = index.find(root(a.value)); it != index.end()) ranges[it->second].last = i;
+    if (!s.alias && !m.storage.count(s.result)) {
+      index[s.result] = ranges.size();
+      values.push_back(s.result);
+      ranges.push_back({aligned(ir::num_elements(s.result->type.shape) * static_cast<int64_t>(ir::byte_size(s.result->type.dtype))), i, i});
+    }
   }
   for (const auto& [k, v] : m.output_copies)
-    if (auto it = buffers.find(root(v)); it != buffers.end()) it->second.last = steps;
+    if (auto it = index.find(root(v)); it != index.end()) ranges[it->second].last = steps;
 
-  std::vector<Buffer> list;
-  for (const auto& [v, b] : buffers) list.push_back(b);
-  for (int64_t t = 0; t <= steps; ++t) {
-    int64_t live = 0;
-    for (const Buffer& b : list) live += b.first <= t && t <= b.last ? b.bytes : 0;
-    m.peak_live_bytes = std::max(m.peak_live_bytes, live);
-  }
-  // Two greedy orders, the smaller arena wins: largest first, and in order of definition.
-  std::sort(list.begin(), list.end(), [](const Buffer& a, const Buffer& b) {
-    return a.first < b.first || (a.first == b.first && a.value->name < b.value->name);
-  });
-  std::vector<Buffer> by_size = list;
-  std::stable_sort(by_size.begin(), by_size.end(), [](const Buffer& a, const Buffer& b) { return a.bytes > b.bytes; });
-  std::map<const ir::Value*, int64_t> size_offsets, order_offsets;
-  const int64_t size_arena = place(by_size, size_offsets), order_arena = place(list, order_offsets);
-  const auto& offsets = size_arena <= order_arena ? size_offsets : order_offsets;
-  m.arena_bytes = std::min(size_arena, order_arena);
-  for (const auto& [v, offset] : offsets) m.storage[v] = {Storage::Kind::arena, 0, offset};
+  m.peak_live_bytes = peak_live_bytes(ranges);
+  std::vector<int64_t> offsets;
+  m.arena_bytes = pack_live_ranges(ranges, offsets);
+  for (size_t i = 0; i < values.size(); ++i) m.storage[values[i]] = {Storage::Kind::arena, 0, offsets[i]};
   for (const auto& [view, operand] : alias_of) m.storage[view] = m.storage.at(root(operand));
   return m;
 }
