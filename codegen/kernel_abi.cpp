@@ -59,4 +59,28 @@ std::string kernel_wrapper(const KernelSpec& s) {
                      kernel_prototype(s), body, s.name(), calls);
 }
 
+std::string kernel_object_wrapper(const KernelSpec& s) {
+  std::string impl_params;
+  for (size_t i = 0; i < s.args.size(); ++i) impl_params += i ? ", halide_buffer_t *" : "halide_buffer_t *";
+  return fmt::format(
+      "// {0}'s entry point for the host object {0}.o (Halide's LLVM backend), which defines {0}_impl.\n"
+      "// The buffer types are Halide 14's (HalideRuntime.h), declared here with the same layout so\n"
+      "// that this file builds without Halide.\n"
+      "#include <stdint.h>\n\n"
+      "typedef enum halide_type_code_t : uint8_t {{ halide_type_int = 0, halide_type_uint = 1, halide_type_float = 2 }} halide_type_code_t;\n"
+      "struct halide_type_t {{\n"
+      "  halide_type_code_t code;\n  uint8_t bits;\n  uint16_t lanes;\n"
+      "  halide_type_t(halide_type_code_t c, uint8_t b, uint16_t l = 1) : code(c), bits(b), lanes(l) {{}}\n"
+      "  halide_type_t() : code(halide_type_int), bits(0), lanes(0) {{}}\n}};\n"
+      "struct halide_dimension_t {{\n"
+      "  int32_t min = 0, extent = 0, stride = 0;\n  uint32_t flags = 0;\n"
+      "  halide_dimension_t(int32_t m, int32_t e, int32_t st) : min(m), extent(e), stride(st) {{}}\n}};\n"
+      "struct halide_buffer_t {{\n"
+      "  uint64_t device;\n  const void *device_interface;\n  uint8_t *host;\n  uint64_t flags;\n"
+      "  halide_type_t type;\n  int32_t dimensions;\n  halide_dimension_t *dim;\n  void *padding;\n}};\n"
+      "static_assert(sizeof(halide_type_t) == 4 && sizeof(halide_dimension_t) == 16, \"Halide 14's layout\");\n\n"
+      "extern \"C\" int {0}_impl({1});\n{2}",
+      s.name(), impl_params, kernel_wrapper(s));
+}
+
 }  // namespace qatc::codegen

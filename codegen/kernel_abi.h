@@ -14,5 +14,8 @@ std::string_view c_type(ir::DType t);  // "int8_t", ...
 std::string kernel_prototype(const KernelSpec& s);
 // The C++ definition of that function, appended to the Halide output (which defines the buffer types).
 std::string kernel_wrapper(const KernelSpec& s);
+// A whole C++ file with that function for the host object instead (--emit obj): the object holds
+// only <name>_impl, so the wrapper comes with the buffer types it needs.
+std::string kernel_object_wrapper(const KernelSpec& s);
 
 }  // namespace qatc::codegen

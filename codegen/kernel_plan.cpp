@@ -243,10 +243,18 @@ class Planner {
     s.spec.attrs["acc_bits"] = int64_t{ir::bit_width(conv.outputs[0]->type.dtype)};
     s.spec.attrs["x_zero_point"] = x_zero_point(conv);
     s.spec.attrs["channel_block"] = int64_t{block};
-    const ConvGeometry geometry{win.axes[1].out, win.axes[2].out, win.axes[2].in, cin, win.axes[1].kernel, taps,
-                                win.axes[1].stride, block};
+    const int lanes = vector_lanes(t_, 32, win.axes[2].out);
+    const sim::WindowAxis& cols = win.axes[2];
+    const int64_t out_per_group = cout / conv.get_int("group");
+    ConvGeometry geometry{win.axes[1].out, cols.out, cols.in, cin, win.axes[1].kernel, taps, win.axes[1].stride, block};
+    // What a tile's padded input copy holds: the columns the (rounded-up) vectors read, the input
+    // channels of every group the channel block touches.
+    geometry.padded_cols = ((cols.out + lanes - 1) / lanes * lanes - 1) * cols.stride + (cols.kernel - 1) * cols.dilation + 1;
+    geometry.channels_read = cin * std::max<int64_t>(1, block / out_per_group);
+    geometry.acc_bytes = ir::bit_width(conv.outputs[0]->type.dtype) / 8;
+    geometry.lanes = lanes;
     s.spec.attrs["tile_rows"] = conv_tile_rows(t_, geometry);
-    s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, 32, win.axes[2].out)};
+    s.spec.attrs["lanes"] = int64_t{lanes};
     s.macs = ir::num_elements(rq->outputs[0]->type.shape) * cin * taps;
     finish(s);
   }

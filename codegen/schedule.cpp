@@ -33,7 +33,9 @@ int64_t conv_tile_rows(const targets::Target& t, const ConvGeometry& g) {
     if (g.out_rows % rows != 0) continue;
     const int64_t input_rows = (rows - 1) * g.stride_rows + g.kernel_rows;
     const int64_t working_set = input_rows * g.in_cols * g.in_channels + weights + rows * g.out_cols * g.channel_block * 4;
-    if (working_set <= budget) best = rows;
+    const int64_t padded_bytes = input_rows * g.padded_cols * g.channels_read;
+    const int64_t acc_bytes = rows * ((g.out_cols + g.lanes - 1) / g.lanes * g.lanes) * g.channel_block * g.acc_bytes;
+    if (working_set <= budget && padded_bytes <= kMaxStackBuffer && acc_bytes <= kMaxStackBuffer) best = rows;
   }
   return best;
 }

@@ -24,11 +24,18 @@ struct ConvGeometry {
   int64_t kernel_rows, kernel_volume;
   int64_t stride_rows;
   int64_t channel_block;
+  int64_t padded_cols = 0, channels_read = 0;  // the tile's padded input copy: columns, channels
+  int64_t acc_bytes = 4, lanes = 1;            // accumulator element size, vector width
 };
+
+// Halide 14's LLVM backend puts a stack allocation above 16 KiB on the heap (halide_malloc), which
+// firmware does not have: every tile buffer stays within this.
+constexpr int64_t kMaxStackBuffer = 16 * 1024;
 
 // Output rows per tile: the largest divisor of out_rows whose working set (input rows the tile
 // reads, its weight block, its int32 accumulators) fits half of the innermost memory level, so the
-// tile stays in L1D while the rest of the layer streams from L2.
+// tile stays in L1D while the rest of the layer streams from L2, and whose stack buffers (padded
+// input copy, accumulators) each fit kMaxStackBuffer.
 int64_t conv_tile_rows(const targets::Target& t, const ConvGeometry& g);
 
 }  // namespace qatc::codegen

@@ -2,6 +2,7 @@
 
 #include "codegen/firmware/memory_plan.h"
 #include "codegen/firmware/report.h"
+#include "codegen/kernel_abi.h"
 #include "codegen/firmware/sources.h"
 #include "codegen/halide/emit.h"
 #include "codegen/kernel_plan.h"
@@ -38,13 +39,17 @@ Firmware compile_firmware(const ir::Graph& lowered, const targets::Target& targe
   const FirmwareNames names = firmware_names(o.name, o.source);
 
   Firmware fw;
-  std::vector<std::string> kernel_sources;
+  std::vector<std::string> kernel_sources, host_kernels;
   const std::vector<const KernelSpec*> kernels = distinct_kernels(plan);
   for (const KernelSpec* k : kernels) {
     const std::string base = "kernels/" + k->name();
     kernel_sources.push_back(base + ".cpp");
     fw.files[base + ".cpp"] = cache.get(*k, "cpp", [&] { return emit_kernel_cpp(*k); });
     if (std::count(o.emit.begin(), o.emit.end(), "asm")) fw.files[base + ".s"] = cache.get(*k, "s", [&] { return emit_kernel_assembly(*k); });
+    if (std::count(o.emit.begin(), o.emit.end(), "obj")) {
+      host_kernels.push_back(base);
+      fw.files[base + ".host.cpp"] = kernel_object_wrapper(*k);
+    }
     if (std::count(o.emit.begin(), o.emit.end(), "obj"))
       fw.files[base + ".o"] = cache.get(*k, "o", [&] {
         const std::filesystem::path tmp = std::filesystem::temp_directory_path() / fmt::format("qatc-{}-{}.o", getpid(), k->name());
@@ -65,7 +70,7 @@ Firmware compile_firmware(const ir::Graph& lowered, const targets::Target& targe
     fw.files[names.model + "_sample.c"] = sample_source(names, plan, *o.sample, o.sample_source);
   }
   fw.files["CMakeLists.txt"] = cmake_lists(names, c_sources, kernel_sources);
-  fw.files[names.model + ".mk"] = makefile_fragment(names, c_sources, kernel_sources);
+  fw.files[names.model + ".mk"] = makefile_fragment(names, c_sources, kernel_sources, host_kernels);
   fw.files["report.json"] = report_json({names.model, o.source, &target, static_cast<int>(kernels.size())}, plan, memory);
   fw.files[kMarker] = "This directory was written by qatc compile; qatc may replace it.\n";
   fw.name = names.model;

@@ -37,15 +37,18 @@ std::string report_json(const ReportContext& c, const KernelPlan& plan, const Me
     nlohmann::ordered_json schedule = nlohmann::ordered_json::object();
     for (const char* key : {"lanes", "channel_block", "tile_rows"})
       if (auto it = s.spec.attrs.find(key); !s.alias && it != s.spec.attrs.end()) schedule[key] = std::get<int64_t>(it->second);
-    layers.push_back({{"layer", s.layer},
-                      {"op", s.alias ? "reshape (view)" : std::string(kernel_kind_name(s.spec.kind))},
-                      {"kernel", s.alias ? "" : s.spec.name()},
-                      {"result", s.result->name},
-                      {"macs", s.macs},
-                      {"bytes_moved", s.alias ? 0 : bytes},
-                      {"buffer", buffer},
-                      {"schedule", schedule},
-                      {"estimated_cycles", cycles}});
+    nlohmann::ordered_json layer{{"layer", s.layer},
+                                 {"op", s.alias ? "reshape (view)" : std::string(kernel_kind_name(s.spec.kind))},
+                                 {"kernel", s.alias ? "" : s.spec.name()}};
+    if (auto it = s.spec.attrs.find("win_kernel"); !s.alias && it != s.spec.attrs.end())
+      layer["window"] = std::get<std::vector<int64_t>>(it->second);  // a conv's or pool's kernel size
+    layer["result"] = s.result->name;
+    layer["macs"] = s.macs;
+    layer["bytes_moved"] = s.alias ? 0 : bytes;
+    layer["buffer"] = buffer;
+    layer["schedule"] = schedule;
+    layer["estimated_cycles"] = cycles;
+    layers.push_back(std::move(layer));
     total_macs += s.macs;
     total_cycles += cycles;
   }

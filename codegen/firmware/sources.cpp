@@ -112,6 +112,11 @@ std::string model_header(const FirmwareNames& n, const KernelPlan& plan, const M
 std::string model_source(const FirmwareNames& n, const KernelPlan& plan, const MemoryPlan& memory) {
   std::string s = banner(n);
   s += fmt::format("#include \"{0}.h\"\n#include \"kernels/{0}_kernels.h\"\n\n#include <stddef.h>\n#include <string.h>\n\n", n.model);
+  s += "/* Per-layer hooks for profiling on the target: compile this file with QATC_LAYER_BEGIN(step) and\n"
+       "   QATC_LAYER_END(step) defined (to read a cycle counter, say); step is the layer's index in\n"
+       "   report.json. By default they do nothing. */\n"
+       "#ifndef QATC_LAYER_BEGIN\n#define QATC_LAYER_BEGIN(step) ((void)0)\n#endif\n"
+       "#ifndef QATC_LAYER_END\n#define QATC_LAYER_END(step) ((void)0)\n#endif\n\n";
   s += fmt::format("/* Weights, biases and requantization tables: {}_weights.c */\n", n.model);
   for (size_t i = 0; i < plan.constants.size(); ++i)
     s += fmt::format("extern const {} {}[{}];\n", c_type(plan.constants[i].data.dtype()), const_name(n, static_cast<int>(i)),
@@ -133,8 +138,8 @@ std::string model_source(const FirmwareNames& n, const KernelPlan& plan, const M
     std::string args;
     for (const Arg& a : step.args)
       args += (a.value ? address(memory, *a.value, false) : const_name(n, a.constant)) + ", ";
-    s += fmt::format("  status = {}({}{});\n  if (status != 0) return status;\n", step.spec.name(), args,
-                     address(memory, *step.result, true));
+    s += fmt::format("  QATC_LAYER_BEGIN({0});\n  status = {1}({2}{3});\n  QATC_LAYER_END({0});\n  if (status != 0) return status;\n",
+                     i, step.spec.name(), args, address(memory, *step.result, true));
   }
   for (const auto& [k, v] : memory.output_copies)
     s += fmt::format("  memcpy({}, {}, {});\n", param("output", static_cast<size_t>(k)), address(memory, *v, false),
@@ -229,7 +234,7 @@ std::string cmake_lists(const FirmwareNames& n, const std::vector<std::string>& 
 }
 
 std::string makefile_fragment(const FirmwareNames& n, const std::vector<std::string>& c_sources,
-                              const std::vector<std::string>& kernel_sources) {
+                              const std::vector<std::string>& kernel_sources, const std::vector<std::string>& host_kernels) {
   const std::string& M = n.macro;
   std::string s = "# " + banner_text(n) + "\n";
   s += fmt::format(
@@ -247,6 +252,16 @@ std::string makefile_fragment(const FirmwareNames& n, const std::vector<std::str
   s += fmt::format("$({0}_BUILD)/%.c.o: $({0}_DIR)/%.c\n\t@mkdir -p $(@D)\n\t$(CC) $(CFLAGS) -std=c99 -I$({0}_DIR) -c $< -o $@\n\n", M);
   s += fmt::format("$({0}_BUILD)/%.cpp.o: $({0}_DIR)/%.cpp\n\t@mkdir -p $(@D)\n\t$(CXX) $(CXXFLAGS) -std=c++11 -fno-exceptions -fno-rtti -fno-threadsafe-statics -Wno-psabi -c $< -o $@\n\n", M);
   s += fmt::format("$({0}_LIB): $({0}_OBJS)\n\t$(AR) rcs $@ $^\n", M);
+  if (host_kernels.empty()) return s;
+  // --emit obj: the same library with the kernels Halide's LLVM backend compiled for this CPU.
+  s += fmt::format("\n# {0}_HOST_LIB: the same, with the kernels as host objects (kernels/*.o, from --emit obj) and\n"
+                   "# their entry points (kernels/*.host.cpp) instead of the kernels' C++.\n{0}_HOST_CXX_SRCS :=", M);
+  for (const std::string& k : host_kernels) s += fmt::format(" \\\n  $({}_DIR)/{}.host.cpp", M, k);
+  s += fmt::format("\n{0}_HOST_KERNEL_OBJS :=", M);
+  for (const std::string& k : host_kernels) s += fmt::format(" \\\n  $({}_DIR)/{}.o", M, k);
+  s += fmt::format("\n{0}_HOST_OBJS := $(patsubst $({0}_DIR)/%,$({0}_BUILD)/%.o,$({0}_C_SRCS) $({0}_HOST_CXX_SRCS))\n", M);
+  s += fmt::format("{0}_HOST_LIB := $({0}_BUILD)/lib{1}_host.a\n\n", M, n.model);
+  s += fmt::format("$({0}_HOST_LIB): $({0}_HOST_OBJS) $({0}_HOST_KERNEL_OBJS)\n\t$(AR) rcs $@ $^\n", M);
   return s;
 }
 

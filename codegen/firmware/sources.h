@@ -33,7 +33,9 @@ std::string sample_source(const FirmwareNames& n, const KernelPlan& plan,
 // `c_sources`: the firmware's C files (glue, weights, sample); `kernel_sources`: the kernels' C++.
 std::string cmake_lists(const FirmwareNames& n, const std::vector<std::string>& c_sources,
                         const std::vector<std::string>& kernel_sources);
+// `host_kernels` (kernels/<name>, with --emit obj) adds <MODEL>_HOST_LIB, built from their host
+// objects instead of their C++.
 std::string makefile_fragment(const FirmwareNames& n, const std::vector<std::string>& c_sources,
-                              const std::vector<std::string>& kernel_sources);
+                              const std::vector<std::string>& kernel_sources, const std::vector<std::string>& host_kernels);
 
 }  // namespace qatc::codegen
