@@ -3,7 +3,7 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup configure build test demo clean
+.PHONY: all setup configure build test demo bench clean
 
 all: build
 
@@ -29,6 +29,11 @@ demo: build
 	$(BUILD)/driver/qatc compile examples/resnet_tiny/model.onnx --target c7x-mma --sample examples/resnet_tiny -o $(DEMO)/resnet_tiny
 	$(MAKE) -s -C examples/firmware FIRMWARE=$(DEMO)/resnet_tiny BUILD=$(DEMO)/example $(DEMO)/example/main
 	$(DEMO)/example/main
+
+# ResNet-18 and MobileNetV2 at 224x224 through qatc's host objects, its generated C and its simulator,
+# next to ONNX Runtime, in one run (bench/run.sh; models generated into $(BUILD)/bench on first use).
+bench: build
+	bash bench/run.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every build, test and model-generation dependency from Debian 12 packages.
 # Idempotent: does nothing (and needs no root) when everything is already installed.
+#   scripts/setup.sh [bench]   bench: also Node.js and npm, for the ONNX Runtime peer in bench/
 set -euo pipefail
 
 packages=(
@@ -20,6 +21,9 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
+if [ "${1:-}" = bench ] && ! { command -v node && command -v npm; } > /dev/null; then
+  missing+=(nodejs npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "setup: installing ${missing[*]}"

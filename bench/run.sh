@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The benchmark: ResNet-18 and MobileNetV2 (224x224, power-of-two QAT), single thread, each run by
+#   host   qatc's kernels as host objects (Halide's LLVM backend, --target host --emit obj)
+#   c      qatc's generated C (the firmware path), built with -O3 -march=native
+#   sim    qatc's bit-exact integer simulator
+#   ort    ONNX Runtime 1.30 (npm onnxruntime-node) on the same QDQ model, all graph optimizations
+# plus qatc compile's own time (cold, and with a warm kernel cache) and this core's measured int8
+# peak. Everything is measured in this one run; bench/report.py prints the table.
+#   bench/run.sh [BUILD_DIR]      (REPEAT=N timed runs per engine, default 20)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$(cd "${1:-$ROOT/build}" && pwd)
+B=$BUILD/bench
+REPEAT=${REPEAT:-20}
+QATC=$BUILD/driver/qatc
+export OMP_NUM_THREADS=1
+bash "$ROOT/scripts/setup.sh" bench
+
+mkdir -p "$B/results"
+for m in resnet18 mobilenet_v2; do
+  [ -f "$B/models/$m/model.onnx" ] || /usr/bin/python3 "$ROOT/scripts/make_bench_models.py" "$B/models"
+done
+if [ ! -d "$B/node/node_modules/onnxruntime-node" ]; then
+  mkdir -p "$B/node"
+  cp "$ROOT/bench/package.json" "$ROOT/bench/package-lock.json" "$B/node/"
+  (cd "$B/node" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+gcc -O2 -std=c11 "$ROOT/bench/int8_peak.c" -o "$B/int8_peak"
+"$B/int8_peak" > "$B/results/peak.json"
+
+seconds() { local t0 t1; t0=$(date +%s%N); "$@" > /dev/null; t1=$(date +%s%N); echo "$(( (t1 - t0) / 1000000 ))"; }
+
+for m in resnet18 mobilenet_v2; do
+  M=$B/models/$m R=$B/results/$m O=$B/out/$m
+  mkdir -p "$R"
+  echo "== $m" >&2
+  rm -rf "$B/cache"
+  cold=$(seconds "$QATC" compile "$M/model.onnx" --target host --emit obj --name qatc_bench --no-kernel-cache -o "$O")
+  QATC_KERNEL_CACHE=$B/cache "$QATC" compile "$M/model.onnx" --target host --emit obj --name qatc_bench -o "$O" > /dev/null
+  warm=$(QATC_KERNEL_CACHE=$B/cache seconds "$QATC" compile "$M/model.onnx" --target host --emit obj --name qatc_bench -o "$O")
+  echo "{\"cold_ms\": $cold, \"warm_ms\": $warm}" > "$R/compile.json"
+  # What is timed is also right: the generated C against the simulator and torch's output.
+  "$QATC" verify "$M/model.onnx" --data "$M" --engine all --target host -q --work-dir "$B/verify/$m" > "$R/verify.txt"
+  make -s -j"$(nproc)" -f "$ROOT/bench/Makefile" FIRMWARE="$O" BUILD="$B/build/$m" all
+  "$B/build/$m/bench_host" "$REPEAT" > "$R/host.json"
+  "$B/build/$m/bench_c" "$REPEAT" > "$R/c.json"
+  "$BUILD/bench/qatc-bench-model" "$M/model.onnx" "$M/test_data_set_0/input_0.pb" --repeat 3 > "$R/sim.json"
+  NODE_PATH=$B/node/node_modules node "$ROOT/bench/ort_bench.js" "$M/model.onnx" "$REPEAT" "$R/ort-profile" > "$R/ort.json"
+done
+/usr/bin/python3 "$ROOT/bench/report.py" "$B"
