@@ -205,6 +205,76 @@ class Planner {
 
   static int64_t x_zero_point(const ir::Op& op) { return op.has("x_zero_point") ? op.get_int("x_zero_point") : 0; }
 
+  // conv + requantize on a target with an int8 dot product (AVX-512 VNNI: 4 u8 x s8 products per
+  // int32 lane): a dense 2-D conv of 8-bit activations and weights into int32. The kernel reads
+  // the input as unsigned bytes x + o (o = 128 for int8 input, else 0) and the weights arranged
+  // [C_out/16][tap][C_in/4][16][4] (both channel counts padded with zero weights), and starts each
+  // sum at  bias - (zero point + o) * Σ w  instead of  bias, so that
+  //   bias' + Σ (x + o) w  =  bias + Σ (x - zero point) w   exactly, in integers.
+  // Refused (false: the generic conv) where a partial sum of the unsigned form could leave int32.
+  bool plan_dot_conv(const ir::Op& conv, const ir::Op& rq, const ir::TensorData& w, const sim::Window& win) {
+    const ir::DType xt = conv.inputs[0]->type.dtype;
+    if (t_.int8_dot_product != 4 || conv.get_int("group") != 1 || conv.inputs[0]->type.shape.size() != 4 ||
+        (xt != ir::DType::u8 && xt != ir::DType::i8) || w.dtype() != ir::DType::i8 || conv.outputs[0]->type.dtype != ir::DType::i32)
+      return false;
+    const int lanes = t_.vector_lanes(32);
+    const ir::Shape& ws = w.shape();
+    const int64_t cout = ws[0], cin = ws[1], taps = win.kernel_volume();
+    const int64_t cin4 = (cin + 3) / 4 * 4, cout_v = (cout + lanes - 1) / lanes * lanes;
+    const int64_t offset = (xt == ir::DType::i8 ? 128 : 0) + x_zero_point(conv);
+    const ir::TensorData* bias = conv.inputs.size() > 2 ? &constant_operand(conv, 2, "bias") : nullptr;
+    ir::TensorData arranged(ir::DType::i8, {cout_v / lanes, taps, cin4 / 4, lanes, 4});
+    ir::TensorData start(ir::DType::i32, {cout_v});
+    for (int64_t co = 0; co < cout; ++co) {
+      int64_t sum = 0, magnitude = 0;
+      for (int64_t ci = 0; ci < cin; ++ci)
+        for (int64_t k = 0; k < taps; ++k) {
+          const auto v = w.as<int8_t>()[static_cast<size_t>((co * cin + ci) * taps + k)];
+          sum += v;
+          magnitude += std::abs(v);
+          arranged.as<int8_t>()[static_cast<size_t>((((co / lanes) * taps + k) * (cin4 / 4) + ci / 4) * lanes * 4 + (co % lanes) * 4 + ci % 4)] = v;
+        }
+      const int64_t b = (bias ? bias->int_at(co) : 0) - offset * sum;
+      if (std::abs(b) + 255 * magnitude >= (int64_t{1} << 31)) return false;
+      start.as<int32_t>()[static_cast<size_t>(co)] = static_cast<int32_t>(b);
+    }
+    fused_.insert(&rq);
+    Step& s = add_step(conv, KernelKind::conv, rq.outputs[0]);
+    s.layer = conv.name.empty() ? s.layer : conv.name;
+    s.args.push_back({conv.inputs[0], -1});
+    s.args.push_back({nullptr, add_constant(fmt::format("weights of {} in [C_out/{}][tap][C_in/4][{}][4] order (int8 dot product)",
+                                                        conv.describe(), lanes, lanes),
+                                            std::move(arranged))});
+    s.args.push_back({nullptr, add_constant(fmt::format("bias of {} minus {} times each output channel's weight sum",
+                                                        conv.describe(), offset),
+                                            std::move(start))});
+    s.args.push_back({nullptr, requantize_table(rq, s)});
+    if (rq.get_int("axis") > 1) fail("{}: requantization along axis {} of a conv result", rq.describe(), rq.get_int("axis"));
+    set_window(s, win);
+    s.spec.attrs["dot"] = int64_t{1};
+    s.spec.attrs["dot_offset"] = int64_t{xt == ir::DType::i8 ? 128 : 0};
+    s.spec.attrs["has_bias"] = int64_t{1};
+    s.spec.attrs["group"] = int64_t{1};
+    s.spec.attrs["acc_bits"] = int64_t{32};
+    s.spec.attrs["x_zero_point"] = x_zero_point(conv);
+    s.spec.attrs["channel_block"] = int64_t{lanes};
+    const sim::WindowAxis& cols = win.axes[2];
+    const DotConvTile tile = dot_conv_tile(t_, cols.out, cout_v / lanes);
+    s.spec.attrs["dot_channel_vectors"] = int64_t{tile.channel_vectors};
+    s.spec.attrs["dot_columns"] = int64_t{tile.columns};
+    // Rows per tile: within L1D and Halide's stack limit for both schedules (the host objects' and
+    // the C backend's, which vectorizes columns by `lanes` and blocks `lanes` channels).
+    ConvGeometry geometry{win.axes[1].out, cols.out, cols.in, cin4, win.axes[1].kernel, taps, win.axes[1].stride, lanes};
+    geometry.lanes = lanes;
+    geometry.padded_cols = ((cols.out + lanes - 1) / lanes * lanes - 1) * cols.stride + (cols.kernel - 1) * cols.dilation + 1;
+    geometry.channels_read = cin4;
+    s.spec.attrs["tile_rows"] = conv_tile_rows(t_, geometry);
+    s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, 32, cols.out)};
+    s.macs = ir::num_elements(rq.outputs[0]->type.shape) * cin * taps;
+    finish(s);
+    return true;
+  }
+
   // conv + requantize: weights arranged [C_out / B][C_in per group][kd][kh][kw][B], B the channel
   // block, so the B weights one input tap meets are adjacent.
   void plan_conv(const ir::Op& conv) {
@@ -215,6 +285,7 @@ class Planner {
     const ir::TensorData& w = constant_operand(conv, 1, "weight");
     const ir::Shape& ws = w.shape();
     const sim::Window win = sim::make_window(conv, conv.inputs[0]->type.shape, ir::Shape(ws.begin() + 2, ws.end()));
+    if (plan_dot_conv(conv, *rq, w, win)) return;
     const int64_t cout = ws[0], cin = ws[1], taps = win.kernel_volume();
     const int block = conv_channel_block(t_, cout);
     ir::TensorData arranged(w.dtype(), {cout / block, cin, win.axes[0].kernel, win.axes[1].kernel, win.axes[2].kernel, block});

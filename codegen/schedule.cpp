@@ -25,6 +25,24 @@ int conv_channel_block(const targets::Target& t, int64_t out_channels) {
   return static_cast<int>(block);
 }
 
+DotConvTile dot_conv_tile(const targets::Target& t, int64_t out_cols, int64_t channel_vectors_total) {
+  const int accumulators = t.vector_registers >= 32 ? 20 : 8;
+  DotConvTile best{1, 1};
+  double best_score = 0;
+  for (int cv : {4, 2, 1}) {
+    if (channel_vectors_total % cv != 0) continue;
+    const int64_t columns = std::min<int64_t>({accumulators / cv, out_cols, 8});
+    // Columns computed per row, the last block shifted inwards over already computed ones.
+    const double useful = static_cast<double>(out_cols) / static_cast<double>((out_cols + columns - 1) / columns * columns);
+    const double score = static_cast<double>(cv * columns) * useful;
+    if (score > best_score) {
+      best_score = score;
+      best = {cv, static_cast<int>(columns)};
+    }
+  }
+  return best;
+}
+
 int64_t conv_tile_rows(const targets::Target& t, const ConvGeometry& g) {
   const int64_t budget = t.memory.empty() ? int64_t{1} << 15 : t.memory.front().bytes / 2;
   const int64_t weights = g.channel_block * g.in_channels * g.kernel_volume;

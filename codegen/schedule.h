@@ -32,6 +32,14 @@ struct ConvGeometry {
 // firmware does not have: every tile buffer stays within this.
 constexpr int64_t kMaxStackBuffer = 16 * 1024;
 
+// The dot-product conv's register block: `channel_vectors` vectors of int32 output channels times
+// `columns` output columns, as many accumulators as the target's vector registers hold next to the
+// operands (20 of 32, 8 of 16); the split that wastes the fewest recomputed columns wins.
+struct DotConvTile {
+  int channel_vectors, columns;
+};
+DotConvTile dot_conv_tile(const targets::Target& t, int64_t out_cols, int64_t channel_vectors_total);
+
 // Output rows per tile: the largest divisor of out_rows whose working set (input rows the tile
 // reads, its weight block, its int32 accumulators) fits half of the innermost memory level, so the
 // tile stays in L1D while the rest of the layer streams from L2, and whose stack buffers (padded

@@ -59,6 +59,17 @@ int host_vector_bits() {
   return 128;
 }
 
+// AVX-512 VNNI's vpdpbusd sums 4 u8 x s8 products per int32 lane.
+int host_int8_dot_product() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512vnni") ? 4 : 0;
+}
+
+int host_vector_registers() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") ? 32 : 16;
+}
+
 int64_t host_cache_bytes(const std::string& level) {
   long v = level == "L1D" ? sysconf(_SC_LEVEL1_DCACHE_SIZE)
            : level == "L2" ? sysconf(_SC_LEVEL2_CACHE_SIZE)
@@ -121,6 +132,14 @@ Target load_target(const std::string& path) {
     t.memory.push_back(std::move(m));
   }
   t.clock_hz = r.is_auto(root, "clock_hz") ? host_clock_hz() : r.positive(root, "clock_hz");
+  if (root.contains("int8_dot_product")) {
+    t.int8_dot_product = r.is_auto(root, "int8_dot_product") ? host_int8_dot_product()
+                                                             : static_cast<int>(r.positive(root, "int8_dot_product"));
+    if (t.int8_dot_product != 0 && t.int8_dot_product != 4) r.error("int8_dot_product", "must be 4 (products per int32 lane)");
+  }
+  if (root.contains("vector_registers"))
+    t.vector_registers = r.is_auto(root, "vector_registers") ? host_vector_registers()
+                                                             : static_cast<int>(r.positive(root, "vector_registers"));
   const json& emit = r.at(root, "emit");
   if (!emit.is_array() || emit.empty()) r.error("emit", "must list at least one of \"c\", \"asm\", \"object\"");
   for (const json& e : emit) {

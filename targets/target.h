@@ -29,6 +29,10 @@ struct Target {
   std::vector<MemoryLevel> memory;  // nearest (smallest) first
   int64_t clock_hz = 0;
   std::vector<std::string> emit;    // "c", "asm", "object"
+  // An int8 dot-product instruction: this many u8 x s8 products summed into each int32 lane
+  // (AVX-512 VNNI's vpdpbusd: 4), or 0 for none. Convs then use a dot-product schedule.
+  int int8_dot_product = 0;
+  int vector_registers = 16;        // how many accumulators a register-blocked kernel can hold
 
   int vector_lanes(int element_bits) const { return vector_bits / element_bits; }
 };

@@ -10,7 +10,86 @@ namespace qatc::codegen::hl {
 
 using namespace Halide;
 
-KernelPipeline conv_pipeline(const KernelSpec& s) {
+namespace {
+
+// The dot-product conv (kernel_plan.cpp's plan_dot_conv): 2-D, dense, 8-bit. The input tile is
+// copied as unsigned bytes x + offset, the sum starts at the adjusted bias, weights are
+// w(ci % 4, co % 16, ci / 4, tap, co / 16).
+//   LLVM: the tile copy channel-innermost, a register block of channel vectors x columns, the
+//     reduction over 4 channels at a time vectorized atomically: one vpdpbusd per 64 MACs.
+//   C: the tile copy column-innermost and columns vectorized with weights broadcast, as the
+//     generic conv (Halide 14's C backend turns vector reductions into slow scalar code).
+KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
+  const auto &kernel = s.get_ints("win_kernel"), &out = s.get_ints("win_out"), &stride = s.get_ints("win_stride"),
+             &pad = s.get_ints("win_pad"), &dilation = s.get_ints("win_dilation");
+  const ir::Shape& ws = s.args[1].shape;  // C_out / L, taps, C_in / 4, L, 4
+  const int lanes = static_cast<int>(ws[3]);
+  const int cin4 = static_cast<int>(ws[2] * 4), kw = static_cast<int>(kernel[2]), kh = static_cast<int>(kernel[1]);
+  const int offset = static_cast<int>(s.get_int("dot_offset")), zp = static_cast<int>(s.get_int("x_zero_point"));
+
+  ImageParam x = input(s, 0, "x"), w = input(s, 1, "w"), start = input(s, 2, "start"), table = input(s, 3, "rq");
+  WindowVars v;
+  Func padded = padded_input(s, x, cast(x.type(), zp), v);
+  const Var &vx = v.x, &vy = v.y, &vc = v.c, &vn = v.n;
+  Func packed("packed");  // (channel, column, row, n)
+  packed(vc, vx, vy, vn) = cast<uint8_t>(cast<int16_t>(padded(vx, vy, 0, vc, vn)) + offset);
+
+  RDom r({{0, cin4}, {0, kw}, {0, kh}}, "r");
+  Func acc("acc");
+  acc(vc, vx, vy, vn) = start(vc);
+  Expr col = vx * static_cast<int>(stride[2]) - static_cast<int>(pad[2]) + r.y * static_cast<int>(dilation[2]);
+  Expr row = vy * static_cast<int>(stride[1]) - static_cast<int>(pad[1]) + r.z * static_cast<int>(dilation[1]);
+  acc(vc, vx, vy, vn) += cast<int32_t>(packed(r.x, col, row, vn)) *
+                         cast<int32_t>(w(r.x % 4, vc % lanes, r.x / 4, r.z * kw + r.y, vc / lanes));
+  Func y("conv");
+  y(vx, vy, vc, vn) = requantize(s, acc(vc, vx, vy, vn), table, s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0));
+  constrain_output(y, s.result());
+
+  const int64_t cout = s.result().shape[1], rows = s.get_int("tile_rows");
+  Var yo("yo"), yi("yi"), co("co"), ci("ci"), xo("xo"), xi("xi");
+  if (backend == Backend::llvm) {
+    const int vectors = static_cast<int>(s.get_int("dot_channel_vectors")), columns = static_cast<int>(s.get_int("dot_columns"));
+    const int block = vectors * lanes;
+    y.split(vy, yo, yi, static_cast<int>(rows))
+        .split(vx, xo, xi, columns, out[2] % columns == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards)
+        .split(vc, co, ci, block, cout % block == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf)
+        .reorder(ci, xi, co, xo, yi, yo)
+        .vectorize(ci, lanes, TailStrategy::GuardWithIf)
+        .unroll(xi);
+    packed.compute_at(y, yo).store_in(MemoryType::Stack);
+    // Channels round up to whole vectors (the weights and start values are padded for it).
+    acc.compute_at(y, co).store_in(MemoryType::Stack).vectorize(vc, lanes, TailStrategy::RoundUp).unroll(vc).unroll(vx);
+    RVar ro("ro"), ri("ri");
+    acc.update()
+        .split(r.x, ro, ri, 4)
+        .reorder(ri, vc, vx, ro, r.y, r.z)
+        .atomic()
+        .vectorize(ri, 4)
+        .vectorize(vc, lanes, TailStrategy::RoundUp)
+        .unroll(vc)
+        .unroll(vx);
+  } else {
+    const int vlanes = static_cast<int>(s.get_int("lanes"));
+    y.split(vc, co, ci, lanes, cout % lanes == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf)
+        .split(vy, yo, yi, static_cast<int>(rows))
+        .reorder(vx, ci, yi, yo);
+    vectorize_pure(y, vx, out[2], vlanes);
+    packed.compute_at(y, yo).store_in(MemoryType::Stack).reorder_storage(vx, vc, vy, vn);
+    acc.compute_at(y, yo).store_in(MemoryType::Stack).reorder_storage(vx, vc, vy, vn).vectorize(vx, vlanes, TailStrategy::RoundUp);
+    RVar ro("ro"), ri("ri");
+    acc.update()
+        .split(r.x, ro, ri, 4)
+        .reorder(vx, vc, ri, r.y, r.z, ro, vy, vn)
+        .vectorize(vx, vlanes, TailStrategy::RoundUp)
+        .unroll(ri);
+  }
+  return {y, {x, w, start, table}};
+}
+
+}  // namespace
+
+KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
+  if (s.attrs.count("dot")) return dot_conv_pipeline(s, backend);
   const auto &kernel = s.get_ints("win_kernel"), &out = s.get_ints("win_out");
   const bool has_bias = s.get_int("has_bias") != 0;
   const int64_t block = s.get_int("channel_block"), zp = s.get_int("x_zero_point");

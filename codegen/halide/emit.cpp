@@ -16,9 +16,9 @@ namespace {
 
 using namespace Halide;
 
-hl::KernelPipeline pipeline(const KernelSpec& s) {
+hl::KernelPipeline pipeline(const KernelSpec& s, hl::Backend backend) {
   switch (s.kind) {
-    case KernelKind::conv: return hl::conv_pipeline(s);
+    case KernelKind::conv: return hl::conv_pipeline(s, backend);
     case KernelKind::matmul: return hl::matmul_pipeline(s);
     case KernelKind::requantize: return hl::requantize_pipeline(s);
     case KernelKind::add:
@@ -90,7 +90,7 @@ std::string impl_name(const KernelSpec& s) { return s.name() + "_impl"; }
 }  // namespace
 
 std::string emit_kernel_cpp(const KernelSpec& s) {
-  hl::KernelPipeline p = pipeline(s);
+  hl::KernelPipeline p = pipeline(s, hl::Backend::c);
   TempDir dir;
   const std::filesystem::path file = dir.path() / "kernel.cpp";
   p.output.compile_to_c(file.string(), p.arguments(), impl_name(s), c_target());
@@ -98,7 +98,7 @@ std::string emit_kernel_cpp(const KernelSpec& s) {
 }
 
 std::string emit_kernel_assembly(const KernelSpec& s) {
-  hl::KernelPipeline p = pipeline(s);
+  hl::KernelPipeline p = pipeline(s, hl::Backend::llvm);
   TempDir dir;
   const std::filesystem::path file = dir.path() / "kernel.s";
   p.output.compile_to_assembly(file.string(), p.arguments(), impl_name(s), host_target());
@@ -106,12 +106,12 @@ std::string emit_kernel_assembly(const KernelSpec& s) {
 }
 
 void emit_kernel_object(const KernelSpec& s, const std::filesystem::path& file) {
-  hl::KernelPipeline p = pipeline(s);
+  hl::KernelPipeline p = pipeline(s, hl::Backend::llvm);
   p.output.compile_to_object(file.string(), p.arguments(), impl_name(s), host_target());
 }
 
-ir::TensorData realize_kernel(const KernelSpec& s, const std::vector<const ir::TensorData*>& args) {
-  hl::KernelPipeline p = pipeline(s);
+ir::TensorData realize_kernel(const KernelSpec& s, const std::vector<const ir::TensorData*>& args, bool c_schedule) {
+  hl::KernelPipeline p = pipeline(s, c_schedule ? hl::Backend::c : hl::Backend::llvm);
   for (size_t i = 0; i < p.inputs.size(); ++i) p.inputs[i].set(view(*args[i], hl::halide_type(args[i]->dtype())));
   ir::TensorData result(s.result().dtype, s.result().shape);
   Buffer<> out = view(result, hl::halide_type(result.dtype()));

@@ -58,8 +58,12 @@ Halide::Func padded_input(const KernelSpec& s, const Halide::ImageParam& x, Hali
 // padded_input's arguments for tap (r[0], r[1], r[2]) of output (v.x, v.y, v.z) and channel `c`.
 std::vector<Halide::Expr> tap_position(const KernelSpec& s, const WindowVars& v, const Halide::RDom& r, Halide::Expr c);
 
+// Which Halide backend a pipeline is scheduled for: the C backend (firmware C for every target)
+// or LLVM (host objects, assembly, JIT). Most kernels schedule alike; the dot-product conv does not.
+enum class Backend { c, llvm };
+
 // The pipelines, one per kernel kind (conv.cpp, matmul.cpp, ...).
-KernelPipeline conv_pipeline(const KernelSpec& s);
+KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend);
 KernelPipeline matmul_pipeline(const KernelSpec& s);
 KernelPipeline requantize_pipeline(const KernelSpec& s);
 KernelPipeline elementwise_pipeline(const KernelSpec& s);

@@ -68,6 +68,8 @@ void check_kernels(const std::string& text) {
       std::vector<const ir::TensorData*> args;
       for (const codegen::Arg& a : s.args) args.push_back(a.value ? &values.at(a.value->name) : &plan.constants[a.constant].data);
       CHECK(codegen::realize_kernel(s.spec, args) == values.at(s.result->name));
+      // The dot-product conv schedules the C backend's code differently: that schedule too.
+      if (s.spec.attrs.count("dot")) CHECK(codegen::realize_kernel(s.spec, args, true) == values.at(s.result->name));
     }
   }
 }
@@ -80,11 +82,12 @@ const std::vector<std::string> kRules{"half_even", "half_up", "half_away", "floo
 
 // conv + requantize with per-channel shifts (some <= 0), bias fractions and bounds.
 std::string conv_graph(int64_t c, int64_t h, int64_t w, int64_t co, int64_t group, int64_t k, int64_t stride,
-                       int64_t dilation, std::array<int64_t, 4> pads, int64_t zp, const std::string& rule, bool bias) {
+                       int64_t dilation, std::array<int64_t, 4> pads, int64_t zp, const std::string& rule, bool bias,
+                       const std::string& xt = "u8") {
   const int64_t oh = out_size(h, k, stride, pads[0], pads[2], dilation), ow = out_size(w, k, stride, pads[1], pads[3], dilation);
   const int64_t cig = c / group;
   return fmt::format(R"(graph @conv {{
-  input %x : u8[1,{c},{h},{w}] quant<u8: scale = 2^-5, zp = {zp}>
+  input %x : {xt}[1,{c},{h},{w}] quant<{xt}: scale = 2^-5, zp = {zp}>
   const %w : i8[{co},{cig},{k},{k}] = {wv}
   const %b : i32[{co}] = {bv}
   const %rb : i32[{co}] = {rbv}
@@ -92,7 +95,7 @@ std::string conv_graph(int64_t c, int64_t h, int64_t w, int64_t co, int64_t grou
   %y = requantize(%acc, %rb) {{axis = 1, bias_frac = {frac}, max = 100, min = -128, round = "{rule}", shift = {shift}}} : i8[1,{co},{oh},{ow}] quant<i8: scale = 2^-4, zp = -3>
   output %y
 }})",
-                     fmt::arg("c", c), fmt::arg("h", h), fmt::arg("w", w), fmt::arg("zp", zp), fmt::arg("co", co),
+                     fmt::arg("xt", xt), fmt::arg("c", c), fmt::arg("h", h), fmt::arg("w", w), fmt::arg("zp", zp), fmt::arg("co", co),
                      fmt::arg("cig", cig), fmt::arg("k", k), fmt::arg("wv", values(co * cig * k * k, -128, 127)),
                      fmt::arg("bv", values(co, -5000, 5000)), fmt::arg("rbv", values(co, -3000, 3000)),
                      fmt::arg("bias", bias ? ", %b" : ""), fmt::arg("d", dilation), fmt::arg("g", group),
@@ -112,6 +115,17 @@ TEST_CASE("conv kernels equal the simulator: strides, dilations, padding, groups
   check_kernels(conv_graph(8, 12, 12, 8, 8, 3, 1, 2, {2, 2, 2, 2}, 7, "half_even", true));  // depthwise, dilated
   check_kernels(conv_graph(5, 6, 33, 16, 1, 1, 1, 1, {0, 0, 0, 0}, 0, "half_up", true));   // pointwise, wide rows
   check_kernels(conv_graph(2, 5, 5, 3, 1, 5, 3, 1, {2, 1, 0, 2}, 1, "half_away", true));   // odd channel count
+}
+
+// Where the target has an int8 dot product (host: AVX-512 VNNI) dense 8-bit convs take the
+// dot-product kernel: unsigned bytes x + 128 for int8 inputs, channel counts padded to 4 and 16,
+// register blocks of channel vectors x columns with shifted-in last blocks.
+TEST_CASE("dot-product conv kernels equal the simulator: int8 and uint8 inputs, register blocks, tails") {
+  check_kernels(conv_graph(24, 6, 23, 64, 1, 3, 1, 1, {1, 1, 1, 1}, -3, "half_even", true, "i8"));
+  check_kernels(conv_graph(7, 9, 9, 40, 1, 3, 2, 1, {1, 0, 1, 2}, 5, "half_up", false, "i8"));
+  check_kernels(conv_graph(16, 7, 7, 32, 1, 3, 1, 2, {2, 2, 2, 2}, 9, "floor", true));
+  check_kernels(conv_graph(3, 11, 12, 16, 1, 7, 2, 1, {3, 3, 3, 3}, 0, "half_away", true));  // a 7x7 stem
+  check_kernels(conv_graph(64, 3, 3, 48, 1, 1, 1, 1, {0, 0, 0, 0}, 0, "half_even", true, "i8"));
 }
 
 TEST_CASE("matmul kernels equal the simulator, per tensor and per output feature") {
