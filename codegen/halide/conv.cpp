@@ -136,9 +136,11 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
     acc.compute_at(y, co);
   }
   acc.store_in(MemoryType::Stack);
-  // The padded input rows a tile reads, copied once per tile (scalar: Halide 14's C backend
-  // miscompiles the odd-width vectors a vectorized boundary produces), then read by dense vectors.
+  // The padded input rows a tile reads, copied once per tile, then read by dense vectors. The
+  // copy is scalar in C: Halide 14's C backend miscompiles the odd-width vectors a vectorized
+  // boundary produces.
   padded.compute_at(y, spatial >= 2 ? yo : co).store_in(MemoryType::Stack);
+  if (backend == Backend::llvm) padded.vectorize(v.x, lanes, TailStrategy::RoundUp);
   acc.vectorize(vx, lanes, TailStrategy::RoundUp);
   // Reading the padded input past the row end is safe (its copy is sized to what is read), so the
   // update rounds up too.

@@ -26,7 +26,7 @@ hl::KernelPipeline pipeline(const KernelSpec& s, hl::Backend backend) {
     case KernelKind::widen:
     case KernelKind::clip: return hl::elementwise_pipeline(s);
     case KernelKind::maxpool:
-    case KernelKind::avgpool: return hl::pool_pipeline(s);
+    case KernelKind::avgpool: return hl::pool_pipeline(s, backend);
     case KernelKind::concat:
     case KernelKind::gather:
     case KernelKind::transpose: return hl::layout_pipeline(s);

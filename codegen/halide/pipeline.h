@@ -59,7 +59,8 @@ Halide::Func padded_input(const KernelSpec& s, const Halide::ImageParam& x, Hali
 std::vector<Halide::Expr> tap_position(const KernelSpec& s, const WindowVars& v, const Halide::RDom& r, Halide::Expr c);
 
 // Which Halide backend a pipeline is scheduled for: the C backend (firmware C for every target)
-// or LLVM (host objects, assembly, JIT). Most kernels schedule alike; the dot-product conv does not.
+// or LLVM (host objects, assembly, JIT). Kernels schedule alike but for what Halide 14's C backend
+// handles badly: vector reductions (the dot-product conv) and vectorized boundary copies.
 enum class Backend { c, llvm };
 
 // The pipelines, one per kernel kind (conv.cpp, matmul.cpp, ...).
@@ -67,7 +68,7 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend);
 KernelPipeline matmul_pipeline(const KernelSpec& s);
 KernelPipeline requantize_pipeline(const KernelSpec& s);
 KernelPipeline elementwise_pipeline(const KernelSpec& s);
-KernelPipeline pool_pipeline(const KernelSpec& s);
+KernelPipeline pool_pipeline(const KernelSpec& s, Backend backend);
 KernelPipeline layout_pipeline(const KernelSpec& s);
 
 }  // namespace qatc::codegen::hl

@@ -18,7 +18,7 @@ Buffer<int32_t> table(const std::vector<int64_t>& values, const std::string& nam
 
 }  // namespace
 
-KernelPipeline pool_pipeline(const KernelSpec& s) {
+KernelPipeline pool_pipeline(const KernelSpec& s, Backend backend) {
   const bool average = s.kind == KernelKind::avgpool;
   const auto &kernel = s.get_ints("win_kernel"), &out = s.get_ints("win_out");
   const ir::Shape& xs = s.args[0].shape;
@@ -63,8 +63,10 @@ KernelPipeline pool_pipeline(const KernelSpec& s) {
   vectorize_pure(y, vx, out[2], lanes);
   // Per output row; reading the padded input past the row end is safe, so the window rounds up.
   reduced.compute_at(y, spatial >= 2 ? vy : vc).store_in(MemoryType::Stack);
-  // A scalar copy of the padded rows (see conv.cpp: vectorized boundaries miscompile in Halide 14's C backend).
+  // A copy of the padded rows, scalar in C (see conv.cpp: vectorized boundaries miscompile in
+  // Halide 14's C backend).
   padded.compute_at(y, spatial >= 2 ? vy : vc).store_in(MemoryType::Stack);
+  if (backend == Backend::llvm) padded.vectorize(vx, lanes, TailStrategy::RoundUp);
   reduced.vectorize(vx, lanes, TailStrategy::RoundUp);
   reduced.update().reorder(vx, r[0], r[1], r[2]).vectorize(vx, lanes, TailStrategy::RoundUp);
   return {y, {x}};
