@@ -269,6 +269,10 @@ class Planner {
     geometry.padded_cols = ((cols.out + lanes - 1) / lanes * lanes - 1) * cols.stride + (cols.kernel - 1) * cols.dilation + 1;
     geometry.channels_read = cin4;
     s.spec.attrs["tile_rows"] = conv_tile_rows(t_, geometry);
+    // The host objects' tile copy holds only the columns read (no vector rounding): often more rows.
+    geometry.padded_cols = (cols.out - 1) * cols.stride + (cols.kernel - 1) * cols.dilation + 1;
+    geometry.out_cols = tile.columns;
+    s.spec.attrs["dot_tile_rows"] = conv_tile_rows(t_, geometry);
     s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, 32, cols.out)};
     s.macs = ir::num_elements(rq.outputs[0]->type.shape) * cin * taps;
     finish(s);

@@ -50,7 +50,7 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
   if (backend == Backend::llvm) {
     const int vectors = static_cast<int>(s.get_int("dot_channel_vectors")), columns = static_cast<int>(s.get_int("dot_columns"));
     const int block = vectors * lanes;
-    y.split(vy, yo, yi, static_cast<int>(rows))
+    y.split(vy, yo, yi, static_cast<int>(s.get_int("dot_tile_rows")))
         .split(vx, xo, xi, columns, out[2] % columns == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards)
         .split(vc, co, ci, block, cout % block == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf)
         .reorder(ci, xi, co, xo, yi, yo)
