@@ -484,4 +484,39 @@ class Planner {
 
 KernelPlan plan_kernels(const ir::Graph& g, const targets::Target& target) { return Planner(g, target).run(); }
 
+sim::LayerWork layer_work(const KernelPlan& plan, const Step& s) {
+  sim::LayerWork w;
+  if (s.alias) return w;
+  const auto bytes = [](const ir::Value& v) { return ir::num_elements(v.type.shape) * static_cast<int64_t>(ir::byte_size(v.type.dtype)); };
+  w.macs = s.macs;
+  w.results = ir::num_elements(s.result->type.shape);
+  w.output_bytes = bytes(*s.result);
+  for (const Arg& a : s.args) {
+    if (a.value) w.input_bytes += bytes(*a.value);
+    else w.weight_bytes += static_cast<int64_t>(plan.constants[static_cast<size_t>(a.constant)].data.bytes().size());
+  }
+  int64_t window = 1;
+  if (auto it = s.spec.attrs.find("win_kernel"); it != s.spec.attrs.end())
+    for (int64_t k : std::get<std::vector<int64_t>>(it->second)) window *= k;
+  switch (s.spec.kind) {
+    case KernelKind::conv: {
+      const int64_t groups = s.spec.get_int("group");
+      w.reduction = s.spec.args[0].shape[1] / groups * window;
+      w.out_channels = s.spec.result().shape[1] / groups;
+      w.requantized = true;
+      break;
+    }
+    case KernelKind::matmul:
+      w.reduction = s.spec.args[0].shape.back();
+      w.out_channels = s.spec.result().shape.back();
+      w.requantized = true;
+      break;
+    case KernelKind::maxpool:
+    case KernelKind::avgpool: w.ops_per_result = window; break;
+    case KernelKind::requantize: w.requantized = true; break;
+    default: break;
+  }
+  return w;
+}
+
 }  // namespace qatc::codegen

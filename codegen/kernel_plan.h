@@ -6,6 +6,7 @@
 
 #include "codegen/kernel_spec.h"
 #include "ir/graph.h"
+#include "sim/cost_model.h"
 #include "targets/target.h"
 
 #include <string>
@@ -44,5 +45,9 @@ struct KernelPlan {
 
 // Throws Error naming the op or tensor for anything code generation does not support.
 KernelPlan plan_kernels(const ir::Graph& g, const targets::Target& target);
+
+// What step `s` asks of the target, for the cost model (sim/cost_model.h): its MACs and matrix
+// shape, results, bytes read and written. Reshape views ask nothing.
+sim::LayerWork layer_work(const KernelPlan& plan, const Step& s);
 
 }  // namespace qatc::codegen

@@ -17,6 +17,7 @@ void register_run(CLI::App& app, Action& action);
 void register_verify(CLI::App& app, Action& action);
 void register_targets(CLI::App& app, Action& action);
 void register_compile(CLI::App& app, Action& action);
+void register_estimate(CLI::App& app, Action& action);
 
 // What every command that imports a model takes: --input-shape NAME=1x3x224x224 (repeatable),
 // --qat-dialect, and the TI v1 settings its export does not record.

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   qatc::driver::register_compile(app, action);
   qatc::driver::register_verify(app, action);
   qatc::driver::register_targets(app, action);
+  qatc::driver::register_estimate(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,6 +11,7 @@ namespace qatc::driver {
 namespace {
 
 std::string bytes_text(int64_t b) {
+  if (b % (int64_t{1} << 30) == 0) return fmt::format("{} GiB", b >> 30);
   if (b % (int64_t{1} << 20) == 0) return fmt::format("{} MiB", b >> 20);
   if (b % 1024 == 0) return fmt::format("{} KiB", b >> 10);
   return fmt::format("{} B", b);
@@ -23,7 +24,7 @@ std::string clock_text(int64_t hz) {
 
 int list_targets(const std::string& dir) {
   std::vector<targets::Target> all = targets::load_targets(dir);
-  std::cout << fmt::format("{:<9} {:>6}  {:<14} {:<22} {:<10} {:<12} {:<34} {:<9} {}\n", "target", "vector", "lanes i8/16/32",
+  std::cout << fmt::format("{:<9} {:>6}  {:<14} {:<22} {:<10} {:<12} {:<45} {:<9} {}\n", "target", "vector", "lanes i8/16/32",
                            "matrix unit", "int8 dot", "accumulator", "memory", "clock", "emits");
   for (const auto& t : all) {
     std::vector<std::string> levels;
@@ -31,7 +32,7 @@ int list_targets(const std::string& dir) {
     std::string mma = t.matrix_unit.rows ? fmt::format("{}x{}, {} MAC/cycle", t.matrix_unit.rows, t.matrix_unit.cols,
                                                        t.matrix_unit.int8_macs_per_cycle)
                                          : "none";
-    std::cout << fmt::format("{:<9} {:>4} b  {:<14} {:<22} {:<10} {:<12} {:<34} {:<9} {}\n", t.name, t.vector_bits,
+    std::cout << fmt::format("{:<9} {:>4} b  {:<14} {:<22} {:<10} {:<12} {:<45} {:<9} {}\n", t.name, t.vector_bits,
                              fmt::format("{}/{}/{}", t.vector_lanes(8), t.vector_lanes(16), t.vector_lanes(32)), mma,
                              t.int8_dot_product ? fmt::format("{} per lane", t.int8_dot_product) : "none",
                              fmt::format("{}/{} bit", t.accumulator_bits_int8, t.accumulator_bits_int16),

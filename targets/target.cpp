@@ -126,6 +126,7 @@ Target load_target(const std::string& path) {
   for (const json& level : memory) {
     MemoryLevel m{r.string(level, "name"), 0};
     m.bytes = r.is_auto(level, "bytes") ? host_cache_bytes(m.name) : r.positive(level, "bytes");
+    if (level.contains("bytes_per_cycle")) m.bytes_per_cycle = r.positive(level, "bytes_per_cycle");
     if (m.bytes == 0) continue;  // an "auto" level this machine does not report
     if (!t.memory.empty() && m.bytes <= t.memory.back().bytes)
       r.error("memory", "levels must grow from the nearest: " + m.name + " is not larger than " + t.memory.back().name);

@@ -17,6 +17,7 @@ struct MatrixUnit {
 struct MemoryLevel {
   std::string name;  // "L1D", "L2", ...
   int64_t bytes = 0;
+  int64_t bytes_per_cycle = 0;  // bandwidth to the core, for the cost model (0: not described)
 };
 
 struct Target {

@@ -1,5 +1,7 @@
 #include "codegen/firmware/report.h"
 
+#include "sim/cost_model.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -10,13 +12,6 @@ namespace {
 
 int64_t bytes_of(const ir::Value& v) { return ir::num_elements(v.type.shape) * static_cast<int64_t>(ir::byte_size(v.type.dtype)); }
 
-int64_t estimated_cycles(const targets::Target& t, const Step& s, int64_t bytes) {
-  const bool product = s.spec.kind == KernelKind::conv || s.spec.kind == KernelKind::matmul;
-  const int64_t lanes = std::max(1, t.vector_bits / 8);
-  const int64_t macs_per_cycle = product && t.matrix_unit.int8_macs_per_cycle > 0 ? t.matrix_unit.int8_macs_per_cycle : lanes;
-  return std::max((s.macs + macs_per_cycle - 1) / macs_per_cycle, (bytes + lanes - 1) / lanes);
-}
-
 }  // namespace
 
 std::string report_json(const ReportContext& c, const KernelPlan& plan, const MemoryPlan& memory) {
@@ -25,14 +20,14 @@ std::string report_json(const ReportContext& c, const KernelPlan& plan, const Me
   int64_t total_macs = 0, total_cycles = 0, weight_bytes = 0;
   for (const ConstArray& a : plan.constants) weight_bytes += static_cast<int64_t>(a.data.bytes().size());
   for (const Step& s : plan.steps) {
-    int64_t bytes = bytes_of(*s.result);
-    for (const Arg& a : s.args) bytes += a.value ? bytes_of(*a.value) : static_cast<int64_t>(plan.constants[a.constant].data.bytes().size());
+    const sim::LayerWork work = layer_work(plan, s);
+    const int64_t bytes = work.input_bytes + work.output_bytes + work.weight_bytes;
     const Storage& out = memory.storage.at(s.result);
     nlohmann::ordered_json buffer{{"in", out.kind == Storage::Kind::arena ? "scratch" : out.kind == Storage::Kind::input ? "input" : "output"}};
     if (out.kind == Storage::Kind::arena) buffer["offset"] = out.offset;
     else buffer["index"] = out.index;
     buffer["bytes"] = bytes_of(*s.result);
-    const int64_t cycles = s.alias ? 0 : estimated_cycles(t, s, bytes);
+    const int64_t cycles = s.alias ? 0 : sim::estimate_layer(t, work).cycles;
     // The schedule the target's figures chose for this kernel (codegen/schedule.h).
     nlohmann::ordered_json schedule = nlohmann::ordered_json::object();
     for (const char* key : {"lanes", "channel_block", "tile_rows"})

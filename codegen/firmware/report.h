@@ -16,10 +16,8 @@ struct ReportContext {
   int kernels = 0;  // distinct kernels (cache hits are not reported: the file must not depend on them)
 };
 
-// The estimate is a roofline: a layer takes the longer of its MACs at the target's rate (the matrix
-// unit's for conv and matmul when there is one, else one int8 MAC per vector lane per cycle) and
-// its bytes at one vector load per cycle. It ignores overheads; it is for comparing layers and
-// targets, not a promise of board timings.
+// Each layer's estimated cycles come from the cost model (sim/cost_model.h), the one `qatc
+// estimate` prints: for comparing layers and targets, not a promise of board timings.
 std::string report_json(const ReportContext& c, const KernelPlan& plan, const MemoryPlan& memory);
 
 }  // namespace qatc::codegen
