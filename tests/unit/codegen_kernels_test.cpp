@@ -149,6 +149,27 @@ TEST_CASE("matmul kernels equal the simulator, per tensor and per output feature
   }
 }
 
+// A residual add as the lowering leaves it (both operands widened onto a common grid, the sum
+// requantized) becomes one kernel reading the 8/16-bit operands: per channel, per tensor, every
+// rounding rule, a zero point and a 16-bit operand.
+TEST_CASE("fused residual add kernels equal the simulator") {
+  for (const std::string& rule : kRules)
+    check_kernels(fmt::format(R"(graph @residual {{
+  input %a : i8[1,4,3,9] quant<i8: scale = 2^-4, zp = 5>
+  input %b : u8[1,4,3,9] quant<u8: scale = 2^-2, zp = 0>
+  input %c : i16[1,4,3,9] quant<i16: scale = 2^-9, zp = 0>
+  %wa = widen(%a) {{shift = 0, zero_point = 5}} : i32[1,4,3,9]
+  %wb = widen(%b) {{shift = 2, zero_point = 0}} : i32[1,4,3,9]
+  %s = add(%wa, %wb) : i32[1,4,3,9]
+  %y = requantize(%s) {{axis = 1, max = 127, min = -128, round = "{rule}", shift = [1, 2, 0, 3]}} : i8[1,4,3,9] quant<i8: scale = 2^-3, zp = 0>
+  %wy = widen(%y) {{shift = 6, zero_point = 0}} : i32[1,4,3,9]
+  %wc = widen(%c) {{shift = 0, zero_point = 0}} : i32[1,4,3,9]
+  %t = add(%wy, %wc) : i32[1,4,3,9]
+  %z = requantize(%t) {{axis = -1, max = 32767, min = -32768, round = "{rule}", shift = [4]}} : i16[1,4,3,9] quant<i16: scale = 2^-5, zp = 0>
+  output %z
+}})", fmt::arg("rule", rule)));
+}
+
 TEST_CASE("add, sub, widen and clip kernels equal the simulator, with broadcasting") {
   check_kernels(R"(graph @ew {
   input %a : i8[2,3,17] quant<i8: scale = 2^-4, zp = 5>
