@@ -112,43 +112,53 @@ class Planner {
   }
 
   // The sole reader of `v` if it is a requantize reading it as its accumulator and v is no output.
-  // A sum of two widened tensors that only a requantize reads (an add lowered from fake-quant:
-  // each operand shifted onto the common grid, the sum requantized to the output's): one kernel
-  // reads the two 8/16-bit operands and writes the requantized result, no int32 tensors between.
-  // Operands of the result's shape only (no broadcasting).
+  // A widened tensor, or a sum of two, that only a requantize reads: an add lowered from fake-quant
+  // (each operand shifted onto the common grid, the sum requantized to the output's grid), or a
+  // tensor moved from one grid to another (a re-quantization after a clip). One kernel reads the
+  // 8/16-bit operands and writes the requantized result, no int32 tensors between. Operands of the
+  // result's shape only (no broadcasting).
+  bool fusable_widen(const ir::Value* v, const ir::Shape& shape) const {
+    const ir::Op* w = v->producer;
+    return w && w->kind == K::widen && g_.users(v).size() == 1 && !g_.is_output(v) && !w->inputs[0]->is_constant() &&
+           w->inputs[0]->type.shape == shape && w->get_int("shift") >= 0 && w->get_int("shift") <= 30;
+  }
+
   void find_fused_adds() {
     for (const ir::Op* op : g_.ops()) {
+      if (op->kind == K::widen && op->outputs[0]->type.dtype == ir::DType::i32) {
+        const ir::Op* rq = fusable_requantize(op->outputs[0]);
+        if (!rq || !fusable_widen(op->outputs[0], op->outputs[0]->type.shape)) continue;
+        fused_sums_[rq] = {op->outputs[0]};
+        folded_.insert(op);
+        continue;
+      }
       if (op->kind != K::add || op->outputs[0]->type.dtype != ir::DType::i32) continue;
       const ir::Op* rq = fusable_requantize(op->outputs[0]);
-      if (!rq) continue;
-      bool fusable = true;
-      for (const ir::Value* in : op->inputs) {
-        const ir::Op* w = in->producer;
-        fusable = fusable && w && w->kind == K::widen && g_.users(in).size() == 1 && !g_.is_output(in) &&
-                  !w->inputs[0]->is_constant() && w->inputs[0]->type.shape == op->outputs[0]->type.shape &&
-                  w->get_int("shift") >= 0 && w->get_int("shift") <= 30;
-      }
-      if (!fusable) continue;
-      fused_adds_[rq] = op;
+      if (!rq || !fusable_widen(op->inputs[0], op->outputs[0]->type.shape) ||
+          !fusable_widen(op->inputs[1], op->outputs[0]->type.shape))
+        continue;
+      fused_sums_[rq] = {op->inputs[0], op->inputs[1]};
       folded_.insert(op);
       folded_.insert(op->inputs[0]->producer);
       folded_.insert(op->inputs[1]->producer);
     }
   }
 
-  // requantize((a - zp_a) << s_a + (b - zp_b) << s_b): the residual add's three kernels in one.
-  void plan_fused_add(const ir::Op& rq, const ir::Op& add) {
+  // requantize(Σ (x_i - zp_i) << s_i) over one or two widened operands: the residual add's three
+  // or four kernels, or a widen and a requantize, in one.
+  void plan_fused_sum(const ir::Op& rq, const std::vector<const ir::Value*>& widened) {
     Step& s = add_step(rq, KernelKind::requantize, rq.outputs[0]);
-    s.layer = add.name.empty() ? s.layer : add.name;
+    const ir::Op* sum = rq.inputs[0]->producer;
+    if (widened.size() == 2 && !sum->name.empty()) s.layer = sum->name;
     const char* side[] = {"lhs", "rhs"};
-    for (size_t i = 0; i < 2; ++i) {
-      const ir::Op& w = *add.inputs[i]->producer;
+    for (size_t i = 0; i < widened.size(); ++i) {
+      const ir::Op& w = *widened[i]->producer;
       s.args.push_back({w.inputs[0], -1});
       s.spec.attrs[std::string(side[i]) + "_zero_point"] = w.get_int("zero_point");
       s.spec.attrs[std::string(side[i]) + "_shift"] = w.get_int("shift");
     }
     s.args.push_back({nullptr, requantize_table(rq, s)});
-    s.spec.attrs["fused_add"] = int64_t{1};
+    s.spec.attrs["fused_operands"] = static_cast<int64_t>(widened.size());
     s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, 32, rq.outputs[0]->type.shape.empty() ? 1 : rq.outputs[0]->type.shape.back())};
     finish(s);
   }
@@ -494,7 +504,7 @@ class Planner {
       case K::matmul: return plan_matmul(op);
       case K::requantize:
         if (fused_.count(&op)) return;
-        if (auto it = fused_adds_.find(&op); it != fused_adds_.end()) return plan_fused_add(op, *it->second);
+        if (auto it = fused_sums_.find(&op); it != fused_sums_.end()) return plan_fused_sum(op, it->second);
         return plan_requantize(op);
       case K::maxpool:
       case K::avgpool: return plan_pool(op);
@@ -521,8 +531,8 @@ class Planner {
   const targets::Target& t_;
   KernelPlan plan_;
   std::set<const ir::Op*> skipped_, fused_;
-  std::set<const ir::Op*> folded_;                         // widen and add ops inside a fused add
-  std::map<const ir::Op*, const ir::Op*> fused_adds_;       // requantize -> the add it fuses
+  std::set<const ir::Op*> folded_;  // widen and add ops inside a fused requantize
+  std::map<const ir::Op*, std::vector<const ir::Value*>> fused_sums_;  // requantize -> the widened operands it sums
 };
 
 }  // namespace

@@ -15,16 +15,19 @@ KernelPipeline requantize_pipeline(const KernelSpec& s) {
   Expr channel = axis >= 0 ? Expr(v[rank - 1 - static_cast<size_t>(axis)]) : Expr(0);
   Func y("requantize");
   std::vector<ImageParam> args;
-  if (s.attrs.count("fused_add")) {
-    // A residual add (kernel_plan.cpp's plan_fused_add): both operands widened onto the common grid
-    // and summed (sim/int's widen and add; the sum fits int32, as the range analysis proved), then
-    // requantized.
-    ImageParam a = input(s, 0, "a"), b = input(s, 1, "b"), table = input(s, 2, "rq");
-    const auto widened = [&](const ImageParam& p, const std::string& side) {
-      return (cast<int64_t>(p(v)) - Expr(s.get_int(side + "_zero_point"))) << cast<int64_t>(static_cast<int>(s.get_int(side + "_shift")));
-    };
-    y(v) = requantize(s, cast<int32_t>(widened(a, "lhs") + widened(b, "rhs")), table, channel);
-    args = {a, b, table};
+  if (s.attrs.count("fused_operands")) {
+    // kernel_plan.cpp's plan_fused_sum: one or two operands widened onto a common grid and summed
+    // (sim/int's widen and add; the sum fits int32, as the range analysis proved), then requantized.
+    const int operands = static_cast<int>(s.get_int("fused_operands"));
+    const char* side[] = {"lhs", "rhs"};
+    Expr sum = cast<int64_t>(0);
+    for (int i = 0; i < operands; ++i) {
+      args.push_back(input(s, static_cast<size_t>(i), side[i]));
+      sum += (cast<int64_t>(args.back()(v)) - Expr(s.get_int(std::string(side[i]) + "_zero_point")))
+             << cast<int64_t>(static_cast<int>(s.get_int(std::string(side[i]) + "_shift")));
+    }
+    args.push_back(input(s, static_cast<size_t>(operands), "rq"));
+    y(v) = requantize(s, cast<int32_t>(sum), args.back(), channel);
   } else {
     ImageParam acc = input(s, 0, "acc"), table = input(s, 1, "rq");
     y(v) = requantize(s, acc(v), table, channel);

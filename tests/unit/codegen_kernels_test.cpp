@@ -150,9 +150,9 @@ TEST_CASE("matmul kernels equal the simulator, per tensor and per output feature
 }
 
 // A residual add as the lowering leaves it (both operands widened onto a common grid, the sum
-// requantized) becomes one kernel reading the 8/16-bit operands: per channel, per tensor, every
-// rounding rule, a zero point and a 16-bit operand.
-TEST_CASE("fused residual add kernels equal the simulator") {
+// requantized), or one widened tensor requantized, becomes one kernel reading the 8/16-bit
+// operands: per channel, per tensor, every rounding rule, zero points and a 16-bit operand.
+TEST_CASE("fused residual add and regrid kernels equal the simulator") {
   for (const std::string& rule : kRules)
     check_kernels(fmt::format(R"(graph @residual {{
   input %a : i8[1,4,3,9] quant<i8: scale = 2^-4, zp = 5>
@@ -168,6 +168,43 @@ TEST_CASE("fused residual add kernels equal the simulator") {
   %z = requantize(%t) {{axis = -1, max = 32767, min = -32768, round = "{rule}", shift = [4]}} : i16[1,4,3,9] quant<i16: scale = 2^-5, zp = 0>
   output %z
 }})", fmt::arg("rule", rule)));
+  // A tensor moved to another grid (a fake-quant after a clip): one widen, then the requantize.
+  for (const std::string& rule : kRules)
+    check_kernels(fmt::format(R"(graph @regrid {{
+  input %a : u8[1,3,5,7] quant<u8: scale = 2^-5, zp = 3>
+  %w = widen(%a) {{shift = 4, zero_point = 3}} : i32[1,3,5,7]
+  %y = requantize(%w) {{axis = 1, max = 127, min = 0, round = "{rule}", shift = [5, 6, 3]}} : i8[1,3,5,7] quant<i8: scale = 2^-4, zp = 0>
+  output %y
+}})", fmt::arg("rule", rule)));
+}
+
+// Identical kernels are generated once: two layers of the same shapes, zero points and rounding
+// rule call one kernel; their weights, biases and shifts are data.
+TEST_CASE("identical layers share one kernel") {
+  const std::string one = conv_graph(8, 6, 6, 8, 1, 3, 1, 1, {1, 1, 1, 1}, 0, "half_even", true);
+  // A second conv of the same input with other weights, biases and shifts: the same text renamed.
+  std::string text = one.substr(0, one.rfind("  output"));
+  const std::string layer = one.substr(one.find("  const %w"), one.rfind("  output") - one.find("  const %w"));
+  std::string second;
+  for (size_t i = 0; i < layer.size();) {
+    bool renamed = false;
+    for (const std::string name : {"%w", "%b", "%rb", "%acc", "%y"})
+      if (layer.compare(i, name.size(), name) == 0 && !std::isalnum(static_cast<unsigned char>(layer[i + name.size()]))) {
+        second += name + "2";
+        i += name.size();
+        renamed = true;
+        break;
+      }
+    if (!renamed) second += layer[i++];
+  }
+  text += second + "  output %y\n  output %y2\n}";
+  ir::Graph g = ir::parse_graph(text, "share.qir");
+  for (const targets::Target& t : all_targets()) {
+    const codegen::KernelPlan plan = codegen::plan_kernels(g, t);
+    REQUIRE(plan.steps.size() == 2);
+    CHECK(plan.steps[0].spec.name() == plan.steps[1].spec.name());
+    CHECK(plan.steps[0].args[1].constant != plan.steps[1].args[1].constant);
+  }
 }
 
 TEST_CASE("add, sub, widen and clip kernels equal the simulator, with broadcasting") {
