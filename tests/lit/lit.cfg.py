@@ -20,3 +20,4 @@ config.substitutions.append(("%testdata", "/usr/share/libonnx-testdata/data/node
 # Generated kernels are cached here, never in the user's ~/.cache.
 config.environment["QATC_KERNEL_CACHE"] = os.path.join(config.qatc_build_dir, "tests", "lit", "kernel-cache")
 config.substitutions.append(("%examples", os.path.join(config.qatc_source_dir, "examples")))
+config.substitutions.append(("%bench", os.path.join(config.qatc_source_dir, "bench")))
