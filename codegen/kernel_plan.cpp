@@ -38,7 +38,7 @@ class Planner {
 
   KernelPlan run() {
     find_boundaries();
-    find_fused_adds();
+    find_fused_sums();
     const std::vector<ir::Op*> ops = g_.ops();
     for (const ir::Op* op : ops) {
       if (skipped_.count(op) || folded_.count(op)) continue;
@@ -111,7 +111,6 @@ class Planner {
     s.spec.args.push_back(arg_of(*s.result));
   }
 
-  // The sole reader of `v` if it is a requantize reading it as its accumulator and v is no output.
   // A widened tensor, or a sum of two, that only a requantize reads: an add lowered from fake-quant
   // (each operand shifted onto the common grid, the sum requantized to the output's grid), or a
   // tensor moved from one grid to another (a re-quantization after a clip). One kernel reads the
@@ -123,7 +122,7 @@ class Planner {
            w->inputs[0]->type.shape == shape && w->get_int("shift") >= 0 && w->get_int("shift") <= 30;
   }
 
-  void find_fused_adds() {
+  void find_fused_sums() {
     for (const ir::Op* op : g_.ops()) {
       if (op->kind == K::widen && op->outputs[0]->type.dtype == ir::DType::i32) {
         const ir::Op* rq = fusable_requantize(op->outputs[0]);
@@ -163,6 +162,7 @@ class Planner {
     finish(s);
   }
 
+  // The sole reader of `v` if it is a requantize reading it as its accumulator and v is no output.
   const ir::Op* fusable_requantize(const ir::Value* v) const {
     const std::vector<ir::Op*> users = g_.users(v);
     if (users.size() != 1 || g_.is_output(v) || users[0]->kind != K::requantize || users[0]->inputs[0] != v)
@@ -257,6 +257,11 @@ class Planner {
 
   static int64_t x_zero_point(const ir::Op& op) { return op.has("x_zero_point") ? op.get_int("x_zero_point") : 0; }
 
+  // Input columns a tile's padded copy holds when `computed` output columns are computed.
+  static int64_t columns_read(const sim::WindowAxis& cols, int64_t computed) {
+    return (computed - 1) * cols.stride + (cols.kernel - 1) * cols.dilation + 1;
+  }
+
   // conv + requantize on a target with an int8 dot product (AVX-512 VNNI: 4 u8 x s8 products per
   // int32 lane): a dense 2-D conv of 8-bit activations and weights into int32. The kernel reads
   // the input as unsigned bytes x + o (o = 128 for int8 input, else 0) and the weights arranged
@@ -272,7 +277,7 @@ class Planner {
     const int lanes = t_.vector_lanes(32);
     const ir::Shape& ws = w.shape();
     const int64_t cout = ws[0], cin = ws[1], taps = win.kernel_volume();
-    const int64_t cin4 = (cin + 3) / 4 * 4, cout_v = (cout + lanes - 1) / lanes * lanes;
+    const int64_t cin4 = round_up(cin, 4), cout_v = round_up(cout, lanes);
     const int64_t offset = (xt == ir::DType::i8 ? 128 : 0) + x_zero_point(conv);
     const ir::TensorData* bias = conv.inputs.size() > 2 ? &constant_operand(conv, 2, "bias") : nullptr;
     ir::TensorData arranged(ir::DType::i8, {cout_v / lanes, taps, cin4 / 4, lanes, 4});
@@ -318,11 +323,11 @@ class Planner {
     // the C backend's, which vectorizes columns by `lanes` and blocks `lanes` channels).
     ConvGeometry geometry{win.axes[1].out, cols.out, cols.in, cin4, win.axes[1].kernel, taps, win.axes[1].stride, lanes};
     geometry.lanes = lanes;
-    geometry.padded_cols = ((cols.out + lanes - 1) / lanes * lanes - 1) * cols.stride + (cols.kernel - 1) * cols.dilation + 1;
+    geometry.padded_cols = columns_read(cols, round_up(cols.out, lanes));
     geometry.channels_read = cin4;
     s.spec.attrs["tile_rows"] = conv_tile_rows(t_, geometry);
     // The host objects' tile copy holds only the columns read (no vector rounding): often more rows.
-    geometry.padded_cols = (cols.out - 1) * cols.stride + (cols.kernel - 1) * cols.dilation + 1;
+    geometry.padded_cols = columns_read(cols, cols.out);
     geometry.out_cols = tile.columns;
     s.spec.attrs["dot_tile_rows"] = conv_tile_rows(t_, geometry);
     s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, 32, cols.out)};
@@ -376,7 +381,7 @@ class Planner {
     ConvGeometry geometry{win.axes[1].out, cols.out, cols.in, cin, win.axes[1].kernel, taps, win.axes[1].stride, block};
     // What a tile's padded input copy holds: the columns the (rounded-up) vectors read, the input
     // channels of every group the channel block touches.
-    geometry.padded_cols = ((cols.out + lanes - 1) / lanes * lanes - 1) * cols.stride + (cols.kernel - 1) * cols.dilation + 1;
+    geometry.padded_cols = columns_read(cols, round_up(cols.out, lanes));
     geometry.channels_read = cin * std::max<int64_t>(1, block / out_per_group);
     geometry.acc_bytes = ir::bit_width(conv.outputs[0]->type.dtype) / 8;
     geometry.lanes = lanes;
@@ -539,15 +544,16 @@ class Planner {
 
 KernelPlan plan_kernels(const ir::Graph& g, const targets::Target& target) { return Planner(g, target).run(); }
 
+int64_t bytes_of(const ir::Value& v) { return ir::num_elements(v.type.shape) * static_cast<int64_t>(ir::byte_size(v.type.dtype)); }
+
 sim::LayerWork layer_work(const KernelPlan& plan, const Step& s) {
   sim::LayerWork w;
   if (s.alias) return w;
-  const auto bytes = [](const ir::Value& v) { return ir::num_elements(v.type.shape) * static_cast<int64_t>(ir::byte_size(v.type.dtype)); };
   w.macs = s.macs;
   w.results = ir::num_elements(s.result->type.shape);
-  w.output_bytes = bytes(*s.result);
+  w.output_bytes = bytes_of(*s.result);
   for (const Arg& a : s.args) {
-    if (a.value) w.input_bytes += bytes(*a.value);
+    if (a.value) w.input_bytes += bytes_of(*a.value);
     else w.weight_bytes += static_cast<int64_t>(plan.constants[static_cast<size_t>(a.constant)].data.bytes().size());
   }
   int64_t window = 1;

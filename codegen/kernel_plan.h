@@ -46,6 +46,9 @@ struct KernelPlan {
 // Throws Error naming the op or tensor for anything code generation does not support.
 KernelPlan plan_kernels(const ir::Graph& g, const targets::Target& target);
 
+// Bytes of a runtime tensor.
+int64_t bytes_of(const ir::Value& v);
+
 // What step `s` asks of the target, for the cost model (sim/cost_model.h): its MACs and matrix
 // shape, results, bytes read and written. Reshape views ask nothing.
 sim::LayerWork layer_work(const KernelPlan& plan, const Step& s);

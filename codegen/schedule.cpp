@@ -33,7 +33,7 @@ DotConvTile dot_conv_tile(const targets::Target& t, int64_t out_cols, int64_t ch
     if (channel_vectors_total % cv != 0) continue;
     const int64_t columns = std::min<int64_t>({accumulators / cv, out_cols, 8});
     // Columns computed per row, the last block shifted inwards over already computed ones.
-    const double useful = static_cast<double>(out_cols) / static_cast<double>((out_cols + columns - 1) / columns * columns);
+    const double useful = static_cast<double>(out_cols) / static_cast<double>(round_up(out_cols, columns));
     const double score = static_cast<double>(cv * columns) * useful;
     if (score > best_score) {
       best_score = score;
@@ -52,7 +52,7 @@ int64_t conv_tile_rows(const targets::Target& t, const ConvGeometry& g) {
     const int64_t input_rows = (rows - 1) * g.stride_rows + g.kernel_rows;
     const int64_t working_set = input_rows * g.in_cols * g.in_channels + weights + rows * g.out_cols * g.channel_block * 4;
     const int64_t padded_bytes = input_rows * g.padded_cols * g.channels_read;
-    const int64_t acc_bytes = rows * ((g.out_cols + g.lanes - 1) / g.lanes * g.lanes) * g.channel_block * g.acc_bytes;
+    const int64_t acc_bytes = rows * round_up(g.out_cols, g.lanes) * g.channel_block * g.acc_bytes;
     if (working_set <= budget && padded_bytes <= kMaxStackBuffer && acc_bytes <= kMaxStackBuffer) best = rows;
   }
   return best;

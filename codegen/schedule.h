@@ -10,6 +10,9 @@
 
 namespace qatc::codegen {
 
+// v rounded up to a multiple of m.
+constexpr int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
 // The largest power of two <= min(vector lanes for `element_bits`, extent), at least 1: a vector
 // loop of that width never runs past a dimension of size `extent`.
 int vector_lanes(const targets::Target& t, int element_bits, int64_t extent);

@@ -130,7 +130,7 @@ MemoryPlan plan_memory(const KernelPlan& plan) {
     if (!s.alias && !m.storage.count(s.result)) {
       index[s.result] = ranges.size();
       values.push_back(s.result);
-      ranges.push_back({aligned(ir::num_elements(s.result->type.shape) * static_cast<int64_t>(ir::byte_size(s.result->type.dtype))), i, i});
+      ranges.push_back({aligned(bytes_of(*s.result)), i, i});
     }
   }
   for (const auto& [k, v] : m.output_copies)

@@ -8,12 +8,6 @@
 
 namespace qatc::codegen {
 
-namespace {
-
-int64_t bytes_of(const ir::Value& v) { return ir::num_elements(v.type.shape) * static_cast<int64_t>(ir::byte_size(v.type.dtype)); }
-
-}  // namespace
-
 std::string report_json(const ReportContext& c, const KernelPlan& plan, const MemoryPlan& memory) {
   const targets::Target& t = *c.target;
   nlohmann::ordered_json layers = nlohmann::ordered_json::array();

@@ -133,7 +133,7 @@ std::string model_source(const FirmwareNames& n, const KernelPlan& plan, const M
     }
     const Storage& out = memory.storage.at(step.result);
     s += fmt::format("  /* {}: {} '{}' -> {} */\n", i, kernel_kind_name(step.spec.kind), comment_safe(step.layer),
-                     out.kind == Storage::Kind::arena ? fmt::format("arena[{}, {})", out.offset, out.offset + elements(*step.result) * static_cast<int64_t>(ir::byte_size(step.result->type.dtype)))
+                     out.kind == Storage::Kind::arena ? fmt::format("arena[{}, {})", out.offset, out.offset + bytes_of(*step.result))
                                                       : "the caller's buffer");
     std::string args;
     for (const Arg& a : step.args)
@@ -143,7 +143,7 @@ std::string model_source(const FirmwareNames& n, const KernelPlan& plan, const M
   }
   for (const auto& [k, v] : memory.output_copies)
     s += fmt::format("  memcpy({}, {}, {});\n", param("output", static_cast<size_t>(k)), address(memory, *v, false),
-                     elements(*v) * static_cast<int64_t>(ir::byte_size(v->type.dtype)));
+                     bytes_of(*v));
   s += "  return 0;\n}\n";
   return s;
 }

@@ -45,7 +45,7 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
   y(vx, vy, vc, vn) = requantize(s, acc(vc, vx, vy, vn), table, s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0));
   constrain_output(y, s.result());
 
-  const int64_t cout = s.result().shape[1], rows = s.get_int("tile_rows");
+  const int64_t cout = s.result().shape[1];
   Var yo("yo"), yi("yi"), co("co"), ci("ci"), xo("xo"), xi("xi");
   if (backend == Backend::llvm) {
     const int vectors = static_cast<int>(s.get_int("dot_channel_vectors")), columns = static_cast<int>(s.get_int("dot_columns"));
@@ -71,7 +71,7 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
   } else {
     const int vlanes = static_cast<int>(s.get_int("lanes"));
     y.split(vc, co, ci, lanes, cout % lanes == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf)
-        .split(vy, yo, yi, static_cast<int>(rows))
+        .split(vy, yo, yi, static_cast<int>(s.get_int("tile_rows")))
         .reorder(vx, ci, yi, yo);
     vectorize_pure(y, vx, out[2], vlanes);
     packed.compute_at(y, yo).store_in(MemoryType::Stack).reorder_storage(vx, vc, vy, vn);
