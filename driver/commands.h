@@ -30,6 +30,9 @@ struct ModelOptions {
   std::vector<std::string> ti_ranges;
 };
 void add_model_options(CLI::App& cmd, ModelOptions& options);
+// --target NAME and --targets-dir DIR (the default directory filled in): every command that
+// plans kernels for a target.
+void add_target_options(CLI::App& cmd, std::string& target, std::string& targets_dir);
 // --data DIR: the test_data_set_N directories a command runs on.
 void add_data_option(CLI::App& cmd, std::string& dir);
 frontend::ImportedModel import_model(const ModelOptions& options);

@@ -18,7 +18,7 @@ namespace {
 struct EstimateOptions {
   ModelOptions model;
   std::string target = "c7x-mma";
-  std::string targets_dir = targets::default_targets_dir();
+  std::string targets_dir;
   std::string json;
   bool allow_non_pot = false;
 };
@@ -82,8 +82,7 @@ void register_estimate(CLI::App& app, Action& action) {
       "(targets/*.json), cycles = max(compute, memory) + requantize. A lower bound, not a board timing.\n"
       "Example:\n  qatc estimate model.onnx --target c7x-mma");
   add_model_options(*cmd, o->model);
-  cmd->add_option("--target", o->target, "Target description name (qatc targets lists them)")->capture_default_str();
-  cmd->add_option("--targets-dir", o->targets_dir, "Directory of target descriptions")->capture_default_str();
+  add_target_options(*cmd, o->target, o->targets_dir);
   cmd->add_option("--json", o->json, "Also write the table as JSON to this file");
   cmd->add_flag("--allow-non-pot", o->allow_non_pot, "Lower non-power-of-two scales with Q31 multipliers");
   cmd->callback([&action, o] { action = [o] { return estimate(*o); }; });

@@ -18,9 +18,7 @@ namespace fs = std::filesystem;
 
 void add_compile_options(CLI::App& cmd, CompileCommandOptions& o) {
   add_model_options(cmd, o.model);
-  o.targets_dir = targets::default_targets_dir();
-  cmd.add_option("--target", o.target, "Target description name (qatc targets lists them)")->capture_default_str();
-  cmd.add_option("--targets-dir", o.targets_dir, "Directory of target descriptions")->capture_default_str();
+  add_target_options(cmd, o.target, o.targets_dir);
   cmd.add_option("--kernel-cache", o.kernel_cache, "Kernel cache directory (default: $QATC_KERNEL_CACHE or ~/.cache/qatc/kernels)");
   cmd.add_flag("--no-kernel-cache", o.no_kernel_cache, "Generate every kernel with Halide, reading and writing no cache");
   cmd.add_flag("--allow-non-pot", o.allow_non_pot, "Lower non-power-of-two scales with Q31 multipliers");

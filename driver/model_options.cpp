@@ -2,6 +2,7 @@
 
 #include "ir/error.h"
 #include "ir/number_text.h"
+#include "targets/target.h"
 
 namespace qatc::driver {
 
@@ -37,6 +38,12 @@ void add_model_options(CLI::App& cmd, ModelOptions& options) {
   cmd.add_option("--ti-range", options.ti_ranges,
                  "TI v1: quantize tensor NAME with the PACT2 range [LO, HI] the export lacks, e.g. pool_out=0,4 "
                  "(repeatable)");
+}
+
+void add_target_options(CLI::App& cmd, std::string& target, std::string& targets_dir) {
+  targets_dir = targets::default_targets_dir();
+  cmd.add_option("--target", target, "Target description name (qatc targets lists them)")->capture_default_str();
+  cmd.add_option("--targets-dir", targets_dir, "Directory of target descriptions")->capture_default_str();
 }
 
 void add_data_option(CLI::App& cmd, std::string& dir) {
