@@ -319,17 +319,20 @@ class Planner {
     const DotConvTile tile = dot_conv_tile(t_, cols.out, cout_v / lanes);
     s.spec.attrs["dot_channel_vectors"] = int64_t{tile.channel_vectors};
     s.spec.attrs["dot_columns"] = int64_t{tile.columns};
-    // Rows per tile: within L1D and Halide's stack limit for both schedules (the host objects' and
-    // the C backend's, which vectorizes columns by `lanes` and blocks `lanes` channels).
-    ConvGeometry geometry{win.axes[1].out, cols.out, cols.in, cin4, win.axes[1].kernel, taps, win.axes[1].stride, lanes};
+    // Rows per tile: the host objects' within L1D and Halide's stack limit, the C schedule's as
+    // many as L2 holds (see dot_conv_c_tile_rows).
+    ConvGeometry geometry{win.axes[1].out, tile.columns, cols.in, cin4, win.axes[1].kernel, taps, win.axes[1].stride, lanes};
     geometry.lanes = lanes;
-    geometry.padded_cols = columns_read(cols, round_up(cols.out, lanes));
-    geometry.channels_read = cin4;
-    s.spec.attrs["tile_rows"] = conv_tile_rows(t_, geometry);
-    // The host objects' tile copy holds only the columns read (no vector rounding): often more rows.
     geometry.padded_cols = columns_read(cols, cols.out);
-    geometry.out_cols = tile.columns;
+    geometry.channels_read = cin4;
     s.spec.attrs["dot_tile_rows"] = conv_tile_rows(t_, geometry);
+    // The C schedule's dot-product loop (conv.cpp) spans a kernel row's taps (one tap with column
+    // dilation), else a whole patch, if that fills a vector; else columns are vectorized instead.
+    const int64_t vector_bytes = t_.vector_bits / 8;
+    s.spec.attrs["dot_c_loop"] = (cols.dilation == 1 ? cols.kernel : 1) * cin4 >= vector_bytes ? "row"
+                                 : taps * cin4 >= vector_bytes                                   ? "patch"
+                                                                                                 : "column";
+    s.spec.attrs["tile_rows"] = dot_conv_c_tile_rows(t_, geometry);
     s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, 32, cols.out)};
     s.macs = ir::num_elements(rq.outputs[0]->type.shape) * cin * taps;
     finish(s);

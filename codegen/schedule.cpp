@@ -58,4 +58,12 @@ int64_t conv_tile_rows(const targets::Target& t, const ConvGeometry& g) {
   return best;
 }
 
+int64_t dot_conv_c_tile_rows(const targets::Target& t, const ConvGeometry& g) {
+  const int64_t budget = t.memory.size() < 2 ? int64_t{1} << 19 : t.memory[1].bytes / 2;
+  int64_t best = 1;
+  for (int64_t rows = 1; rows <= g.out_rows; ++rows)
+    if (g.out_rows % rows == 0 && ((rows - 1) * g.stride_rows + g.kernel_rows) * g.padded_cols * g.channels_read <= budget) best = rows;
+  return best;
+}
+
 }  // namespace qatc::codegen

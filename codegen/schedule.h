@@ -49,4 +49,12 @@ DotConvTile dot_conv_tile(const targets::Target& t, int64_t out_cols, int64_t ch
 // input copy, accumulators) each fit kMaxStackBuffer.
 int64_t conv_tile_rows(const targets::Target& t, const ConvGeometry& g);
 
+// Output rows per tile of the dot-product conv's C schedule (codegen/halide/conv.cpp), which
+// transposes each output channel's weights once per tile: the largest divisor of out_rows whose
+// padded input copy fits half of the second memory level (L2), where it stays while every output
+// channel sweeps it. The C backend keeps stack buffers of any size on the stack (only Halide's
+// LLVM backend moves large ones to the heap), and the target has the stack for it: only targets
+// with an int8 dot product (the host) get this kernel.
+int64_t dot_conv_c_tile_rows(const targets::Target& t, const ConvGeometry& g);
+
 }  // namespace qatc::codegen

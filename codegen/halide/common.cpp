@@ -61,22 +61,36 @@ Expr round_floored(const std::string& rule, Expr floor, Expr cmp) {
   return floor + select(up, cast(floor.type(), 1), cast(floor.type(), 0));
 }
 
-Expr requantize(const KernelSpec& s, Expr acc, const ImageParam& table, Expr c) {
+Expr requantize(const KernelSpec& s, Expr acc, Func table, Expr c) {
   Expr shift = table(0, c), bias = cast<int64_t>(table(1, c)), phi = table(2, c);
   Expr v = cast<int64_t>(acc);
   // n >= 1: floor((v + bias + φ) / 2^n); only φ > 0 matters, at an exact half (a sticky bit).
   Expr n = cast<int64_t>(max(shift, 1));
   Expr numerator = v + bias;
   Expr right_floor = numerator >> n;
-  Expr rem = numerator - (right_floor << n), half = cast<int64_t>(1) << (n - 1);
+  Expr rem = numerator - shift_left(right_floor, n), half = cast<int64_t>(1) << (n - 1);
   Expr right_cmp = select(rem < half, -1, rem > half || phi != 0, 1, 0);
   // n <= 0: v · 2^-n + bias, plus φ whose class alone decides the rounding.
-  Expr left_floor = (v << cast<int64_t>(max(-shift, 0))) + bias;
+  Expr left_floor = shift_left(v, max(-shift, 0)) + bias;
   Expr left_cmp = select(phi <= 1, -1, phi == 2, 0, 1);
   Expr r = round_floored(s.get_string("rq_round"), select(shift >= 1, right_floor, left_floor),
                          select(shift >= 1, right_cmp, left_cmp));
   r = clamp(r + Expr(s.get_int("rq_zero_point")), Expr(s.get_int("rq_min")), Expr(s.get_int("rq_max")));
   return cast(halide_type(s.result().dtype), r);
+}
+
+Expr shift_left(Expr v, Expr n) {
+  const Type unsigned_type = v.type().with_code(Type::UInt);
+  return cast(v.type(), cast(unsigned_type, v) << cast(unsigned_type, n));
+}
+
+Func requantize_table(const ImageParam& table, Backend backend) {
+  if (backend == Backend::llvm) return table;
+  Func local("rq_table");
+  Var i("i"), c("c");
+  local(i, c) = table(i, c);
+  local.compute_root().store_in(MemoryType::Stack);
+  return local;
 }
 
 std::vector<Var> WindowVars::result(size_t spatial) const {

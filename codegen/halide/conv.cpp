@@ -13,44 +13,52 @@ using namespace Halide;
 namespace {
 
 // The dot-product conv (kernel_plan.cpp's plan_dot_conv): 2-D, dense, 8-bit. The input tile is
-// copied as unsigned bytes x + offset, the sum starts at the adjusted bias, weights are
-// w(ci % 4, co % 16, ci / 4, tap, co / 16).
-//   LLVM: the tile copy channel-innermost, a register block of channel vectors x columns, the
-//     reduction over 4 channels at a time vectorized atomically: one vpdpbusd per 64 MACs.
-//   C: the tile copy column-innermost and columns vectorized with weights broadcast, as the
-//     generic conv (Halide 14's C backend turns vector reductions into slow scalar code).
+// copied as unsigned bytes x + offset, channel-innermost; the sum starts at the adjusted bias;
+// weights are w(ci % 4, co % 16, ci / 4, tap, co / 16).
+//   LLVM: a register block of channel vectors x columns, the reduction over 4 channels at a time
+//     vectorized atomically: one vpdpbusd per 64 MACs.
+//   C: Halide 14's C backend turns vector reductions into scalar code, so the C schedule leaves the
+//     vectorizing to the C compiler: one output (channel, column) at a time, summed into a scalar
+//     over bytes adjacent in both the tile copy and the channel's weights (transposed to
+//     [tap][C_in] once per tile). gcc's and clang's loop vectorizers turn that loop into the
+//     dot-product instruction (gcc 12: vpdpbusd). The loop runs over a kernel row's kw x cin4 bytes
+//     of the tile rows, copied channel-innermost (one tap's cin4 with column dilation); where that
+//     is shorter than a vector, over each output's whole patch (a stem conv of 3 channels); where
+//     that is short too (1x1 convs of 16 channels), the C schedule takes the generic conv's form.
 KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
-  const auto &kernel = s.get_ints("win_kernel"), &out = s.get_ints("win_out"), &stride = s.get_ints("win_stride"),
-             &pad = s.get_ints("win_pad"), &dilation = s.get_ints("win_dilation");
+  const auto &kernel = s.get_ints("win_kernel"), &stride = s.get_ints("win_stride"), &pad = s.get_ints("win_pad"),
+             &dilation = s.get_ints("win_dilation"), &out = s.get_ints("win_out");
   const ir::Shape& ws = s.args[1].shape;  // C_out / L, taps, C_in / 4, L, 4
   const int lanes = static_cast<int>(ws[3]);
   const int cin4 = static_cast<int>(ws[2] * 4), kw = static_cast<int>(kernel[2]), kh = static_cast<int>(kernel[1]);
   const int offset = static_cast<int>(s.get_int("dot_offset")), zp = static_cast<int>(s.get_int("x_zero_point"));
+  const int64_t cout = s.result().shape[1], tile_rows = s.get_int("dot_tile_rows");
 
   ImageParam x = input(s, 0, "x"), w = input(s, 1, "w"), start = input(s, 2, "start"), table = input(s, 3, "rq");
   WindowVars v;
   Func padded = padded_input(s, x, cast(x.type(), zp), v);
   const Var &vx = v.x, &vy = v.y, &vc = v.c, &vn = v.n;
-  Func packed("packed");  // (channel, column, row, n)
-  packed(vc, vx, vy, vn) = cast<uint8_t>(cast<int16_t>(padded(vx, vy, 0, vc, vn)) + offset);
+  auto column = [&](Expr kx) { return vx * static_cast<int>(stride[2]) - static_cast<int>(pad[2]) + kx * static_cast<int>(dilation[2]); };
+  auto row = [&](Expr ky) { return vy * static_cast<int>(stride[1]) - static_cast<int>(pad[1]) + ky * static_cast<int>(dilation[1]); };
+  auto unsigned_input = [&](Expr col, Expr in_row, Expr channel) {
+    return cast<uint8_t>(cast<int16_t>(padded(col, in_row, 0, channel, vn)) + offset);
+  };
+  Func acc("acc"), y("conv");
+  Var yo("yo"), yi("yi");
 
-  RDom r({{0, cin4}, {0, kw}, {0, kh}}, "r");
-  Func acc("acc");
-  acc(vc, vx, vy, vn) = start(vc);
-  Expr col = vx * static_cast<int>(stride[2]) - static_cast<int>(pad[2]) + r.y * static_cast<int>(dilation[2]);
-  Expr row = vy * static_cast<int>(stride[1]) - static_cast<int>(pad[1]) + r.z * static_cast<int>(dilation[1]);
-  acc(vc, vx, vy, vn) += cast<int32_t>(packed(r.x, col, row, vn)) *
-                         cast<int32_t>(w(r.x % 4, vc % lanes, r.x / 4, r.z * kw + r.y, vc / lanes));
-  Func y("conv");
-  y(vx, vy, vc, vn) = requantize(s, acc(vc, vx, vy, vn), table, s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0));
-  constrain_output(y, s.result());
-
-  const int64_t cout = s.result().shape[1];
-  Var yo("yo"), yi("yi"), co("co"), ci("ci"), xo("xo"), xi("xi");
   if (backend == Backend::llvm) {
+    Func packed("packed");  // (channel, column, row, n)
+    packed(vc, vx, vy, vn) = unsigned_input(vx, vy, vc);
+    RDom r({{0, cin4}, {0, kw}, {0, kh}}, "r");
+    acc(vc, vx, vy, vn) = start(vc);
+    acc(vc, vx, vy, vn) += cast<int32_t>(packed(r.x, column(r.y), row(r.z), vn)) *
+                           cast<int32_t>(w(r.x % 4, vc % lanes, r.x / 4, r.z * kw + r.y, vc / lanes));
+    y(vx, vy, vc, vn) = requantize(s, acc(vc, vx, vy, vn), requantize_table(table, backend), s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0));
+
     const int vectors = static_cast<int>(s.get_int("dot_channel_vectors")), columns = static_cast<int>(s.get_int("dot_columns"));
     const int block = vectors * lanes;
-    y.split(vy, yo, yi, static_cast<int>(s.get_int("dot_tile_rows")))
+    Var co("co"), ci("ci"), xo("xo"), xi("xi");
+    y.split(vy, yo, yi, static_cast<int>(tile_rows))
         .split(vx, xo, xi, columns, out[2] % columns == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards)
         .split(vc, co, ci, block, cout % block == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf)
         .reorder(ci, xi, co, xo, yi, yo)
@@ -69,20 +77,62 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
         .unroll(vc)
         .unroll(vx);
   } else {
-    const int vlanes = static_cast<int>(s.get_int("lanes"));
-    y.split(vc, co, ci, lanes, cout % lanes == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf)
-        .split(vy, yo, yi, static_cast<int>(s.get_int("tile_rows")))
-        .reorder(vx, ci, yi, yo);
-    vectorize_pure(y, vx, out[2], vlanes);
-    packed.compute_at(y, yo).store_in(MemoryType::Stack).reorder_storage(vx, vc, vy, vn);
-    acc.compute_at(y, yo).store_in(MemoryType::Stack).reorder_storage(vx, vc, vy, vn).vectorize(vx, vlanes, TailStrategy::RoundUp);
-    RVar ro("ro"), ri("ri");
-    acc.update()
-        .split(r.x, ro, ri, 4)
-        .reorder(vx, vc, ri, r.y, r.z, ro, vy, vn)
-        .vectorize(vx, vlanes, TailStrategy::RoundUp)
-        .unroll(ri);
+    const int taps = static_cast<int>(ws[1]);
+    Var vi("i"), vj("j");
+    Func channel_weights("channel_weights");  // (tap * cin4 + input channel, output channel)
+    channel_weights(vj, vc) = w(vj % 4, vc % lanes, vj / 4 % (cin4 / 4), vj / cin4, vc / lanes);
+    acc(vx, vy, vc, vn) = start(vc);
+    // The C loop's form (kernel_plan.cpp's dot_c_loop): "row", "patch" or "column".
+    const std::string form = s.get_string("dot_c_loop");
+    Func rows("packed"), patch("patches");
+    RDom r;
+    if (form == "row") {
+      rows(vi, vy, vn) = unsigned_input(vi / cin4, vy, vi % cin4);  // (column * cin4 + channel, row, n)
+      // With unit column dilation a kernel row's taps are adjacent, so one loop covers them.
+      const bool flat = dilation[2] == 1;
+      r = RDom({{0, (flat ? kw : 1) * cin4}, {0, flat ? 1 : kw}, {0, kh}}, "r");
+      acc(vx, vy, vc, vn) += cast<int32_t>(rows(column(r.y) * cin4 + r.x, row(r.z), vn)) *
+                             cast<int32_t>(channel_weights((r.z * kw + r.y) * cin4 + r.x, vc));
+    } else if (form == "patch") {
+      rows(vi, vy, vn) = unsigned_input(vi / cin4, vy, vi % cin4);
+      patch(vj, vx, vy, vn) = rows(column(vj / cin4 % kw) * cin4 + vj % cin4, row(vj / cin4 / kw), vn);  // (tap * cin4 + channel, ...)
+      r = RDom(0, taps * cin4, "r");
+      acc(vx, vy, vc, vn) += cast<int32_t>(patch(r, vx, vy, vn)) * cast<int32_t>(channel_weights(r, vc));
+    } else {
+      // The generic conv's form: a channel's sums for the whole tile in an array, each step of
+      // the reduction a loop over columns with the weight fixed, over the tile rows copied
+      // channel-major. The zero weights padding the input channels to cin4 are skipped.
+      rows(vx, vi, vy, vn) = unsigned_input(vx, vy, vi);  // (column, channel, row, n)
+      r = RDom({{0, static_cast<int>(s.args[0].shape[1])}, {0, kw}, {0, kh}}, "r");
+      acc(vx, vy, vc, vn) += cast<int32_t>(rows(column(r.y), r.x, row(r.z), vn)) *
+                             cast<int32_t>(channel_weights((r.z * kw + r.y) * cin4 + r.x, vc));
+    }
+    y(vx, vy, vc, vn) = requantize(s, acc(vx, vy, vc, vn), requantize_table(table, backend), s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0));
+
+    y.split(vy, yo, yi, static_cast<int>(s.get_int("tile_rows")));
+    rows.compute_at(y, yo).store_in(MemoryType::Stack);
+    // The transpose moves 4 bytes (adjacent in both orders) at a time, without divisions.
+    Var tap("tap"), jc("jc"), j4("j4"), ji("ji");
+    channel_weights.compute_at(y, vc).store_in(MemoryType::Stack).bound(vj, 0, taps * cin4);
+    channel_weights.split(vj, tap, jc, cin4).split(jc, j4, ji, 4).vectorize(ji);
+    if (form == "patch") {
+      // One output row's patches at a time (in L1D), gathered 4 bytes at a time, every channel's
+      // weights transposed once per row: the patch form is for convs with few input channels.
+      y.reorder(vx, vc, yi, yo);
+      Var c("c"), c4("c4"), c1("c1");
+      patch.compute_at(y, yi).store_in(MemoryType::Stack).bound(vj, 0, taps * cin4);
+      patch.split(vj, tap, c, cin4).split(c, c4, c1, 4).vectorize(c1);
+    } else {
+      y.reorder(vx, yi, vc, yo);
+    }
+    if (form == "column") {
+      acc.compute_at(y, vc).store_in(MemoryType::Stack);
+      acc.update().reorder(vx, r.x, r.y, r.z, vy);
+    } else {
+      acc.compute_at(y, vx);
+    }
   }
+  constrain_output(y, s.result());
   return {y, {x, w, start, table}};
 }
 
@@ -120,14 +170,15 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
       cast(acc_type, (cast<int32_t>(padded(tap_position(s, v, r, ic))) - static_cast<int>(zp)) * cast<int32_t>(wv));
 
   Func y("conv");
-  y(v.result(spatial)) = requantize(s, acc(vx, v.y_or_0(spatial), v.z_or_0(spatial), vc, vn), table,
+  y(v.result(spatial)) = requantize(s, acc(vx, v.y_or_0(spatial), v.z_or_0(spatial), vc, vn), requantize_table(table, backend),
                                     s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0));
   constrain_output(y, s.result());
 
   const int lanes = static_cast<int>(s.get_int("lanes"));
+  const bool vectors = backend == Backend::llvm;
   Var co("co"), ci("ci"), yo("yo"), yi("yi");
   y.split(vc, co, ci, static_cast<int>(block));
-  vectorize_pure(y, vx, out[2], lanes);
+  if (vectors) vectorize_pure(y, vx, out[2], lanes);
   if (spatial >= 2) {
     y.split(vy, yo, yi, static_cast<int>(s.get_int("tile_rows"))).reorder(vx, ci, yi, yo);
     acc.compute_at(y, yo);
@@ -136,15 +187,16 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
     acc.compute_at(y, co);
   }
   acc.store_in(MemoryType::Stack);
-  // The padded input rows a tile reads, copied once per tile, then read by dense vectors. The
-  // copy is scalar in C: Halide 14's C backend miscompiles the odd-width vectors a vectorized
-  // boundary produces.
+  // The padded input rows a tile reads, copied once per tile, then read by dense vectors.
   padded.compute_at(y, spatial >= 2 ? yo : co).store_in(MemoryType::Stack);
-  if (backend == Backend::llvm) padded.vectorize(v.x, lanes, TailStrategy::RoundUp);
-  acc.vectorize(vx, lanes, TailStrategy::RoundUp);
-  // Reading the padded input past the row end is safe (its copy is sized to what is read), so the
-  // update rounds up too.
-  acc.update().reorder(vx, vc, r[0], r[1], r[2], r[3], vy, vz, vn).vectorize(vx, lanes, TailStrategy::RoundUp);
+  acc.update().reorder(vx, vc, r[0], r[1], r[2], r[3], vy, vz, vn);
+  if (vectors) {
+    // Reading the padded input past the row end is safe (its copy is sized to what is read), so
+    // the accumulator vectors round up.
+    padded.vectorize(v.x, lanes, TailStrategy::RoundUp);
+    acc.vectorize(vx, lanes, TailStrategy::RoundUp);
+    acc.update().vectorize(vx, lanes, TailStrategy::RoundUp);
+  }
   return {y, has_bias ? std::vector<ImageParam>{x, w, bias, table} : std::vector<ImageParam>{x, w, table}};
 }
 

@@ -18,7 +18,7 @@ Expr broadcast_read(const ImageParam& p, const ir::Shape& shape, const std::vect
 
 }  // namespace
 
-KernelPipeline elementwise_pipeline(const KernelSpec& s) {
+KernelPipeline elementwise_pipeline(const KernelSpec& s, Backend backend) {
   const ir::Shape& shape = s.result().shape;
   const Type out = halide_type(s.result().dtype);
   std::vector<Var> v = vars("d", shape.size());
@@ -36,7 +36,7 @@ KernelPipeline elementwise_pipeline(const KernelSpec& s) {
     }
     case KernelKind::widen: {
       ImageParam x = input(s, 0, "x");
-      y(v) = cast(out, (cast<int64_t>(x(v)) - Expr(s.get_int("zero_point"))) << cast<int64_t>(static_cast<int>(s.get_int("shift"))));
+      y(v) = cast(out, shift_left(cast<int64_t>(x(v)) - Expr(s.get_int("zero_point")), static_cast<int>(s.get_int("shift"))));
       args = {x};
       break;
     }
@@ -49,7 +49,7 @@ KernelPipeline elementwise_pipeline(const KernelSpec& s) {
     default: throw std::logic_error("elementwise_pipeline: not an elementwise kernel");
   }
   constrain_output(y, s.result());
-  if (!shape.empty()) vectorize_pure(y, v[0], shape.back(), static_cast<int>(s.get_int("lanes")));
+  if (backend == Backend::llvm && !shape.empty()) vectorize_pure(y, v[0], shape.back(), static_cast<int>(s.get_int("lanes")));
   return {y, args};
 }
 

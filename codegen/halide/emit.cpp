@@ -19,17 +19,17 @@ using namespace Halide;
 hl::KernelPipeline pipeline(const KernelSpec& s, hl::Backend backend) {
   switch (s.kind) {
     case KernelKind::conv: return hl::conv_pipeline(s, backend);
-    case KernelKind::matmul: return hl::matmul_pipeline(s);
-    case KernelKind::requantize: return hl::requantize_pipeline(s);
+    case KernelKind::matmul: return hl::matmul_pipeline(s, backend);
+    case KernelKind::requantize: return hl::requantize_pipeline(s, backend);
     case KernelKind::add:
     case KernelKind::sub:
     case KernelKind::widen:
-    case KernelKind::clip: return hl::elementwise_pipeline(s);
+    case KernelKind::clip: return hl::elementwise_pipeline(s, backend);
     case KernelKind::maxpool:
     case KernelKind::avgpool: return hl::pool_pipeline(s, backend);
     case KernelKind::concat:
     case KernelKind::gather:
-    case KernelKind::transpose: return hl::layout_pipeline(s);
+    case KernelKind::transpose: return hl::layout_pipeline(s, backend);
   }
   __builtin_unreachable();
 }

@@ -69,7 +69,7 @@ Func transpose(const KernelSpec& s, std::vector<ImageParam>& args, const std::ve
 
 }  // namespace
 
-KernelPipeline layout_pipeline(const KernelSpec& s) {
+KernelPipeline layout_pipeline(const KernelSpec& s, Backend backend) {
   const ir::Shape& shape = s.result().shape;
   std::vector<Var> v = vars("d", shape.size());
   std::vector<ImageParam> args;
@@ -77,7 +77,7 @@ KernelPipeline layout_pipeline(const KernelSpec& s) {
          : s.kind == KernelKind::gather ? gather(s, args, v)
                                         : transpose(s, args, v);
   constrain_output(y, s.result());
-  if (!shape.empty()) vectorize_pure(y, v[0], shape.back(), static_cast<int>(s.get_int("lanes")));
+  if (backend == Backend::llvm && !shape.empty()) vectorize_pure(y, v[0], shape.back(), static_cast<int>(s.get_int("lanes")));
   return {y, args};
 }
 

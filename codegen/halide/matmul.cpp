@@ -7,7 +7,7 @@ namespace qatc::codegen::hl {
 
 using namespace Halide;
 
-KernelPipeline matmul_pipeline(const KernelSpec& s) {
+KernelPipeline matmul_pipeline(const KernelSpec& s, Backend backend) {
   const ir::Shape& bs = s.args[1].shape;
   const size_t rank = s.result().shape.size();
   const int64_t k = bs[0], n = bs[1], zp = s.get_int("x_zero_point");
@@ -23,16 +23,19 @@ KernelPipeline matmul_pipeline(const KernelSpec& s) {
   acc(v) += cast(acc_type, (cast<int32_t>(a(a_at)) - static_cast<int>(zp)) * cast<int32_t>(b(v[0], r)));
 
   Func y("matmul");
-  y(v) = requantize(s, acc(v), table, s.get_int("rq_axis") >= 0 ? Expr(v[0]) : Expr(0));
+  y(v) = requantize(s, acc(v), requantize_table(table, backend), s.get_int("rq_axis") >= 0 ? Expr(v[0]) : Expr(0));
   constrain_output(y, s.result());
 
-  const int lanes = static_cast<int>(s.get_int("lanes"));
-  vectorize_pure(y, v[0], n, lanes);
   acc.compute_at(y, v[1]).store_in(MemoryType::Stack);
-  // b has exactly n columns: a vector past its end would read outside it, so the tail is guarded.
-  const TailStrategy tail = n % lanes == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf;
-  acc.vectorize(v[0], lanes, tail);
-  acc.update().reorder(v[0], r).vectorize(v[0], lanes, tail);
+  acc.update().reorder(v[0], r);
+  if (backend == Backend::llvm) {
+    const int lanes = static_cast<int>(s.get_int("lanes"));
+    vectorize_pure(y, v[0], n, lanes);
+    // b has exactly n columns: a vector past its end would read outside it, so the tail is guarded.
+    const TailStrategy tail = n % lanes == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf;
+    acc.vectorize(v[0], lanes, tail);
+    acc.update().vectorize(v[0], lanes, tail);
+  }
   return {y, {a, b, table}};
 }
 

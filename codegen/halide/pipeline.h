@@ -31,13 +31,30 @@ void constrain_output(Halide::Func& f, const ArgSpec& a);
 std::vector<Halide::Var> vars(const std::string& prefix, size_t count);
 std::vector<Halide::Expr> exprs(const std::vector<Halide::Var>& v);
 
+// Which Halide backend a pipeline is scheduled for: the C backend (firmware C for every target)
+// or LLVM (host objects, assembly, JIT). Tiles and loop orders are alike; vectors differ. In C,
+// Halide vectorizes nothing: gcc scalarizes much of Halide 14's C vector code (64-bit lanes, masks
+// narrowed lane by lane, vector reductions), and Halide miscompiles vectorized boundaries there,
+// while plain loops over adjacent elements are what C compilers' vectorizers (a DSP compiler's
+// too) turn into vector code. So the C schedules order loops for the C compiler instead.
+enum class Backend { c, llvm };
+
 // Rounds floor + f by `rule` ("half_even", ...), where cmp is -1, 0, +1 as f is below, at or
 // above one half (sim/qat/rounding.h's round_floored on the same facts).
 Halide::Expr round_floored(const std::string& rule, Halide::Expr floor, Halide::Expr cmp);
 
 // docs/ir.md's requantize of a 32-bit accumulator with channel `c`'s row of the (shift, bias,
 // bias-fraction-class) table, in exact 64-bit arithmetic, saturated to the result type.
-Halide::Expr requantize(const KernelSpec& s, Halide::Expr acc, const Halide::ImageParam& table, Halide::Expr c);
+Halide::Expr requantize(const KernelSpec& s, Halide::Expr acc, Halide::Func table, Halide::Expr c);
+
+// The table requantize() reads: in C a copy on the stack. The C compiler must assume that the
+// result's 8-bit stores may alias the table's memory, so it would reload the table for every
+// element and leave the loop scalar; a local array cannot be aliased.
+Halide::Func requantize_table(const Halide::ImageParam& table, Backend backend);
+
+// v * 2^n for a signed v of either sign (n >= 0): shifted as unsigned and cast back, because C
+// leaves the left shift of a negative value undefined (the C backend prints a shift as a shift).
+Halide::Expr shift_left(Halide::Expr v, Halide::Expr n);
 
 // Vectorizes `v` of a pure definition by the spec's lanes; when the extent is not a multiple the
 // last vector shifts inwards (recomputing a few elements, which a pure definition allows).
@@ -58,17 +75,13 @@ Halide::Func padded_input(const KernelSpec& s, const Halide::ImageParam& x, Hali
 // padded_input's arguments for tap (r[0], r[1], r[2]) of output (v.x, v.y, v.z) and channel `c`.
 std::vector<Halide::Expr> tap_position(const KernelSpec& s, const WindowVars& v, const Halide::RDom& r, Halide::Expr c);
 
-// Which Halide backend a pipeline is scheduled for: the C backend (firmware C for every target)
-// or LLVM (host objects, assembly, JIT). Kernels schedule alike but for what Halide 14's C backend
-// handles badly: vector reductions (the dot-product conv) and vectorized boundary copies.
-enum class Backend { c, llvm };
 
 // The pipelines, one per kernel kind (conv.cpp, matmul.cpp, ...).
 KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend);
-KernelPipeline matmul_pipeline(const KernelSpec& s);
-KernelPipeline requantize_pipeline(const KernelSpec& s);
-KernelPipeline elementwise_pipeline(const KernelSpec& s);
+KernelPipeline matmul_pipeline(const KernelSpec& s, Backend backend);
+KernelPipeline requantize_pipeline(const KernelSpec& s, Backend backend);
+KernelPipeline elementwise_pipeline(const KernelSpec& s, Backend backend);
 KernelPipeline pool_pipeline(const KernelSpec& s, Backend backend);
-KernelPipeline layout_pipeline(const KernelSpec& s);
+KernelPipeline layout_pipeline(const KernelSpec& s, Backend backend);
 
 }  // namespace qatc::codegen::hl

@@ -47,7 +47,7 @@ KernelPipeline pool_pipeline(const KernelSpec& s, Backend backend) {
     Buffer<int32_t> c0 = table(s.get_ints("count0"), "count0"), c1 = table(s.get_ints("count1"), "count1"),
                     c2 = table(s.get_ints("count2"), "count2");
     const int64_t shift = s.get_int("shift");
-    Expr numerator = cast<int64_t>(value) << cast<int64_t>(static_cast<int>(std::max<int64_t>(-shift, 0)));
+    Expr numerator = shift_left(cast<int64_t>(value), static_cast<int>(std::max<int64_t>(-shift, 0)));
     Expr divisor = cast<int64_t>(c0(ez) * c1(ey) * c2(vx)) << cast<int64_t>(static_cast<int>(std::max<int64_t>(shift, 0)));
     // Halide's signed division rounds down and its remainder is never negative.
     Expr floor = numerator / divisor, rem = numerator % divisor;
@@ -59,16 +59,18 @@ KernelPipeline pool_pipeline(const KernelSpec& s, Backend backend) {
   y(v.result(spatial)) = cast(halide_type(s.result().dtype), value);
   constrain_output(y, s.result());
 
-  const int lanes = static_cast<int>(s.get_int("lanes"));
-  vectorize_pure(y, vx, out[2], lanes);
-  // Per output row; reading the padded input past the row end is safe, so the window rounds up.
+  // Per output row: the padded rows it reads, copied, and its window sums or maxima.
   reduced.compute_at(y, spatial >= 2 ? vy : vc).store_in(MemoryType::Stack);
-  // A copy of the padded rows, scalar in C (see conv.cpp: vectorized boundaries miscompile in
-  // Halide 14's C backend).
   padded.compute_at(y, spatial >= 2 ? vy : vc).store_in(MemoryType::Stack);
-  if (backend == Backend::llvm) padded.vectorize(vx, lanes, TailStrategy::RoundUp);
-  reduced.vectorize(vx, lanes, TailStrategy::RoundUp);
-  reduced.update().reorder(vx, r[0], r[1], r[2]).vectorize(vx, lanes, TailStrategy::RoundUp);
+  reduced.update().reorder(vx, r[0], r[1], r[2]);
+  if (backend == Backend::llvm) {
+    // Reading the padded input past the row end is safe, so the window rounds up.
+    const int lanes = static_cast<int>(s.get_int("lanes"));
+    vectorize_pure(y, vx, out[2], lanes);
+    padded.vectorize(vx, lanes, TailStrategy::RoundUp);
+    reduced.vectorize(vx, lanes, TailStrategy::RoundUp);
+    reduced.update().vectorize(vx, lanes, TailStrategy::RoundUp);
+  }
   return {y, {x}};
 }
 

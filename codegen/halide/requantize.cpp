@@ -7,7 +7,7 @@ namespace qatc::codegen::hl {
 
 using namespace Halide;
 
-KernelPipeline requantize_pipeline(const KernelSpec& s) {
+KernelPipeline requantize_pipeline(const KernelSpec& s, Backend backend) {
   const ir::Shape& shape = s.result().shape;
   const size_t rank = shape.size();
   const int64_t axis = s.get_int("rq_axis");
@@ -23,18 +23,18 @@ KernelPipeline requantize_pipeline(const KernelSpec& s) {
     Expr sum = cast<int64_t>(0);
     for (int i = 0; i < operands; ++i) {
       args.push_back(input(s, static_cast<size_t>(i), side[i]));
-      sum += (cast<int64_t>(args.back()(v)) - Expr(s.get_int(std::string(side[i]) + "_zero_point")))
-             << cast<int64_t>(static_cast<int>(s.get_int(std::string(side[i]) + "_shift")));
+      sum += shift_left(cast<int64_t>(args.back()(v)) - Expr(s.get_int(std::string(side[i]) + "_zero_point")),
+                        static_cast<int>(s.get_int(std::string(side[i]) + "_shift")));
     }
     args.push_back(input(s, static_cast<size_t>(operands), "rq"));
-    y(v) = requantize(s, cast<int32_t>(sum), args.back(), channel);
+    y(v) = requantize(s, cast<int32_t>(sum), requantize_table(args.back(), backend), channel);
   } else {
     ImageParam acc = input(s, 0, "acc"), table = input(s, 1, "rq");
-    y(v) = requantize(s, acc(v), table, channel);
+    y(v) = requantize(s, acc(v), requantize_table(table, backend), channel);
     args = {acc, table};
   }
   constrain_output(y, s.result());
-  if (rank > 0) vectorize_pure(y, v[0], shape.back(), static_cast<int>(s.get_int("lanes")));
+  if (rank > 0 && backend == Backend::llvm) vectorize_pure(y, v[0], shape.back(), static_cast<int>(s.get_int("lanes")));
   return {y, args};
 }
 

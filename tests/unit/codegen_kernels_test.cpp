@@ -48,7 +48,7 @@ const std::vector<targets::Target>& all_targets() {
 }
 
 // Runs every kernel of `text`'s plan on random inputs, for every target, against the simulator.
-void check_kernels(const std::string& text) {
+void check_kernels(const std::string& text, const std::vector<targets::Target>& targets = all_targets()) {
   INFO(text);
   ir::Graph g = ir::parse_graph(text, "kernel_test.qir");
   ir::verify(g);
@@ -59,7 +59,7 @@ void check_kernels(const std::string& text) {
     values[in->name] = inputs.back();
   }
   sim::simulate_integer(g, inputs, [&](const ir::Op& op, const ir::TensorData& d) { values[op.outputs[0]->name] = d; });
-  for (const targets::Target& t : all_targets()) {
+  for (const targets::Target& t : targets) {
     INFO("target " << t.name);
     const codegen::KernelPlan plan = codegen::plan_kernels(g, t);
     for (const codegen::Step& s : plan.steps) {
@@ -68,8 +68,8 @@ void check_kernels(const std::string& text) {
       std::vector<const ir::TensorData*> args;
       for (const codegen::Arg& a : s.args) args.push_back(a.value ? &values.at(a.value->name) : &plan.constants[a.constant].data);
       CHECK(codegen::realize_kernel(s.spec, args) == values.at(s.result->name));
-      // The dot-product conv schedules the C backend's code differently: that schedule too.
-      if (s.spec.attrs.count("dot")) CHECK(codegen::realize_kernel(s.spec, args, true) == values.at(s.result->name));
+      // The C backend's code is scheduled differently (pipeline.h's Backend): that schedule too.
+      CHECK(codegen::realize_kernel(s.spec, args, true) == values.at(s.result->name));
     }
   }
 }
@@ -126,6 +126,30 @@ TEST_CASE("dot-product conv kernels equal the simulator: int8 and uint8 inputs, 
   check_kernels(conv_graph(16, 7, 7, 32, 1, 3, 1, 2, {2, 2, 2, 2}, 9, "floor", true));
   check_kernels(conv_graph(3, 11, 12, 16, 1, 7, 2, 1, {3, 3, 3, 3}, 0, "half_away", true));  // a 7x7 stem
   check_kernels(conv_graph(64, 3, 3, 48, 1, 1, 1, 1, {0, 0, 0, 0}, 0, "half_even", true, "i8"));
+  check_kernels(conv_graph(64, 6, 9, 16, 1, 3, 1, 2, {2, 1, 2, 1}, 4, "half_up", true, "i8"));  // a tap per loop
+  // Too few bytes per patch for the C schedule's dot-product loop: its column form.
+  check_kernels(conv_graph(16, 5, 13, 32, 1, 1, 1, 1, {0, 0, 0, 0}, 7, "half_even", true, "i8"));
+  check_kernels(conv_graph(3, 9, 10, 16, 1, 3, 2, 1, {1, 1, 0, 0}, 2, "floor", false));
+}
+
+// The C schedule's tiles are sized by L2, which holds these small layers whole: on a host with a
+// tiny L2 they take several tiles, each with its own tile copy and transposed weights (one graph
+// per form of the C loop: row, patch, column).
+TEST_CASE("dot-product conv kernels equal the simulator in several C tiles") {
+  targets::Target small = targets::find_target(all_targets(), "host");
+  REQUIRE(small.memory.size() >= 2);
+  small.memory[1].bytes = 1024;
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"row", conv_graph(24, 8, 11, 32, 1, 3, 1, 1, {1, 1, 1, 1}, -3, "half_even", true, "i8")},
+      {"patch", conv_graph(3, 12, 10, 16, 1, 7, 2, 1, {3, 3, 3, 3}, 0, "half_away", true)},
+      {"column", conv_graph(16, 12, 9, 32, 1, 1, 1, 1, {0, 0, 0, 0}, 1, "half_up", true, "i8")}};
+  for (const auto& [form, g] : cases) {
+    const codegen::KernelPlan plan = codegen::plan_kernels(ir::parse_graph(g, "tiles.qir"), small);
+    const codegen::KernelSpec& spec = plan.steps.front().spec;
+    REQUIRE(spec.get_string("dot_c_loop") == form);
+    REQUIRE(spec.get_int("tile_rows") < spec.result().shape[2]);
+    check_kernels(g, {small});
+  }
 }
 
 TEST_CASE("matmul kernels equal the simulator, per tensor and per output feature") {
