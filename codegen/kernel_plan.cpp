@@ -237,6 +237,18 @@ class Planner {
                         ir::TensorData::from<int32_t>({channels, 3}, table));
   }
 
+  // Requantize in 32-bit arithmetic (attribute rq_narrow; common.cpp), half as many vector lanes
+  // of work as 64-bit, where that is exact: every channel shifts right by 1..30 and the sum
+  // |accumulator| + |bias| stays below 2^31, from the accumulator's bound per channel.
+  static void set_narrow_requantize(Step& s, const ir::TensorData& table, const std::vector<int64_t>& acc_bound) {
+    const int64_t channels = table.shape()[0];
+    for (size_t c = 0; c < acc_bound.size(); ++c) {
+      const int32_t* row = table.as<int32_t>().data() + 3 * (channels == 1 ? 0 : c);
+      if (row[0] < 1 || row[0] > 30 || acc_bound[c] + std::abs(int64_t{row[1]}) >= (int64_t{1} << 31)) return;
+    }
+    s.spec.attrs["rq_narrow"] = int64_t{1};
+  }
+
   void set_window(Step& s, const sim::Window& w) {
     std::vector<int64_t> in, out, kernel, stride, pad, dilation;
     for (const sim::WindowAxis& a : w.axes) {
@@ -282,6 +294,7 @@ class Planner {
     const ir::TensorData* bias = conv.inputs.size() > 2 ? &constant_operand(conv, 2, "bias") : nullptr;
     ir::TensorData arranged(ir::DType::i8, {cout_v / lanes, taps, cin4 / 4, lanes, 4});
     ir::TensorData start(ir::DType::i32, {cout_v});
+    std::vector<int64_t> acc_bound(static_cast<size_t>(cout));  // of |bias' + Σ (x + o) w|
     for (int64_t co = 0; co < cout; ++co) {
       int64_t sum = 0, magnitude = 0;
       for (int64_t ci = 0; ci < cin; ++ci)
@@ -292,7 +305,8 @@ class Planner {
           arranged.as<int8_t>()[static_cast<size_t>((((co / lanes) * taps + k) * (cin4 / 4) + ci / 4) * lanes * 4 + (co % lanes) * 4 + ci % 4)] = v;
         }
       const int64_t b = (bias ? bias->int_at(co) : 0) - offset * sum;
-      if (std::abs(b) + 255 * magnitude >= (int64_t{1} << 31)) return false;
+      acc_bound[static_cast<size_t>(co)] = std::abs(b) + 255 * magnitude;
+      if (acc_bound[static_cast<size_t>(co)] >= (int64_t{1} << 31)) return false;
       start.as<int32_t>()[static_cast<size_t>(co)] = static_cast<int32_t>(b);
     }
     fused_.insert(&rq);
@@ -307,6 +321,7 @@ class Planner {
                                             std::move(start))});
     s.args.push_back({nullptr, requantize_table(rq, s)});
     if (rq.get_int("axis") > 1) fail("{}: requantization along axis {} of a conv result", rq.describe(), rq.get_int("axis"));
+    set_narrow_requantize(s, plan_.constants[static_cast<size_t>(s.args.back().constant)].data, acc_bound);
     set_window(s, win);
     s.spec.attrs["dot"] = int64_t{1};
     s.spec.attrs["dot_offset"] = int64_t{xt == ir::DType::i8 ? 128 : 0};

@@ -61,21 +61,37 @@ Expr round_floored(const std::string& rule, Expr floor, Expr cmp) {
   return floor + select(up, cast(floor.type(), 1), cast(floor.type(), 0));
 }
 
+namespace {
+
+// floor(numerator / 2^n) for n >= 1 (unsigned, of the numerator's width: Halide expands a signed
+// shift amount into both directions), and -1, 0, +1 as the rest is below, at or above one half,
+// with φ != 0 (a sticky bit) lifting an exact half above.
+std::pair<Expr, Expr> shifted_right(Expr numerator, Expr n, Expr phi) {
+  const Expr one = cast(numerator.type(), 1);
+  Expr rem = numerator & ((one << n) - one), half = one << (n - cast(n.type(), 1));
+  return {numerator >> n, select(rem < half, -1, rem > half || phi != 0, 1, 0)};
+}
+
+}  // namespace
+
 Expr requantize(const KernelSpec& s, Expr acc, Func table, Expr c) {
-  Expr shift = table(0, c), bias = cast<int64_t>(table(1, c)), phi = table(2, c);
-  Expr v = cast<int64_t>(acc);
-  // n >= 1: floor((v + bias + φ) / 2^n); only φ > 0 matters, at an exact half (a sticky bit).
-  Expr n = cast<int64_t>(max(shift, 1));
-  Expr numerator = v + bias;
-  Expr right_floor = numerator >> n;
-  Expr rem = numerator - shift_left(right_floor, n), half = cast<int64_t>(1) << (n - 1);
-  Expr right_cmp = select(rem < half, -1, rem > half || phi != 0, 1, 0);
-  // n <= 0: v · 2^-n + bias, plus φ whose class alone decides the rounding.
-  Expr left_floor = shift_left(v, max(-shift, 0)) + bias;
-  Expr left_cmp = select(phi <= 1, -1, phi == 2, 0, 1);
-  Expr r = round_floored(s.get_string("rq_round"), select(shift >= 1, right_floor, left_floor),
-                         select(shift >= 1, right_cmp, left_cmp));
-  r = clamp(r + Expr(s.get_int("rq_zero_point")), Expr(s.get_int("rq_min")), Expr(s.get_int("rq_max")));
+  Expr shift = table(0, c), phi = table(2, c), floor, cmp;
+  if (s.attrs.count("rq_narrow")) {
+    // The plan proved every shift in 1..30 and |acc| + |bias| < 2^31: all of it in 32 bits.
+    std::tie(floor, cmp) = shifted_right(acc + table(1, c), cast<uint32_t>(shift), phi);
+  } else {
+    // Exact 64-bit arithmetic. n >= 1: floor((v + bias + φ) / 2^n), φ only a sticky bit.
+    Expr v = cast<int64_t>(acc), bias = cast<int64_t>(table(1, c));
+    auto [right_floor, right_cmp] = shifted_right(v + bias, cast<uint64_t>(max(shift, 1)), phi);
+    // n <= 0: v · 2^-n + bias, plus φ whose class alone decides the rounding.
+    Expr left_floor = shift_left(v, max(-shift, 0)) + bias;
+    Expr left_cmp = select(phi <= 1, -1, phi == 2, 0, 1);
+    floor = select(shift >= 1, right_floor, left_floor);
+    cmp = select(shift >= 1, right_cmp, left_cmp);
+  }
+  const Type t = floor.type();
+  Expr r = round_floored(s.get_string("rq_round"), floor, cmp) + cast(t, Expr(s.get_int("rq_zero_point")));
+  r = clamp(r, cast(t, Expr(s.get_int("rq_min"))), cast(t, Expr(s.get_int("rq_max"))));
   return cast(halide_type(s.result().dtype), r);
 }
 

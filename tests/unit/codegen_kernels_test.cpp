@@ -83,7 +83,7 @@ const std::vector<std::string> kRules{"half_even", "half_up", "half_away", "floo
 // conv + requantize with per-channel shifts (some <= 0), bias fractions and bounds.
 std::string conv_graph(int64_t c, int64_t h, int64_t w, int64_t co, int64_t group, int64_t k, int64_t stride,
                        int64_t dilation, std::array<int64_t, 4> pads, int64_t zp, const std::string& rule, bool bias,
-                       const std::string& xt = "u8") {
+                       const std::string& xt = "u8", int64_t min_shift = -2) {
   const int64_t oh = out_size(h, k, stride, pads[0], pads[2], dilation), ow = out_size(w, k, stride, pads[1], pads[3], dilation);
   const int64_t cig = c / group;
   return fmt::format(R"(graph @conv {{
@@ -101,7 +101,7 @@ std::string conv_graph(int64_t c, int64_t h, int64_t w, int64_t co, int64_t grou
                      fmt::arg("bias", bias ? ", %b" : ""), fmt::arg("d", dilation), fmt::arg("g", group),
                      fmt::arg("p0", pads[0]), fmt::arg("p1", pads[1]), fmt::arg("p2", pads[2]), fmt::arg("p3", pads[3]),
                      fmt::arg("s", stride), fmt::arg("oh", oh), fmt::arg("ow", ow), fmt::arg("frac", values(co, 0, 3)),
-                     fmt::arg("rule", rule), fmt::arg("shift", values(co, -2, 12)));
+                     fmt::arg("rule", rule), fmt::arg("shift", values(co, min_shift, 12)));
 }
 
 }  // namespace
@@ -130,6 +130,16 @@ TEST_CASE("dot-product conv kernels equal the simulator: int8 and uint8 inputs, 
   // Too few bytes per patch for the C schedule's dot-product loop: its column form.
   check_kernels(conv_graph(16, 5, 13, 32, 1, 1, 1, 1, {0, 0, 0, 0}, 7, "half_even", true, "i8"));
   check_kernels(conv_graph(3, 9, 10, 16, 1, 3, 2, 1, {1, 1, 0, 0}, 2, "floor", false));
+}
+
+// Right shifts only, and sums far from 2^31: the dot-product conv requantizes in 32 bits.
+TEST_CASE("dot-product conv kernels requantizing in 32 bits equal the simulator, every rule") {
+  for (const std::string& rule : kRules) {
+    const std::string g = conv_graph(24, 6, 11, 32, 1, 3, 1, 1, {1, 1, 1, 1}, -3, rule, true, "i8", 1);
+    const codegen::KernelPlan plan = codegen::plan_kernels(ir::parse_graph(g, "narrow.qir"), targets::find_target(all_targets(), "host"));
+    REQUIRE(plan.steps.front().spec.attrs.count("rq_narrow"));
+    check_kernels(g);
+  }
 }
 
 // The C schedule's tiles are sized by L2, which holds these small layers whole: on a host with a
