@@ -53,7 +53,7 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
     acc(vc, vx, vy, vn) = start(vc);
     acc(vc, vx, vy, vn) += cast<int32_t>(packed(r.x, column(r.y), row(r.z), vn)) *
                            cast<int32_t>(w(r.x % 4, vc % lanes, r.x / 4, r.z * kw + r.y, vc / lanes));
-    y(vx, vy, vc, vn) = requantize(s, acc(vc, vx, vy, vn), requantize_table(table, backend), s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0));
+    y(vx, vy, vc, vn) = requantize(s, acc(vc, vx, vy, vn), table, s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0), backend);
 
     const int vectors = static_cast<int>(s.get_int("dot_channel_vectors")), columns = static_cast<int>(s.get_int("dot_columns"));
     const int block = vectors * lanes;
@@ -107,7 +107,7 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
       acc(vx, vy, vc, vn) += cast<int32_t>(rows(column(r.y), r.x, row(r.z), vn)) *
                              cast<int32_t>(channel_weights((r.z * kw + r.y) * cin4 + r.x, vc));
     }
-    y(vx, vy, vc, vn) = requantize(s, acc(vx, vy, vc, vn), requantize_table(table, backend), s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0));
+    y(vx, vy, vc, vn) = requantize(s, acc(vx, vy, vc, vn), table, s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0), backend);
 
     y.split(vy, yo, yi, static_cast<int>(s.get_int("tile_rows")));
     rows.compute_at(y, yo).store_in(MemoryType::Stack);
@@ -129,7 +129,13 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
       acc.compute_at(y, vc).store_in(MemoryType::Stack);
       acc.update().reorder(vx, r.x, r.y, r.z, vy);
     } else {
-      acc.compute_at(y, vx);
+      // A row's sums, then its requantize as a loop of its own: with the requantize inside the
+      // column loop, gcc may vectorize that loop instead of the sum (outer-loop vectorization).
+      acc.compute_at(y, form == "patch" ? vc : yi).store_in(MemoryType::Stack);  // one channel's row
+      std::vector<VarOrRVar> order;
+      for (int d = 0; d < r.dimensions(); ++d) order.emplace_back(r[d]);
+      order.emplace_back(vx);
+      acc.update().reorder(order);
     }
   }
   constrain_output(y, s.result());
@@ -170,8 +176,8 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
       cast(acc_type, (cast<int32_t>(padded(tap_position(s, v, r, ic))) - static_cast<int>(zp)) * cast<int32_t>(wv));
 
   Func y("conv");
-  y(v.result(spatial)) = requantize(s, acc(vx, v.y_or_0(spatial), v.z_or_0(spatial), vc, vn), requantize_table(table, backend),
-                                    s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0));
+  y(v.result(spatial)) = requantize(s, acc(vx, v.y_or_0(spatial), v.z_or_0(spatial), vc, vn), table,
+                                    s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0), backend);
   constrain_output(y, s.result());
 
   const int lanes = static_cast<int>(s.get_int("lanes"));

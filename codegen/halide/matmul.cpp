@@ -23,7 +23,7 @@ KernelPipeline matmul_pipeline(const KernelSpec& s, Backend backend) {
   acc(v) += cast(acc_type, (cast<int32_t>(a(a_at)) - static_cast<int>(zp)) * cast<int32_t>(b(v[0], r)));
 
   Func y("matmul");
-  y(v) = requantize(s, acc(v), requantize_table(table, backend), s.get_int("rq_axis") >= 0 ? Expr(v[0]) : Expr(0));
+  y(v) = requantize(s, acc(v), table, s.get_int("rq_axis") >= 0 ? Expr(v[0]) : Expr(0), backend);
   constrain_output(y, s.result());
 
   acc.compute_at(y, v[1]).store_in(MemoryType::Stack);

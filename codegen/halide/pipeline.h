@@ -44,13 +44,9 @@ enum class Backend { c, llvm };
 Halide::Expr round_floored(const std::string& rule, Halide::Expr floor, Halide::Expr cmp);
 
 // docs/ir.md's requantize of a 32-bit accumulator with channel `c`'s row of the (shift, bias,
-// bias-fraction-class) table, in exact 64-bit arithmetic, saturated to the result type.
-Halide::Expr requantize(const KernelSpec& s, Halide::Expr acc, Halide::Func table, Halide::Expr c);
-
-// The table requantize() reads: in C a copy on the stack. The C compiler must assume that the
-// result's 8-bit stores may alias the table's memory, so it would reload the table for every
-// element and leave the loop scalar; a local array cannot be aliased.
-Halide::Func requantize_table(const Halide::ImageParam& table, Backend backend);
+// bias-fraction-class) table, in exact 64-bit arithmetic, saturated to the result type; in 32 bits
+// where the plan proved that exact (attribute rq_narrow) and the backend is LLVM.
+Halide::Expr requantize(const KernelSpec& s, Halide::Expr acc, const Halide::ImageParam& table, Halide::Expr c, Backend backend);
 
 // v * 2^n for a signed v of either sign (n >= 0): shifted as unsigned and cast back, because C
 // leaves the left shift of a negative value undefined (the C backend prints a shift as a shift).

@@ -27,10 +27,10 @@ KernelPipeline requantize_pipeline(const KernelSpec& s, Backend backend) {
                         static_cast<int>(s.get_int(std::string(side[i]) + "_shift")));
     }
     args.push_back(input(s, static_cast<size_t>(operands), "rq"));
-    y(v) = requantize(s, cast<int32_t>(sum), requantize_table(args.back(), backend), channel);
+    y(v) = requantize(s, cast<int32_t>(sum), args.back(), channel, backend);
   } else {
     ImageParam acc = input(s, 0, "acc"), table = input(s, 1, "rq");
-    y(v) = requantize(s, acc(v), requantize_table(table, backend), channel);
+    y(v) = requantize(s, acc(v), table, channel, backend);
     args = {acc, table};
   }
   constrain_output(y, s.result());
