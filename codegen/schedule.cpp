@@ -1,6 +1,7 @@
 #include "codegen/schedule.h"
 
 #include <algorithm>
+#include <tuple>
 
 namespace qatc::codegen {
 
@@ -28,15 +29,16 @@ int conv_channel_block(const targets::Target& t, int64_t out_channels) {
 DotConvTile dot_conv_tile(const targets::Target& t, int64_t out_cols, int64_t channel_vectors_total) {
   const int accumulators = t.vector_registers >= 32 ? 20 : 8;
   DotConvTile best{1, 1};
-  double best_score = 0;
+  std::tuple<bool, double, int64_t> best_rank{false, 0.0, 0};
   for (int cv : {4, 2, 1}) {
     if (channel_vectors_total % cv != 0) continue;
     const int64_t columns = std::min<int64_t>({accumulators / cv, out_cols, 8});
-    // Columns computed per row, the last block shifted inwards over already computed ones.
-    const double useful = static_cast<double>(out_cols) / static_cast<double>(round_up(out_cols, columns));
-    const double score = static_cast<double>(cv * columns) * useful;
-    if (score > best_score) {
-      best_score = score;
+    // Enough independent sums; the share of computed columns not recomputed; the block's size.
+    const std::tuple<bool, double, int64_t> rank{
+        cv * columns >= accumulators / 2,
+        static_cast<double>(out_cols) / static_cast<double>(round_up(out_cols, columns)), cv * columns};
+    if (rank > best_rank) {
+      best_rank = rank;
       best = {cv, static_cast<int>(columns)};
     }
   }

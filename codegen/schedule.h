@@ -36,8 +36,10 @@ struct ConvGeometry {
 constexpr int64_t kMaxStackBuffer = 16 * 1024;
 
 // The dot-product conv's register block: `channel_vectors` vectors of int32 output channels times
-// `columns` output columns, as many accumulators as the target's vector registers hold next to the
-// operands (20 of 32, 8 of 16); the split that wastes the fewest recomputed columns wins.
+// `columns` output columns, at most as many accumulators as the target's vector registers hold
+// next to the operands (20 of 32, 8 of 16) and at least half that many (independent sums hide the
+// dot product's latency). The block that recomputes the fewest columns (the last block of a row
+// shifts inwards) wins, then the larger one.
 struct DotConvTile {
   int channel_vectors, columns;
 };
