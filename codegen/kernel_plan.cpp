@@ -348,7 +348,6 @@ class Planner {
                                  : taps * cin4 >= vector_bytes                                   ? "patch"
                                                                                                  : "column";
     s.spec.attrs["tile_rows"] = dot_conv_c_tile_rows(t_, geometry);
-    s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, 32, cols.out)};
     s.macs = ir::num_elements(rq.outputs[0]->type.shape) * cin * taps;
     finish(s);
     return true;
