@@ -3,6 +3,7 @@
 #pragma once
 
 #include "frontend/onnx_import.h"
+#include "ir/limits.h"
 
 #include <CLI/CLI.hpp>
 
@@ -20,7 +21,8 @@ void register_compile(CLI::App& app, Action& action);
 void register_estimate(CLI::App& app, Action& action);
 
 // What every command that imports a model takes: --input-shape NAME=1x3x224x224 (repeatable),
-// --qat-dialect, and the TI v1 settings its export does not record.
+// --qat-dialect, the TI v1 settings its export does not record, and the resource limits
+// (ir/limits.h) --max-tensor-bytes and --max-nodes.
 struct ModelOptions {
   std::string model;
   std::vector<std::string> input_shapes;
@@ -28,6 +30,8 @@ struct ModelOptions {
   std::string ti_per_channel = "none";
   std::string ti_bias = "saturate";
   std::vector<std::string> ti_ranges;
+  int64_t max_tensor_bytes = ir::Limits{}.max_tensor_bytes;
+  int64_t max_nodes = ir::Limits{}.max_nodes;
 };
 void add_model_options(CLI::App& cmd, ModelOptions& options);
 // --target NAME and --targets-dir DIR (the default directory filled in): every command that

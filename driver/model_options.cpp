@@ -1,6 +1,7 @@
 #include "driver/commands.h"
 
 #include "ir/error.h"
+#include "ir/limits.h"
 #include "ir/number_text.h"
 #include "targets/target.h"
 
@@ -38,6 +39,10 @@ void add_model_options(CLI::App& cmd, ModelOptions& options) {
   cmd.add_option("--ti-range", options.ti_ranges,
                  "TI v1: quantize tensor NAME with the PACT2 range [LO, HI] the export lacks, e.g. pool_out=0,4 "
                  "(repeatable)");
+  cmd.add_option("--max-tensor-bytes", options.max_tensor_bytes, "Refuse a model with a larger tensor (constant or computed)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_option("--max-nodes", options.max_nodes, "Refuse a model with more nodes")->check(CLI::PositiveNumber)->capture_default_str();
 }
 
 void add_target_options(CLI::App& cmd, std::string& target, std::string& targets_dir) {
@@ -73,6 +78,7 @@ frontend::ImportedModel import_model(const ModelOptions& options) {
     if (!lo || !hi) fail("--ti-range '{}': expected NAME=LO,HI, e.g. pool_out=0,4", spec);
     import.ti.ranges[spec.substr(0, eq)] = {*lo, *hi};
   }
+  ir::limits() = {options.max_tensor_bytes, options.max_nodes};
   return frontend::import_onnx(options.model, import);
 }
 

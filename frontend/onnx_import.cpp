@@ -4,6 +4,7 @@
 #include "frontend/file_io.h"
 #include "frontend/tensor_proto.h"
 #include "frontend/ti_pact2.h"
+#include "ir/limits.h"
 #include "ir/verifier.h"
 
 #include <onnx/checker.h>
@@ -98,7 +99,8 @@ std::string detect_dialect(const onnx::ModelProto& m) {
 // Moves frozen graph inputs into the initializers, where the checker and shape inference see them.
 void freeze_inputs(onnx::ModelProto& m, const std::map<std::string, ir::TensorData>& frozen) {
   auto* inputs = m.mutable_graph()->mutable_input();
-  for (const auto& [name, data] : frozen) {
+  for (const auto& [input_name, data] : frozen) {
+    const std::string& name = input_name;  // clang 14 cannot capture a structured binding
     auto it = std::find_if(inputs->begin(), inputs->end(), [&](const auto& in) { return in.name() == name; });
     if (it == inputs->end()) fail("cannot freeze '{}': it is not a graph input", name);
     if (it->type().tensor_type().elem_type() != dtype_to_onnx(data.dtype()))
@@ -187,9 +189,15 @@ void cross_check_shapes(const onnx::ModelProto& m, const ir::Graph& g) {
 }  // namespace
 
 ImportedModel import_onnx(const std::string& path, const ImportOptions& options) {
+  return import_onnx_bytes(read_file(path), path, options);
+}
+
+ImportedModel import_onnx_bytes(const std::string& bytes, const std::string& path, const ImportOptions& options) {
   onnx::ModelProto m;
-  if (!m.ParseFromString(read_file(path))) fail("{}: not a valid ONNX model (the protobuf does not parse)", path);
+  if (!m.ParseFromString(bytes)) fail("{}: not a valid ONNX model (the protobuf does not parse)", path);
   if (!m.has_graph()) fail("{}: the model has no graph", path);
+  if (m.graph().node_size() > ir::limits().max_nodes)
+    fail("{}: {} nodes, beyond the {} allowed (--max-nodes)", path, m.graph().node_size(), ir::limits().max_nodes);
 
   ImportedModel result;
   ModelInfo& info = result.info;

@@ -41,5 +41,8 @@ struct ImportedModel {
 };
 
 ImportedModel import_onnx(const std::string& path, const ImportOptions& options = {});
+// The same from a serialized ModelProto; `name` stands for the file in messages (and names the
+// graph when the model does not).
+ImportedModel import_onnx_bytes(const std::string& bytes, const std::string& name, const ImportOptions& options = {});
 
 }  // namespace qatc::frontend

@@ -2,17 +2,13 @@
 
 #include "frontend/file_io.h"
 #include "ir/error.h"
+#include "ir/limits.h"
 
 #include <cstring>
 
 namespace qatc::frontend {
 
 using onnx::TensorProto;
-
-namespace {
-// Refused before allocating: a corrupt header must not make us reserve gigabytes.
-constexpr int64_t kMaxTensorElements = int64_t{1} << 31;
-}  // namespace
 
 std::string_view onnx_type_name(int t) {
   if (TensorProto::DataType_IsValid(t)) return TensorProto::DataType_Name(static_cast<TensorProto::DataType>(t));
@@ -53,12 +49,7 @@ ir::TensorData tensor_from_proto(const TensorProto& t) {
   if (t.has_segment()) fail("{}: segmented tensors are not supported", what);
   ir::DType dtype = dtype_from_onnx(t.data_type(), what);
   ir::Shape shape(t.dims().begin(), t.dims().end());
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0) fail("{}: negative dimension in shape [{}]", what, fmt::join(shape, ","));
-    if (d > 0 && n > kMaxTensorElements / d) fail("{}: more than {} elements", what, kMaxTensorElements);
-    n *= d;
-  }
+  const int64_t n = ir::checked_num_elements(shape, dtype, what);
   auto count_check = [&](int64_t have) {
     if (have != n) fail("{}: holds {} values, its shape [{}] needs {}", what, have, fmt::join(shape, ","), n);
   };

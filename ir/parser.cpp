@@ -1,4 +1,5 @@
 #include "ir/error.h"
+#include "ir/limits.h"
 #include "ir/number_text.h"
 #include "ir/text.h"
 
@@ -278,6 +279,11 @@ class Parser {
 
   TensorData parse_data(const TensorType& type, const Token& name) {
     if (is_punct("<")) lex_.error(tok_, "constant '%" + name.text + "' was printed elided; its values are missing");
+    try {
+      checked_num_elements(type.shape, type.dtype, "constant '%" + name.text + "'");  // before allocating
+    } catch (const Error& e) {
+      lex_.error(name, e.what());
+    }
     TensorData data(type.dtype, type.shape);
     expect_punct("[");
     int64_t i = 0;

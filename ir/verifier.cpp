@@ -1,6 +1,7 @@
 #include "ir/verifier.h"
 
 #include "ir/error.h"
+#include "ir/limits.h"
 
 #include <cmath>
 #include <unordered_map>
@@ -39,8 +40,7 @@ void verify_attrs(const Op& op) {
 }
 
 void verify_type(const TensorType& type, const std::string& what) {
-  for (int64_t d : type.shape)
-    if (d < 0) fail("{}: negative dimension in shape {}", what, shape_string(type.shape));
+  checked_num_elements(type.shape, type.dtype, what);  // no negative dimensions, within the limits
   if (type.quant) verify_quant(*type.quant, type, what);
 }
 
@@ -88,6 +88,8 @@ void verify_quant(const QuantParams& q, const TensorType& type, const std::strin
 }
 
 void verify(const Graph& g) {
+  if (static_cast<int64_t>(g.ops().size()) > limits().max_nodes)
+    fail("graph '{}' has {} ops, beyond the {} allowed (--max-nodes)", g.name, g.ops().size(), limits().max_nodes);
   std::unordered_set<const Value*> defined;
   for (const Value* in : g.inputs()) {
     if (in->producer || in->is_constant()) fail("graph input '{}' must be neither computed nor constant", in->name);

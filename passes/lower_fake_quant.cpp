@@ -1,11 +1,12 @@
 #include "passes/lower_fake_quant.h"
 
 #include "ir/error.h"
-
-#include <algorithm>
 #include "passes/affine_chain.h"
 #include "passes/eliminate_dead_code.h"
 #include "passes/requantize_builder.h"
+#include "sim/qat/numeric_error.h"
+
+#include <algorithm>
 
 namespace qatc::passes {
 
@@ -240,10 +241,15 @@ void lower_fake_quant(ir::Graph& g, const PassOptions& options) {
   if (!options.allow_non_pot) refuse_non_pot(g);
   for (ir::Op* q : g.ops()) {
     if (q->kind != ir::OpKind::quantize || is_boundary(g, *q)) continue;
-    AffineChain chain = trace_affine_chain(g, *q);
     ir::Value* old_result = q->outputs[0];
     const std::string name = old_result->name;
-    ir::Value* result = lower_region(g, *q, chain, options, name + "/lowered");
+    ir::Value* result = nullptr;
+    try {
+      result = lower_region(g, *q, trace_affine_chain(g, *q), options, name + "/lowered");
+    } catch (const sim::NumericError& e) {
+      // Constants whose exact products or sums need more than the exact arithmetic's 113 bits.
+      fail("{}: its scales, weights and bias cannot be combined exactly: {}", q->describe(), e.what());
+    }
     g.replace_all_uses(old_result, result);
     g.erase_op(q);
     g.rename(result, name);  // verify compares layers by these names

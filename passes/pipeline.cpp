@@ -11,6 +11,7 @@
 #include "passes/lower_fake_quant.h"
 #include "passes/pass.h"
 #include "passes/recover_weight_grids.h"
+#include "sim/qat/numeric_error.h"
 
 namespace qatc::passes {
 
@@ -42,7 +43,13 @@ const Pass* find_pass(std::string_view name) {
 }
 
 void run_pass(const Pass& pass, ir::Graph& graph, const PassOptions& options) {
-  pass.run(graph, options);
+  try {
+    pass.run(graph, options);
+  } catch (const sim::NumericError& e) {
+    // Exact arithmetic on the model's constants that would need to round (passes that can name the
+    // op do so themselves).
+    fail("{}: the model's constants cannot be folded exactly: {}", pass.name, e.what());
+  }
   try {
     ir::verify(graph);
   } catch (const Error& e) {
