@@ -3,7 +3,7 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup configure build test demo bench clean
+.PHONY: all setup configure build test fuzz demo bench clean
 
 all: build
 
@@ -16,8 +16,16 @@ configure: setup
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The tests, then a repeatable fuzzing smoke run (fuzz/run.sh --smoke, under a minute).
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	FUZZ_BUILD=$(abspath $(BUILD))-fuzz bash fuzz/run.sh --smoke
+
+# libFuzzer on the ONNX import + lowering and on the IR parser, FUZZ_SECONDS per target (clang-14,
+# ASan + UBSan, its own build directory $(BUILD)-fuzz; the corpus grows there between runs).
+FUZZ_SECONDS ?= 150
+fuzz: setup
+	FUZZ_BUILD=$(abspath $(BUILD))-fuzz bash fuzz/run.sh $(FUZZ_SECONDS)
 
 # The main job on the shipped example: import, lower to integers, prove the integer model and the
 # generated code equal the QAT model (and PyTorch's outputs) on every data set, compile firmware for

@@ -31,21 +31,25 @@ std::filesystem::path KernelCache::default_dir() {
   return {};
 }
 
+// An entry is one file, written atomically (a rename): the key text's length on the first line,
+// the key text, then the artifact. Concurrent compiles sharing the cache may write the same entry
+// at once; a reader sees one writer's whole file or none, never a key beside another's artifact.
 std::string KernelCache::get(const KernelSpec& spec, const std::string& kind, const std::function<std::string()>& make) {
   if (dir_.empty()) {
     ++misses_;
     return make();
   }
-  // The key text is stored beside the entry and compared, so a hash collision is a miss, not a wrong kernel.
+  // The key text is stored in the entry and compared, so a hash collision is a miss, not a wrong kernel.
   const std::string key = fmt::format("{}\n{}\n{}\n{}\n", spec.signature(), kind, halide_version(), QATC_GENERATOR_STAMP);
-  const std::filesystem::path base = dir_ / fmt::format("{}-{:016x}.{}", spec.name(), fnv1a(key), kind);
-  const std::filesystem::path key_file = base.string() + ".key";
+  const std::string header = fmt::format("{}\n{}", key.size(), key);
+  const std::filesystem::path entry = dir_ / fmt::format("{}-{:016x}.{}", spec.name(), fnv1a(key), kind);
   std::error_code ec;
-  if (std::filesystem::exists(key_file, ec) && std::filesystem::exists(base, ec)) {
+  if (std::filesystem::exists(entry, ec)) {
     try {
-      if (frontend::read_file(key_file.string()) == key) {
+      std::string contents = frontend::read_file(entry.string());
+      if (contents.compare(0, header.size(), header) == 0) {
         ++hits_;
-        return frontend::read_file(base.string());
+        return contents.substr(header.size());
       }
     } catch (const std::exception&) {  // unreadable entry: regenerate it
     }
@@ -55,8 +59,7 @@ std::string KernelCache::get(const KernelSpec& spec, const std::string& kind, co
   // A cache that cannot be written only costs time: the compile goes on.
   try {
     std::filesystem::create_directories(dir_);
-    frontend::write_file_atomically(base.string(), contents);
-    frontend::write_file_atomically(key_file.string(), key);
+    frontend::write_file_atomically(entry.string(), header + contents);
   } catch (const std::exception&) {
   }
   return contents;

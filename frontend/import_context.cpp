@@ -22,13 +22,14 @@ ir::Value* ImportContext::lookup(const std::string& onnx_name) {
   return v;
 }
 
-std::string ImportContext::describe_node() const {
-  const auto& n = *node_;
+std::string describe_node(const onnx::NodeProto& n, int64_t opset) {
   std::string domain = n.domain().empty() ? "ai.onnx" : n.domain();
   std::string name = n.name().empty() ? (n.output_size() ? "producing '" + n.output(0) + "'" : "<unnamed>")
                                       : "'" + n.name() + "'";
-  return fmt::format("node {} ({}, domain {}, opset {})", name, n.op_type(), domain, opset_);
+  return fmt::format("node {} ({}, domain {}, opset {})", name, n.op_type(), domain, opset);
 }
+
+std::string ImportContext::describe_node() const { return frontend::describe_node(*node_, opset_); }
 
 bool ImportContext::has_input(int i) const { return i < node_->input_size() && !node_->input(i).empty(); }
 

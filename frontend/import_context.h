@@ -11,6 +11,9 @@
 
 namespace qatc::frontend {
 
+// "node 'conv1' (Conv, domain ai.onnx, opset 13)", or "node producing 'y' (...)" when unnamed.
+std::string describe_node(const onnx::NodeProto& node, int64_t opset);
+
 class ImportContext {
  public:
   ImportContext(ir::Graph& graph, int64_t opset) : graph_(graph), opset_(opset) {}

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <set>
 #include <span>
+#include <unordered_map>
 
 namespace qatc::frontend {
 
@@ -154,6 +155,64 @@ void resolve_input_shapes(onnx::ModelProto& m, const ImportOptions& options, con
   }
 }
 
+// Every node input is a graph input, an initializer or an earlier node's output. ONNX's checker
+// reports a violation without saying whether the name is missing, produced later or produced in
+// a cycle; these say which, naming the node and the tensor.
+void check_references(const onnx::ModelProto& m, int64_t opset) {
+  const auto& nodes = m.graph().node();
+  std::unordered_map<std::string, int> producer;  // output name -> node index
+  for (int i = 0; i < nodes.size(); ++i)
+    for (const std::string& out : nodes[i].output())
+      if (!out.empty() && !producer.emplace(out, i).second)
+        fail("{}: '{}' is also produced by {}", describe_node(nodes[i], opset), out, describe_node(nodes[producer[out]], opset));
+  std::set<std::string> available;
+  for (const auto& in : m.graph().input()) available.insert(in.name());
+  for (const auto& t : m.graph().initializer()) available.insert(t.name());
+  // Whether node `from` reaches node `to` through the names it produces (iterative DFS).
+  auto reaches = [&](int from, int to) {
+    std::vector<int> stack{from};
+    std::vector<bool> seen(static_cast<size_t>(nodes.size()));
+    while (!stack.empty()) {
+      const int n = stack.back();
+      stack.pop_back();
+      if (n == to) return true;
+      if (seen[static_cast<size_t>(n)]) continue;
+      seen[static_cast<size_t>(n)] = true;
+      for (const std::string& in : nodes[n].input())
+        if (auto it = producer.find(in); it != producer.end() && !available.count(in)) stack.push_back(it->second);
+    }
+    return false;
+  };
+  for (int i = 0; i < nodes.size(); ++i) {
+    for (const std::string& in : nodes[i].input()) {
+      if (in.empty() || available.count(in)) continue;
+      auto it = producer.find(in);
+      if (it == producer.end())
+        fail("{}: reads '{}', which no node, initializer or graph input provides", describe_node(nodes[i], opset), in);
+      if (reaches(it->second, i))
+        fail("{}: reads '{}', which depends on this node's own result: the graph has a cycle", describe_node(nodes[i], opset), in);
+      fail("{}: reads '{}' before the node producing it: the nodes are not topologically sorted", describe_node(nodes[i], opset), in);
+    }
+    for (const std::string& out : nodes[i].output()) available.insert(out);
+  }
+}
+
+// Before libonnx looks at them: no initializer may point at external data (libonnx's checker
+// would look the path up on disk; qatc never touches files a model names), and none may claim more
+// than the tensor size limit (checked again, with its data, on conversion).
+void check_initializers(const onnx::ModelProto& m) {
+  for (const auto& t : m.graph().initializer()) {
+    const std::string what = "tensor '" + t.name() + "'";
+    if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+      std::string location;
+      for (const auto& entry : t.external_data())
+        if (entry.key() == "location") location = entry.value();
+      fail("{}: external data files are not supported (the model names '{}')", what, location);
+    }
+    ir::checked_num_elements(ir::Shape(t.dims().begin(), t.dims().end()), dtype_from_onnx(t.data_type(), what), what);
+  }
+}
+
 void check_with_onnx(onnx::ModelProto& m, const std::string& path) {
   try {
     onnx::checker::check_model(m);
@@ -213,6 +272,8 @@ ImportedModel import_onnx_bytes(const std::string& bytes, const std::string& pat
   resolve_input_shapes(m, options, initializer_names);
   int64_t newest_known = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map().at(onnx::ONNX_DOMAIN).second;
   info.onnx_checked = info.opset <= newest_known;
+  check_initializers(m);
+  check_references(m, info.opset);
   if (info.onnx_checked) check_with_onnx(m, path);
 
   ir::Graph& g = result.graph;

@@ -5,12 +5,16 @@
 #                       import, the whole lowering
 #   ir_text_fuzzer      bytes as IR text: parser, verifier, printer, parser again
 # seeded with the regression models, the hostile-model corpus and the IR tests.
-#   fuzz/run.sh [SECONDS_PER_TARGET]     (`make fuzz`: 150; `make test` runs a 25-second smoke)
+#   fuzz/run.sh [SECONDS_PER_TARGET]   `make fuzz`: 150 s per target, the corpus kept between runs
+#   fuzz/run.sh --smoke                 `make test`: a fixed number of runs from a fixed seed and
+#                                       the seeds alone, so that it is repeatable (under 60 s in all)
 # Prints each target's executions; exits non-zero on any crash, leak, sanitizer report or timeout,
-# leaving the input under $FUZZ_BUILD/crashes/ (turn it into a test in tests/hostile/).
+# leaving the input under $FUZZ_BUILD/crashes/ (turn it into a test in tests/lit/hostile/).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
+SMOKE=false
+[ "${1:-}" = --smoke ] && SMOKE=true
 SECONDS_PER_TARGET=${1:-150}
 
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DQATC_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -33,15 +37,23 @@ total=0
 for target in onnx_import_fuzzer ir_text_fuzzer; do
   kind=${target%%_*}
   log=$BUILD/$target.log
-  if ! "$BUILD/fuzz/$target" -max_total_time="$SECONDS_PER_TARGET" -timeout=20 -rss_limit_mb=4096 -max_len=1048576 \
-      -print_final_stats=1 -artifact_prefix="$BUILD/crashes/$target-" "$BUILD/corpus/$kind" "$seeds/$kind" > "$log" 2>&1; then
+  corpus=$BUILD/corpus/$kind
+  if $SMOKE; then
+    corpus=$BUILD/smoke-corpus/$kind
+    rm -rf "$corpus" && mkdir -p "$corpus"
+    [ "$kind" = onnx ] && budget=(-runs=3000 -seed=1) || budget=(-runs=300000 -seed=1)
+  else
+    budget=(-max_total_time="$SECONDS_PER_TARGET")
+  fi
+  if ! "$BUILD/fuzz/$target" "${budget[@]}" -timeout=20 -rss_limit_mb=4096 -max_len=1048576 \
+      -print_final_stats=1 -artifact_prefix="$BUILD/crashes/$target-" "$corpus" "$seeds/$kind" > "$log" 2>&1; then
     echo "fuzz: $target found a failure (log $log):" >&2
     grep -m3 -E "ERROR|SUMMARY|Test unit written" "$log" >&2 || tail -5 "$log" >&2
     status=1
   fi
   runs=$(grep -oP 'stat::number_of_executed_units:\s*\K[0-9]+' "$log" || echo 0)
   total=$((total + runs))
-  echo "fuzz: $target: $runs executions in ${SECONDS_PER_TARGET}s, corpus $(ls "$BUILD/corpus/$kind" | wc -l) inputs"
+  echo "fuzz: $target: $runs executions, corpus $(ls "$corpus" | wc -l) inputs"
 done
 echo "fuzz: $total executions in all; crashes/leaks: $(ls "$BUILD/crashes" | wc -l)"
 exit $status

@@ -14,6 +14,7 @@ packages=(
   libcli11-dev                                    # command-line parsing
   catch2                                          # unit tests
   llvm-14-tools                                   # FileCheck and lit for IR tests
+  clang-14 libclang-rt-14-dev                     # libFuzzer with ASan/UBSan (fuzz/, make fuzz)
   python3 python3-torch python3-onnx python3-numpy  # regenerating the QAT regression models
 )
 

@@ -16,6 +16,9 @@ config.substitutions.append(("%qatc", os.path.join(config.qatc_build_dir, "drive
 config.substitutions.append(("%onnx-from-text", os.path.join(config.qatc_build_dir, "tests", "onnx-from-text")))
 config.substitutions.append(("%expect-exit", os.path.join(config.qatc_source_dir, "tests", "tools", "expect-exit")))
 config.substitutions.append(("%models", os.path.join(config.qatc_source_dir, "tests", "models")))
+config.substitutions.append(("%tools", os.path.join(config.qatc_source_dir, "tests", "tools")))
+# Debian's interpreter, with python3-onnx (not whatever python3 comes first on PATH).
+config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%testdata", "/usr/share/libonnx-testdata/data/node"))
 # Generated kernels are cached here, never in the user's ~/.cache.
 config.environment["QATC_KERNEL_CACHE"] = os.path.join(config.qatc_build_dir, "tests", "lit", "kernel-cache")

@@ -1,0 +1,68 @@
+#!/usr/bin/python3
+"""Writes the hostile models ONNX's text syntax cannot express into DIR (tests/lit/hostile/):
+non-finite scales, an initializer whose header claims 10^12 elements, external data pointing
+outside the model's directory, raw data of the wrong size, a 5000-node graph, and protobufs
+truncated or bit-flipped at fixed offsets of a real regression model.
+    hostile_models.py DIR MODELS_DIR
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+out, models = sys.argv[1], sys.argv[2]
+os.makedirs(out, exist_ok=True)
+
+
+def save(name, graph, opset=13):
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+    onnx.save(model, os.path.join(out, name + ".onnx"))
+
+
+def qdq(scale):
+    """x -> QuantizeLinear -> DequantizeLinear with the given scale."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])
+    inits = [numpy_helper.from_array(np.array(scale, np.float32), "s"), numpy_helper.from_array(np.array(0, np.uint8), "z")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]), helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"])]
+    return helper.make_graph(nodes, "g", [x], [y], inits)
+
+
+save("nan_scale", qdq(np.nan))
+save("inf_scale", qdq(np.inf))
+
+
+def add_const(tensor):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])
+    return helper.make_graph([helper.make_node("Add", ["x", "k"], ["y"])], "g", [x], [y], [tensor])
+
+
+huge = TensorProto(name="k", data_type=TensorProto.FLOAT, dims=[1000000, 1000000])
+huge.raw_data = b"\0" * 16
+save("huge_initializer", add_const(huge))
+
+short = numpy_helper.from_array(np.ones(4, np.float32), "k")
+short.raw_data = short.raw_data[:12]
+save("short_raw_data", add_const(short))
+
+for name, location in [("external_escape", "../../../etc/passwd"), ("external_absolute", "/etc/passwd"), ("external_inside", "k.bin")]:
+    t = TensorProto(name="k", data_type=TensorProto.FLOAT, dims=[4], data_location=TensorProto.EXTERNAL)
+    t.external_data.add(key="location", value=location)
+    save(name, add_const(t))
+
+# A chain of 5000 Relu nodes: imported quickly (nothing quadratic), refused under --max-nodes.
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])
+y = helper.make_tensor_value_info("t5000", TensorProto.FLOAT, [1, 8])
+nodes = [helper.make_node("Relu", [f"t{i}" if i else "x"], [f"t{i + 1}"]) for i in range(5000)]
+save("chain_5000", helper.make_graph(nodes, "chain", [x], [y]))
+
+# A real model, cut short and with bytes flipped at fixed offsets.
+data = open(os.path.join(models, "resnet_tiny", "model.onnx"), "rb").read()
+open(os.path.join(out, "truncated.onnx"), "wb").write(data[: len(data) // 3])
+for offset in (0, 1, 200):
+    flipped = bytearray(data)
+    flipped[offset] ^= 0xFF
+    open(os.path.join(out, f"flipped_{offset}.onnx"), "wb").write(bytes(flipped))
