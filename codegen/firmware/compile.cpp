@@ -5,11 +5,16 @@
 #include "codegen/kernel_abi.h"
 #include "codegen/firmware/sources.h"
 #include "codegen/halide/emit.h"
+#include "codegen/isolated.h"
 #include "codegen/kernel_plan.h"
 #include "frontend/file_io.h"
 #include "ir/error.h"
 
 #include <fmt/format.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,19 +49,23 @@ Firmware compile_firmware(const ir::Graph& lowered, const targets::Target& targe
   for (const KernelSpec* k : kernels) {
     const std::string base = "kernels/" + k->name();
     kernel_sources.push_back(base + ".cpp");
-    fw.files[base + ".cpp"] = cache.get(*k, "cpp", [&] { return emit_kernel_cpp(*k); });
-    if (std::count(o.emit.begin(), o.emit.end(), "asm")) fw.files[base + ".s"] = cache.get(*k, "s", [&] { return emit_kernel_assembly(*k); });
+    // Each artifact generated in a child process of its own (codegen/isolated.h).
+    fw.files[base + ".cpp"] = cache.get(*k, "cpp", [&] { return run_isolated([&] { return emit_kernel_cpp(*k); }); });
+    if (std::count(o.emit.begin(), o.emit.end(), "asm"))
+      fw.files[base + ".s"] = cache.get(*k, "s", [&] { return run_isolated([&] { return emit_kernel_assembly(*k); }); });
     if (std::count(o.emit.begin(), o.emit.end(), "obj")) {
       host_kernels.push_back(base);
       fw.files[base + ".host.cpp"] = kernel_object_wrapper(*k);
     }
     if (std::count(o.emit.begin(), o.emit.end(), "obj"))
       fw.files[base + ".o"] = cache.get(*k, "o", [&] {
-        const std::filesystem::path tmp = std::filesystem::temp_directory_path() / fmt::format("qatc-{}-{}.o", getpid(), k->name());
-        emit_kernel_object(*k, tmp);
-        std::string bytes = read_binary(tmp);
-        std::filesystem::remove(tmp);
-        return bytes;
+        return run_isolated([&] {
+          const std::filesystem::path tmp = std::filesystem::temp_directory_path() / fmt::format("qatc-{}-{}.o", getpid(), k->name());
+          emit_kernel_object(*k, tmp);
+          std::string bytes = read_binary(tmp);
+          std::filesystem::remove(tmp);
+          return bytes;
+        });
       });
   }
   fw.files[names.model + ".h"] = model_header(names, plan, memory);
@@ -99,13 +108,26 @@ void write_directory_atomically(const std::filesystem::path& dir, const std::map
       fail("{}: exists and was not written by qatc; refusing to replace it", dir.string());
   }
   fs::create_directories(target.parent_path(), ec);
-  const fs::path tmp = target.parent_path() / fmt::format(".{}.qatc-tmp-{}", target.filename().string(), getpid());
-  const fs::path old = target.parent_path() / fmt::format(".{}.qatc-old-{}", target.filename().string(), getpid());
+  const std::string stem = "." + target.filename().string() + ".qatc-";
+  const fs::path tmp = target.parent_path() / fmt::format("{}tmp-{}", stem, getpid());
+  const fs::path old = target.parent_path() / fmt::format("{}old-{}", stem, getpid());
+  // What killed compiles into this directory left behind (their process is gone).
+  for (const auto& e : fs::directory_iterator(target.parent_path(), ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(stem, 0) != 0 || name.size() < stem.size() + 5) continue;
+    const long pid = std::strtol(name.c_str() + stem.size() + 4, nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
+  }
   fs::remove_all(tmp, ec);
+  // Fault injection for the tests: QATC_TEST_KILL_AFTER_FILES=N kills the process (SIGKILL, no
+  // cleanup) after N files, the way an interrupted compile stops at a known point.
+  const char* kill_after = std::getenv("QATC_TEST_KILL_AFTER_FILES");
+  size_t written = 0;
   try {
     for (const auto& [name, contents] : files) {
       fs::create_directories((tmp / name).parent_path());
       frontend::write_file_atomically((tmp / name).string(), contents);
+      if (kill_after && ++written == std::strtoul(kill_after, nullptr, 10)) std::raise(SIGKILL);
     }
     if (fs::exists(target)) fs::rename(target, old);
     fs::rename(tmp, target);
