@@ -135,9 +135,27 @@ void Graph::rename(Value* v, std::string name) {
 void Graph::erase_op(Op* op) {
   auto it = std::find_if(ops_.begin(), ops_.end(), [&](const auto& p) { return p.get() == op; });
   if (it == ops_.end()) return;
-  for (Value* out : op->outputs) out->producer = nullptr;
+  const std::unique_ptr<Op> dead = std::move(*it);
   ops_.erase(it);
-  erase_unused_values();
+  // Its results (unused, by contract) and the constants only it read go with it: what
+  // erase_unused_values would remove, found without rescanning the graph (passes erase ops one
+  // at a time, and a rescan each made lowering quadratic in the graph's size).
+  auto drop = [&](Value* v) {
+    if (is_output(v) || std::find(inputs_.begin(), inputs_.end(), v) != inputs_.end()) return;
+    auto owned = std::find_if(values_.begin(), values_.end(), [&](const auto& p) { return p.get() == v; });
+    by_name_.erase(v->name);
+    values_.erase(owned);
+  };
+  for (Value* out : dead->outputs) {
+    out->producer = nullptr;
+    drop(out);
+  }
+  for (size_t i = 0; i < dead->inputs.size(); ++i) {
+    Value* in = dead->inputs[i];
+    const bool seen = std::find(dead->inputs.begin(), dead->inputs.begin() + static_cast<std::ptrdiff_t>(i), in) !=
+                      dead->inputs.begin() + static_cast<std::ptrdiff_t>(i);  // read twice: dropped already
+    if (in && !seen && in->is_constant() && users(in).empty()) drop(in);
+  }
 }
 
 void Graph::erase_unused_values() {

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes the hostile models ONNX's text syntax cannot express into DIR (tests/lit/hostile/):
 non-finite scales, an initializer whose header claims 10^12 elements, external data pointing
-outside the model's directory, raw data of the wrong size, a 5000-node graph, and protobufs
+outside the model's directory, raw data of the wrong size, 5000- and 9000-node graphs, and protobufs
 truncated or bit-flipped at fixed offsets of a real regression model.
     hostile_models.py DIR MODELS_DIR
 """
@@ -58,6 +58,20 @@ x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])
 y = helper.make_tensor_value_info("t5000", TensorProto.FLOAT, [1, 8])
 nodes = [helper.make_node("Relu", [f"t{i}" if i else "x"], [f"t{i + 1}"]) for i in range(5000)]
 save("chain_5000", helper.make_graph(nodes, "chain", [x], [y]))
+
+# 3000 quantized Relu steps (9000 nodes) through the whole lowering and code generation: erasing
+# ops one at a time once rescanned the graph each time (10 s here; now under one).
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])
+y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])
+inits = [numpy_helper.from_array(np.array(0.125, np.float32), "s"), numpy_helper.from_array(np.array(0, np.int8), "z")]
+nodes, prev = [], "x"
+for i in range(3000):
+    nodes += [helper.make_node("QuantizeLinear", [prev, "s", "z"], [f"q{i}"]),
+              helper.make_node("DequantizeLinear", [f"q{i}", "s", "z"], [f"d{i}"]),
+              helper.make_node("Relu", [f"d{i}"], [f"r{i}"])]
+    prev = f"r{i}"
+nodes += [helper.make_node("QuantizeLinear", [prev, "s", "z"], ["qo"]), helper.make_node("DequantizeLinear", ["qo", "s", "z"], ["y"])]
+save("qchain_3000", helper.make_graph(nodes, "qchain", [x], [y], inits))
 
 # A real model, cut short and with bytes flipped at fixed offsets.
 data = open(os.path.join(models, "resnet_tiny", "model.onnx"), "rb").read()
