@@ -33,10 +33,11 @@ std::vector<Halide::Expr> exprs(const std::vector<Halide::Var>& v);
 
 // Which Halide backend a pipeline is scheduled for: the C backend (firmware C for every target)
 // or LLVM (host objects, assembly, JIT). Tiles and loop orders are alike; vectors differ. In C,
-// Halide vectorizes nothing: gcc scalarizes much of Halide 14's C vector code (64-bit lanes, masks
-// narrowed lane by lane, vector reductions), and Halide miscompiles vectorized boundaries there,
-// while plain loops over adjacent elements are what C compilers' vectorizers (a DSP compiler's
-// too) turn into vector code. So the C schedules order loops for the C compiler instead.
+// Halide vectorizes no arithmetic (only 4-byte copies): gcc scalarizes much of Halide 14's C
+// vector code (64-bit lanes, masks narrowed lane by lane, vector reductions), and Halide
+// miscompiles vectorized boundaries there, while plain loops over adjacent elements are what C
+// compilers' vectorizers (a DSP compiler's too) turn into vector code. So the C schedules order
+// loops for the C compiler instead.
 enum class Backend { c, llvm };
 
 // Rounds floor + f by `rule` ("half_even", ...), where cmp is -1, 0, +1 as f is below, at or
