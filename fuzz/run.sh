@@ -24,9 +24,11 @@ cmake --build "$BUILD" -j "$(nproc)" > /dev/null
 # Seeds: read-only, next to each target's own growing corpus.
 seeds=$BUILD/seeds
 rm -rf "$seeds" && mkdir -p "$seeds/onnx" "$seeds/ir" "$BUILD/corpus/onnx" "$BUILD/corpus/ir" "$BUILD/crashes"
-for f in "$ROOT"/tests/models/*/model.onnx "$ROOT"/tests/hostile/*.onnx; do
-  [ -f "$f" ] && cp "$f" "$seeds/onnx/$(basename "$(dirname "$f")")_$(basename "$f")"
+for f in "$ROOT"/tests/models/*/model.onnx; do
+  cp "$f" "$seeds/onnx/$(basename "$(dirname "$f")").onnx"
 done
+/usr/bin/python3 "$ROOT/tests/tools/hostile_models.py" "$seeds/onnx" "$ROOT/tests/models"
+rm -f "$seeds"/onnx/*chain_*.onnx  # thousands of nodes: slow to mutate, and tested on their own
 for f in "$ROOT"/tests/lit/*/*.qir; do
   # One seed per graph of a split-input file.
   awk -v out="$seeds/ir/$(basename "$f" .qir)" '/^\/\/ -----/ { n++; next } { print > (out "_" n+0 ".qir") }' "$f"

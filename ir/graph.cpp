@@ -137,24 +137,24 @@ void Graph::erase_op(Op* op) {
   if (it == ops_.end()) return;
   const std::unique_ptr<Op> dead = std::move(*it);
   ops_.erase(it);
-  // Its results (unused, by contract) and the constants only it read go with it: what
-  // erase_unused_values would remove, found without rescanning the graph (passes erase ops one
-  // at a time, and a rescan each made lowering quadratic in the graph's size).
-  auto drop = [&](Value* v) {
-    if (is_output(v) || std::find(inputs_.begin(), inputs_.end(), v) != inputs_.end()) return;
-    auto owned = std::find_if(values_.begin(), values_.end(), [&](const auto& p) { return p.get() == v; });
+  // What erase_unused_values would remove now, found without rescanning the graph (passes erase
+  // ops one at a time, and a rescan each made lowering quadratic in the graph's size): its results
+  // and its operands that nothing produces (constants, results of ops erased before) once unused.
+  // A result still read (by an op about to be erased too) stays until its last reader goes.
+  auto drop_if_unused = [&](Value* v) {
+    if (v->producer || is_output(v) || std::find(inputs_.begin(), inputs_.end(), v) != inputs_.end() || !users(v).empty())
+      return;
     by_name_.erase(v->name);
-    values_.erase(owned);
+    values_.erase(std::find_if(values_.begin(), values_.end(), [&](const auto& p) { return p.get() == v; }));
   };
   for (Value* out : dead->outputs) {
     out->producer = nullptr;
-    drop(out);
+    drop_if_unused(out);
   }
   for (size_t i = 0; i < dead->inputs.size(); ++i) {
     Value* in = dead->inputs[i];
-    const bool seen = std::find(dead->inputs.begin(), dead->inputs.begin() + static_cast<std::ptrdiff_t>(i), in) !=
-                      dead->inputs.begin() + static_cast<std::ptrdiff_t>(i);  // read twice: dropped already
-    if (in && !seen && in->is_constant() && users(in).empty()) drop(in);
+    const auto before = dead->inputs.begin() + static_cast<std::ptrdiff_t>(i);
+    if (in && std::find(dead->inputs.begin(), before, in) == before) drop_if_unused(in);  // once per operand
   }
 }
 

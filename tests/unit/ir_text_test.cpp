@@ -128,3 +128,31 @@ TEST_CASE("passes name new values uniquely and hand names over") {
   CHECK(g.find_value("relu_out") == y);
   CHECK(print_graph(g).find("%y.1 = relu(%relu_out)") != std::string::npos);
 }
+
+// erase_op removes what became unused without rescanning the graph: the op's results once nothing
+// reads them, and operands nothing produces (constants, results of ops erased before). Erasing a
+// dead chain producer first keeps the producer's result alive until its last reader goes (the
+// ASan build caught a version that freed it while the reader still held it).
+TEST_CASE("erase_op drops unused results and constants, in either order") {
+  Graph g = parse_graph(R"(graph @g {
+  input %x : f32[2]
+  const %k : f32[2] = [1, 2]
+  const %kept : f32[2] = [3, 4]
+  %a = add(%x, %k) : f32[2]
+  %b = mul(%a, %a) : f32[2]
+  %c = add(%x, %kept) : f32[2]
+  %d = add(%c, %kept) : f32[2]
+  output %d
+})",
+                        "g.qir");
+  g.erase_op(g.find_value("a")->producer);  // %a is still read by %b
+  REQUIRE(g.find_value("a") != nullptr);
+  CHECK(g.find_value("k") == nullptr);  // only %a read it
+  g.erase_op(g.find_value("b")->producer);
+  CHECK(g.find_value("a") == nullptr);
+  CHECK(g.find_value("b") == nullptr);
+  g.erase_op(g.find_value("d")->producer);  // a graph output: %d stays, %c and %kept are still read
+  CHECK(g.find_value("d") != nullptr);
+  CHECK(g.find_value("kept") != nullptr);
+  CHECK(g.find_value("x") != nullptr);  // graph inputs stay
+}
