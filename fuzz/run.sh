@@ -36,6 +36,7 @@ done
 
 status=0
 total=0
+crashes_before=$(ls "$BUILD/crashes" | wc -l)
 for target in onnx_import_fuzzer ir_text_fuzzer; do
   kind=${target%%_*}
   log=$BUILD/$target.log
@@ -57,5 +58,5 @@ for target in onnx_import_fuzzer ir_text_fuzzer; do
   total=$((total + runs))
   echo "fuzz: $target: $runs executions, corpus $(ls "$corpus" | wc -l) inputs"
 done
-echo "fuzz: $total executions in all; crashes/leaks: $(ls "$BUILD/crashes" | wc -l)"
+echo "fuzz: $total executions in all; crashes/leaks found: $(( $(ls "$BUILD/crashes" | wc -l) - crashes_before ))"
 exit $status
