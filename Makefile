@@ -3,7 +3,7 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup configure build test fuzz demo bench clean
+.PHONY: all setup configure build test fuzz demo bench install clean
 
 all: build
 
@@ -42,6 +42,11 @@ demo: build
 # next to ONNX Runtime, in one run (bench/run.sh; models generated into $(BUILD)/bench on first use).
 bench: build
 	bash bench/run.sh $(BUILD)
+
+# qatc and qatc-opt into $(PREFIX)/bin, the target descriptions into $(PREFIX)/share/qatc/targets.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD)

@@ -93,7 +93,14 @@ int64_t host_clock_hz() {
 
 std::string default_targets_dir() {
   if (const char* env = std::getenv("QATC_TARGETS_DIR"); env && *env) return env;
-  return QATC_TARGETS_DIR;
+  // Installed (cmake --install): <prefix>/bin/qatc reads <prefix>/share/qatc/targets.
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const std::filesystem::path installed = exe.parent_path().parent_path() / QATC_INSTALLED_TARGETS_DIR;
+    if (std::filesystem::is_directory(installed, ec)) return installed.string();
+  }
+  return QATC_TARGETS_DIR;  // the source tree, for the build tree's binaries
 }
 
 Target load_target(const std::string& path) {

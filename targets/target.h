@@ -38,8 +38,8 @@ struct Target {
   int vector_lanes(int element_bits) const { return vector_bits / element_bits; }
 };
 
-// The directory holding the shipped descriptions (the source tree's targets/, or the installed
-// one); QATC_TARGETS_DIR in the environment overrides it.
+// The directory holding the shipped descriptions: QATC_TARGETS_DIR from the environment, else an
+// installed qatc's <prefix>/share/qatc/targets, else the source tree's targets/.
 std::string default_targets_dir();
 
 // Loads one description; throws Error "<file>: <field>: <what is wrong>" for anything invalid.

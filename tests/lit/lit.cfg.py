@@ -17,6 +17,7 @@ config.substitutions.append(("%onnx-from-text", os.path.join(config.qatc_build_d
 config.substitutions.append(("%expect-exit", os.path.join(config.qatc_source_dir, "tests", "tools", "expect-exit")))
 config.substitutions.append(("%models", os.path.join(config.qatc_source_dir, "tests", "models")))
 config.substitutions.append(("%tools", os.path.join(config.qatc_source_dir, "tests", "tools")))
+config.substitutions.append(("%build", config.qatc_build_dir))
 # Debian's interpreter, with python3-onnx (not whatever python3 comes first on PATH).
 config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%testdata", "/usr/share/libonnx-testdata/data/node"))
