@@ -1,7 +1,10 @@
 #include "driver/data_sets.h"
 
+#include "frontend/npy.h"
 #include "frontend/tensor_proto.h"
 #include "ir/error.h"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -20,21 +23,26 @@ int64_t numbered(const std::string& name, std::string_view prefix, std::string_v
   return std::stoll(digits);
 }
 
-// file_0, file_1, ... without gaps.
+// file_0, file_1, ... without gaps, each an ONNX `.pb` or a NumPy `.npy` tensor.
 std::vector<std::string> numbered_files(const fs::path& dir, std::string_view prefix) {
   std::vector<std::pair<int64_t, std::string>> found;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    int64_t n = numbered(e.path().filename().string(), prefix, ".pb");
-    if (n >= 0) found.emplace_back(n, e.path().string());
-  }
+  for (const auto& e : fs::directory_iterator(dir))
+    for (std::string_view suffix : {".pb", ".npy"})
+      if (int64_t n = numbered(e.path().filename().string(), prefix, suffix); n >= 0) found.emplace_back(n, e.path().string());
   std::sort(found.begin(), found.end());
   std::vector<std::string> files;
   for (size_t i = 0; i < found.size(); ++i) {
-    if (found[i].first != static_cast<int64_t>(i))
-      fail("{}: {}{}.pb is missing", dir.string(), prefix, i);
+    if (found[i].first != static_cast<int64_t>(files.size()))
+      fail("{}: {}", dir.string(), found[i].first < static_cast<int64_t>(files.size())
+                                       ? fmt::format("both {}{}.pb and .npy: keep one", prefix, found[i].first)
+                                       : fmt::format("{}{}.pb (or .npy) is missing", prefix, files.size()));
     files.push_back(found[i].second);
   }
   return files;
+}
+
+ir::TensorData read_tensor(const std::string& path) {
+  return path.ends_with(".npy") ? frontend::read_npy_file(path) : frontend::read_tensor_file(path).data;
 }
 
 }  // namespace
@@ -57,15 +65,14 @@ std::vector<DataSet> read_data_sets(const std::string& dir, const ir::Graph& gra
     if (inputs.size() != graph.inputs().size())
       fail("{}: has {} input files, the model has {} inputs", set.dir, inputs.size(), graph.inputs().size());
     for (size_t i = 0; i < inputs.size(); ++i) {
-      auto t = frontend::read_tensor_file(inputs[i]);
+      ir::TensorData t = read_tensor(inputs[i]);
       const ir::TensorType& want = graph.inputs()[i]->type;
-      if (t.data.dtype() != want.dtype || t.data.shape() != want.shape)
-        fail("{}: is {}[{}], input '{}' needs {}[{}]", inputs[i], ir::dtype_name(t.data.dtype()),
-             ir::shape_string(t.data.shape()), graph.inputs()[i]->name, ir::dtype_name(want.dtype),
-             ir::shape_string(want.shape));
-      set.inputs.push_back(std::move(t.data));
+      if (t.dtype() != want.dtype || t.shape() != want.shape)
+        fail("{}: is {}[{}], input '{}' needs {}[{}]", inputs[i], ir::dtype_name(t.dtype()), ir::shape_string(t.shape()),
+             graph.inputs()[i]->name, ir::dtype_name(want.dtype), ir::shape_string(want.shape));
+      set.inputs.push_back(std::move(t));
     }
-    for (const auto& file : numbered_files(path, "output_")) set.expected.push_back(frontend::read_tensor_file(file).data);
+    for (const auto& file : numbered_files(path, "output_")) set.expected.push_back(read_tensor(file));
     if (!set.expected.empty() && set.expected.size() != graph.outputs().size())
       fail("{}: has {} output files, the model has {} outputs", set.dir, set.expected.size(), graph.outputs().size());
     sets.push_back(std::move(set));

@@ -1,4 +1,5 @@
-// The ONNX backend-test data layout: DIR/test_data_set_N/{input_K.pb, output_K.pb}.
+// The ONNX backend-test data layout: DIR/test_data_set_N/{input_K.pb, output_K.pb}, where any
+// file may be a NumPy .npy instead (input_K.npy).
 #pragma once
 
 #include "ir/graph.h"
@@ -11,8 +12,8 @@ namespace qatc::driver {
 
 struct DataSet {
   std::string dir;                         // path of test_data_set_N
-  std::vector<ir::TensorData> inputs;      // input_0.pb, input_1.pb, ... in order
-  std::vector<ir::TensorData> expected;    // output_K.pb, empty when the set has none
+  std::vector<ir::TensorData> inputs;      // input_0.pb (or .npy), input_1.pb, ... in order
+  std::vector<ir::TensorData> expected;    // output_K.pb (or .npy), empty when the set has none
 };
 
 // Reads every test_data_set_N below `dir`, ordered by N. Each set must hold one input file per

@@ -4,6 +4,8 @@
 #include "driver/compare.h"
 #include "driver/data_sets.h"
 #include "driver/tensor_dump.h"
+#include "frontend/npy.h"
+#include "frontend/tensor_proto.h"
 #include "ir/error.h"
 #include "passes/pass.h"
 #include "sim/int/simulator.h"
@@ -18,11 +20,24 @@ namespace qatc::driver {
 
 namespace {
 
+// The integer simulator dequantizes outputs exactly, into float64. Saved, an output takes the
+// model's declared float32 where every value converts exactly (always, for power-of-two scales).
+ir::TensorData as_declared(const ir::TensorData& t, ir::DType declared) {
+  if (t.dtype() != ir::DType::f64 || declared != ir::DType::f32) return t;
+  std::vector<float> narrowed;
+  for (double v : t.as<double>()) {
+    if (static_cast<double>(static_cast<float>(v)) != v) return t;
+    narrowed.push_back(static_cast<float>(v));
+  }
+  return ir::TensorData::from<float>(t.shape(), narrowed);
+}
+
 struct RunOptions {
   ModelOptions model;
   std::string data;
   std::string engine = "qat-exact";
   std::string dump;
+  std::string save_outputs, save_format = "npy";
   Tolerance tolerance;
   bool allow_non_pot = false;
   bool quiet = false;
@@ -46,6 +61,18 @@ int run(const RunOptions& o) {
     if (dump) observer = [&](const ir::Op& op, const ir::TensorData& d) { dump->write(*op.outputs[0], d); };
     std::vector<ir::TensorData> outputs = integer ? sim::simulate_integer(graph, set.inputs, observer)
                                                   : sim::evaluate_qat(graph, set.inputs, qat, observer);
+    if (!o.save_outputs.empty()) {
+      const std::filesystem::path dir = std::filesystem::path(o.save_outputs) / std::filesystem::path(set.dir).filename();
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (ec) fail("{}: cannot create the directory: {}", dir.string(), ec.message());
+      for (size_t i = 0; i < outputs.size(); ++i) {
+        const std::string file = (dir / fmt::format("output_{}.{}", i, o.save_format)).string();
+        const ir::TensorData saved = as_declared(outputs[i], graph.outputs()[i]->type.dtype);
+        if (o.save_format == "npy") frontend::write_npy_file(file, saved);
+        else frontend::write_tensor_file(file, saved, graph.outputs()[i]->name);
+      }
+    }
     for (size_t i = 0; i < set.expected.size(); ++i) {
       Comparison c = compare(outputs[i], set.expected[i], o.tolerance);
       ++compared;
@@ -73,6 +100,7 @@ void register_run(CLI::App& app, Action& action) {
       "  int-sim      the model lowered to integers, on the bit-exact integer simulator\n"
       "--dump DIR writes every op's result per data set to DIR/test_data_set_N/NNNN_<name>.pb in op order;\n"
       "quantized integers also as NNNN_<name>.dequantized.pb (float64, exact).\n"
+      "Data-set files may be NumPy .npy instead of .pb (input_K.npy, output_K.npy).\n"
       "Example:\n  qatc run model.onnx --data model_data --engine int-sim --dump /tmp/layers");
   add_model_options(*cmd, options->model);
   add_data_option(*cmd, options->data);
@@ -80,6 +108,9 @@ void register_run(CLI::App& app, Action& action) {
       ->check(CLI::IsMember({"qat-exact", "qat-float32", "int-sim"}))
       ->capture_default_str();
   cmd->add_option("--dump", options->dump, "Write every intermediate tensor under this directory");
+  cmd->add_option("--save-outputs", options->save_outputs,
+                  "Write the computed outputs to DIR/test_data_set_N/output_K.npy (or .pb)");
+  cmd->add_option("--save-format", options->save_format, "npy or pb")->check(CLI::IsMember({"npy", "pb"}))->capture_default_str();
   cmd->add_option("--atol", options->tolerance.atol, "Accept absolute differences up to this (default 0: exact)");
   cmd->add_option("--rtol", options->tolerance.rtol, "Accept relative differences up to this (default 0: exact)");
   cmd->add_flag("--allow-non-pot", options->allow_non_pot,
