@@ -13,6 +13,7 @@ namespace {
 
 int compile(const CompileCommandOptions& o) {
   const BuiltFirmware fw = compile_model(o);
+  if (o.quiet) return 0;
   std::cout << fmt::format("{}: {} steps, {} distinct kernels ({} from the kernel cache) for target '{}'\n",
                            o.model.model, fw.firmware.steps, fw.firmware.kernels, fw.cache_hits, o.target);
   std::cout << fmt::format("scratch {} bytes (peak of live tensors {} bytes); wrote {} files to {}\n",
@@ -28,10 +29,11 @@ void register_compile(CLI::App& app, Action& action) {
   cmd->footer(
       "Writes OUT/<name>.h (the C API), <name>.c (glue over a static memory plan), <name>_weights.c,\n"
       "kernels/*.cpp (Halide's C backend), CMakeLists.txt, <name>.mk and report.json. Same input, same\n"
-      "bytes. A failed compile leaves OUT as it was.\nExample:\n  qatc compile model.onnx --target c7x-mma -o out/model");
+      "bytes. A failed compile leaves OUT as it was. On a terminal, stderr shows the kernels' progress.\nExample:\n  qatc compile model.onnx --target c7x-mma -o out/model");
   add_compile_options(*cmd, *o);
   add_output_options(*cmd, *o);
   cmd->add_option("-o,--output", o->output, "Output directory")->required();
+  cmd->add_flag("-q,--quiet", o->quiet, "Print nothing but errors (no summary, no progress bar)");
   cmd->callback([&action, o] { action = [o] { return compile(*o); }; });
 }
 

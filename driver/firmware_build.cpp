@@ -2,6 +2,7 @@
 
 #include "codegen/kernel_abi.h"
 #include "driver/data_sets.h"
+#include "driver/progress.h"
 #include "sim/int/simulator.h"
 #include "frontend/file_io.h"
 #include "ir/error.h"
@@ -58,6 +59,8 @@ BuiltFirmware compile_model(const CompileCommandOptions& o) {
   codegen::KernelCache cache(o.no_kernel_cache ? fs::path()
                              : o.kernel_cache.empty() ? codegen::KernelCache::default_dir()
                                                       : fs::path(o.kernel_cache));
+  ProgressBar progress("kernels", !o.quiet);
+  options.on_kernel = [&](size_t done, size_t total, const std::string& kernel) { progress.update(done, total, kernel); };
   BuiltFirmware built{codegen::compile_firmware(model.graph, target, options, cache), cache.hits()};
   codegen::write_directory_atomically(o.output, built.firmware.files);
   return built;

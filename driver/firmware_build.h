@@ -22,6 +22,7 @@ struct CompileCommandOptions {
   std::string kernel_cache;
   bool no_kernel_cache = false;
   bool allow_non_pot = false;
+  bool quiet = false;  // no progress bar (compile: no summary either)
 };
 
 // The model and --target, --targets-dir, --kernel-cache, --no-kernel-cache, --allow-non-pot:

@@ -5,6 +5,7 @@
 #include "driver/c_engine.h"
 #include "driver/compare.h"
 #include "driver/data_sets.h"
+#include "driver/progress.h"
 #include "driver/layer_diff.h"
 #include "frontend/file_io.h"
 #include "ir/number_text.h"
@@ -89,7 +90,9 @@ int verify(const VerifyOptions& o) {
 
   nlohmann::json set_results = nlohmann::json::array();
   int passed = 0, failed = 0;
+  ProgressBar progress("data sets", !o.quiet);
   for (const DataSet& set : sets) {
+    progress.update(static_cast<size_t>(&set - sets.data()), sets.size(), set.dir);  // `set` refers into `sets`
     Trace t_exact, t_float32, t_int;
     auto r_exact = sim::evaluate_qat(qat.graph, set.inputs, exact, recorder(t_exact, qat.graph, set));
     auto r_float32 = sim::evaluate_qat(qat.graph, set.inputs, float32, recorder(t_float32, qat.graph, set));
@@ -160,7 +163,10 @@ int verify(const VerifyOptions& o) {
                                           {"index", d->index}, {"values", {d->a, d->b}}, {"cause", d->cause}};
       }
     }
-    if (!o.quiet || !bit_exact) std::cout << line << "\n";
+    if (!o.quiet || !bit_exact) {
+      progress.clear();
+      std::cout << line << std::endl;
+    }
     set_results.push_back(std::move(result));
     (bit_exact ? passed : failed)++;
   }
@@ -216,7 +222,10 @@ void register_verify(CLI::App& app, Action& action) {
   cmd->add_option("--work-dir", options->c.work_dir, "Keep the generated code, its build and its runs here (--engine c)");
   cmd->add_option("--json", options->json, "Also write the comparisons as JSON to this file");
   cmd->add_flag("-q,--quiet", options->quiet, "Print only differing data sets and the summary");
-  cmd->callback([&action, options] { action = [options] { return verify(*options); }; });
+  cmd->callback([&action, options] {
+    options->c.compile.quiet = options->quiet;  // no kernel progress bar either
+    action = [options] { return verify(*options); };
+  });
 }
 
 }  // namespace qatc::driver

@@ -46,7 +46,9 @@ Firmware compile_firmware(const ir::Graph& lowered, const targets::Target& targe
   Firmware fw;
   std::vector<std::string> kernel_sources, host_kernels;
   const std::vector<const KernelSpec*> kernels = distinct_kernels(plan);
-  for (const KernelSpec* k : kernels) {
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    const KernelSpec* k = kernels[i];
+    if (o.on_kernel) o.on_kernel(i, kernels.size(), k->name());
     const std::string base = "kernels/" + k->name();
     kernel_sources.push_back(base + ".cpp");
     // Each artifact generated in a child process of its own (codegen/isolated.h).

@@ -7,6 +7,7 @@
 #include "targets/target.h"
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -21,6 +22,8 @@ struct CompileOptions {
   // <name>_sample.c/.h, a data set the firmware can check itself against on the target.
   const std::map<std::string, ir::TensorData>* sample = nullptr;
   std::string sample_source;  // the data set's directory, for the comment
+  // Called before each distinct kernel is generated (or read from the cache): for a progress bar.
+  std::function<void(size_t done, size_t total, const std::string& kernel)> on_kernel;
 };
 
 struct Firmware {
