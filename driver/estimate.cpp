@@ -2,14 +2,12 @@
 // qatc compile would generate. No Halide runs: it plans the kernels and prices them.
 #include "codegen/kernel_plan.h"
 #include "driver/commands.h"
+#include "frontend/file_io.h"
 #include "passes/pass.h"
 #include "targets/target.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-
-#include <fstream>
-#include <iostream>
 
 namespace qatc::driver {
 
@@ -66,7 +64,7 @@ int estimate(const EstimateOptions& o) {
   if (!o.json.empty()) {
     nlohmann::ordered_json j{{"model", o.model.model}, {"target", target.name}, {"macs", macs}, {"cycles", total},
                              {"ms", ms}, {"layers", layers}};
-    std::ofstream(o.json) << j.dump(2) << "\n";
+    frontend::write_file_atomically(o.json, j.dump(2) + "\n");
   }
   return 0;
 }

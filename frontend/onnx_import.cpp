@@ -198,19 +198,10 @@ void check_references(const onnx::ModelProto& m, int64_t opset) {
 }
 
 // Before libonnx looks at them: no initializer may point at external data (libonnx's checker
-// would look the path up on disk; qatc never touches files a model names), and none may claim more
-// than the tensor size limit (checked again, with its data, on conversion).
+// would look the path up on disk) or claim more than the tensor size limit (checked again, with
+// its data, on conversion).
 void check_initializers(const onnx::ModelProto& m) {
-  for (const auto& t : m.graph().initializer()) {
-    const std::string what = "tensor '" + t.name() + "'";
-    if (t.data_location() == onnx::TensorProto::EXTERNAL) {
-      std::string location;
-      for (const auto& entry : t.external_data())
-        if (entry.key() == "location") location = entry.value();
-      fail("{}: external data files are not supported (the model names '{}')", what, location);
-    }
-    ir::checked_num_elements(ir::Shape(t.dims().begin(), t.dims().end()), dtype_from_onnx(t.data_type(), what), what);
-  }
+  for (const auto& t : m.graph().initializer()) check_tensor_header(t, "tensor '" + t.name() + "'");
 }
 
 void check_with_onnx(onnx::ModelProto& m, const std::string& path) {

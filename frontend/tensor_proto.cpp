@@ -43,13 +43,24 @@ int dtype_to_onnx(ir::DType t) {
   __builtin_unreachable();
 }
 
+ir::DType check_tensor_header(const TensorProto& t, const std::string& what) {
+  if (t.data_location() == TensorProto::EXTERNAL) {
+    std::string location;
+    for (const auto& entry : t.external_data())
+      if (entry.key() == "location") location = entry.value();
+    fail("{}: external data files are not supported (the model names '{}')", what, location);
+  }
+  if (t.has_segment()) fail("{}: segmented tensors are not supported", what);
+  const ir::DType dtype = dtype_from_onnx(t.data_type(), what);
+  ir::checked_num_elements(ir::Shape(t.dims().begin(), t.dims().end()), dtype, what);
+  return dtype;
+}
+
 ir::TensorData tensor_from_proto(const TensorProto& t) {
   std::string what = "tensor '" + t.name() + "'";
-  if (t.data_location() == TensorProto::EXTERNAL) fail("{}: external data files are not supported", what);
-  if (t.has_segment()) fail("{}: segmented tensors are not supported", what);
-  ir::DType dtype = dtype_from_onnx(t.data_type(), what);
+  const ir::DType dtype = check_tensor_header(t, what);
   ir::Shape shape(t.dims().begin(), t.dims().end());
-  const int64_t n = ir::checked_num_elements(shape, dtype, what);
+  const int64_t n = ir::num_elements(shape);
   auto count_check = [&](int64_t have) {
     if (have != n) fail("{}: holds {} values, its shape [{}] needs {}", what, have, fmt::join(shape, ","), n);
   };

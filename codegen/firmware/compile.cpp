@@ -2,10 +2,10 @@
 
 #include "codegen/firmware/memory_plan.h"
 #include "codegen/firmware/report.h"
-#include "codegen/kernel_abi.h"
 #include "codegen/firmware/sources.h"
 #include "codegen/halide/emit.h"
 #include "codegen/isolated.h"
+#include "codegen/kernel_abi.h"
 #include "codegen/kernel_plan.h"
 #include "frontend/file_io.h"
 #include "ir/error.h"
@@ -58,8 +58,6 @@ Firmware compile_firmware(const ir::Graph& lowered, const targets::Target& targe
     if (std::count(o.emit.begin(), o.emit.end(), "obj")) {
       host_kernels.push_back(base);
       fw.files[base + ".host.cpp"] = kernel_object_wrapper(*k);
-    }
-    if (std::count(o.emit.begin(), o.emit.end(), "obj"))
       fw.files[base + ".o"] = cache.get(*k, "o", [&] {
         return run_isolated([&] {
           const std::filesystem::path tmp = std::filesystem::temp_directory_path() / fmt::format("qatc-{}-{}.o", getpid(), k->name());
@@ -69,6 +67,7 @@ Firmware compile_firmware(const ir::Graph& lowered, const targets::Target& targe
           return bytes;
         });
       });
+    }
   }
   fw.files[names.model + ".h"] = model_header(names, plan, memory);
   fw.files[names.model + ".c"] = model_source(names, plan, memory);

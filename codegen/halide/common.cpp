@@ -152,4 +152,9 @@ void vectorize_pure(Func f, const Var& v, int64_t extent, int lanes) {
   f.vectorize(v, lanes, extent % lanes == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards);
 }
 
+void vectorize_innermost(const KernelSpec& s, Func f, const std::vector<Var>& v, Backend backend) {
+  if (backend == Backend::llvm && !v.empty())
+    vectorize_pure(f, v[0], s.result().shape.back(), static_cast<int>(s.get_int("lanes")));
+}
+
 }  // namespace qatc::codegen::hl

@@ -32,7 +32,7 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
   const int lanes = static_cast<int>(ws[3]);
   const int cin4 = static_cast<int>(ws[2] * 4), kw = static_cast<int>(kernel[2]), kh = static_cast<int>(kernel[1]);
   const int offset = static_cast<int>(s.get_int("dot_offset")), zp = static_cast<int>(s.get_int("x_zero_point"));
-  const int64_t cout = s.result().shape[1], tile_rows = s.get_int("dot_tile_rows");
+  const int64_t cout = s.result().shape[1];
 
   ImageParam x = input(s, 0, "x"), w = input(s, 1, "w"), start = input(s, 2, "start"), table = input(s, 3, "rq");
   WindowVars v;
@@ -58,7 +58,7 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
     const int vectors = static_cast<int>(s.get_int("dot_channel_vectors")), columns = static_cast<int>(s.get_int("dot_columns"));
     const int block = vectors * lanes;
     Var co("co"), ci("ci"), xo("xo"), xi("xi");
-    y.split(vy, yo, yi, static_cast<int>(tile_rows))
+    y.split(vy, yo, yi, static_cast<int>(s.get_int("dot_tile_rows")))
         .split(vx, xo, xi, columns, out[2] % columns == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards)
         .split(vc, co, ci, block, cout % block == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf)
         .reorder(ci, xi, co, xo, yi, yo)
@@ -85,16 +85,16 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
     // The C loop's form (kernel_plan.cpp's dot_c_loop): "row", "patch" or "column".
     const std::string form = s.get_string("dot_c_loop");
     Func rows("packed"), patch("patches");
+    if (form == "column") rows(vx, vi, vy, vn) = unsigned_input(vx, vy, vi);  // (column, channel, row, n)
+    else rows(vi, vy, vn) = unsigned_input(vi / cin4, vy, vi % cin4);   // (column * cin4 + channel, row, n)
     RDom r;
     if (form == "row") {
-      rows(vi, vy, vn) = unsigned_input(vi / cin4, vy, vi % cin4);  // (column * cin4 + channel, row, n)
       // With unit column dilation a kernel row's taps are adjacent, so one loop covers them.
       const bool flat = dilation[2] == 1;
       r = RDom({{0, (flat ? kw : 1) * cin4}, {0, flat ? 1 : kw}, {0, kh}}, "r");
       acc(vx, vy, vc, vn) += cast<int32_t>(rows(column(r.y) * cin4 + r.x, row(r.z), vn)) *
                              cast<int32_t>(channel_weights((r.z * kw + r.y) * cin4 + r.x, vc));
     } else if (form == "patch") {
-      rows(vi, vy, vn) = unsigned_input(vi / cin4, vy, vi % cin4);
       patch(vj, vx, vy, vn) = rows(column(vj / cin4 % kw) * cin4 + vj % cin4, row(vj / cin4 / kw), vn);  // (tap * cin4 + channel, ...)
       r = RDom(0, taps * cin4, "r");
       acc(vx, vy, vc, vn) += cast<int32_t>(patch(r, vx, vy, vn)) * cast<int32_t>(channel_weights(r, vc));
@@ -102,7 +102,6 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
       // The generic conv's form: a channel's sums for the whole tile in an array, each step of
       // the reduction a loop over columns with the weight fixed, over the tile rows copied
       // channel-major. The zero weights padding the input channels to cin4 are skipped.
-      rows(vx, vi, vy, vn) = unsigned_input(vx, vy, vi);  // (column, channel, row, n)
       r = RDom({{0, static_cast<int>(s.args[0].shape[1])}, {0, kw}, {0, kh}}, "r");
       acc(vx, vy, vc, vn) += cast<int32_t>(rows(column(r.y), r.x, row(r.z), vn)) *
                              cast<int32_t>(channel_weights((r.z * kw + r.y) * cin4 + r.x, vc));

@@ -49,7 +49,7 @@ KernelPipeline elementwise_pipeline(const KernelSpec& s, Backend backend) {
     default: throw std::logic_error("elementwise_pipeline: not an elementwise kernel");
   }
   constrain_output(y, s.result());
-  if (backend == Backend::llvm && !shape.empty()) vectorize_pure(y, v[0], shape.back(), static_cast<int>(s.get_int("lanes")));
+  vectorize_innermost(s, y, v, backend);
   return {y, args};
 }
 

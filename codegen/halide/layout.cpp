@@ -77,7 +77,7 @@ KernelPipeline layout_pipeline(const KernelSpec& s, Backend backend) {
          : s.kind == KernelKind::gather ? gather(s, args, v)
                                         : transpose(s, args, v);
   constrain_output(y, s.result());
-  if (backend == Backend::llvm && !shape.empty()) vectorize_pure(y, v[0], shape.back(), static_cast<int>(s.get_int("lanes")));
+  vectorize_innermost(s, y, v, backend);
   return {y, args};
 }
 

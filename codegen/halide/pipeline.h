@@ -56,6 +56,9 @@ Halide::Expr shift_left(Halide::Expr v, Halide::Expr n);
 // Vectorizes `v` of a pure definition by the spec's lanes; when the extent is not a multiple the
 // last vector shifts inwards (recomputing a few elements, which a pure definition allows).
 void vectorize_pure(Halide::Func f, const Halide::Var& v, int64_t extent, int lanes);
+// An elementwise kernel's result `f` over `v` (innermost first): its innermost axis vectorized by
+// the spec's lanes, on the LLVM backend only (Backend: in C, Halide vectorizes no arithmetic).
+void vectorize_innermost(const KernelSpec& s, Halide::Func f, const std::vector<Halide::Var>& v, Backend backend);
 
 // Conv and pooling windows (the spec's win_* attributes, sim/qat/window.h's normalized geometry):
 // 5-D coordinates (x, y, z, c, n), leading spatial axes of size 1 where the tensor has fewer.
@@ -71,7 +74,6 @@ struct WindowVars {
 Halide::Func padded_input(const KernelSpec& s, const Halide::ImageParam& x, Halide::Expr fill, const WindowVars& v);
 // padded_input's arguments for tap (r[0], r[1], r[2]) of output (v.x, v.y, v.z) and channel `c`.
 std::vector<Halide::Expr> tap_position(const KernelSpec& s, const WindowVars& v, const Halide::RDom& r, Halide::Expr c);
-
 
 // The pipelines, one per kernel kind (conv.cpp, matmul.cpp, ...).
 KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend);

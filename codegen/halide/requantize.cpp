@@ -34,7 +34,7 @@ KernelPipeline requantize_pipeline(const KernelSpec& s, Backend backend) {
     args = {acc, table};
   }
   constrain_output(y, s.result());
-  if (rank > 0 && backend == Backend::llvm) vectorize_pure(y, v[0], shape.back(), static_cast<int>(s.get_int("lanes")));
+  vectorize_innermost(s, y, v, backend);
   return {y, args};
 }
 
