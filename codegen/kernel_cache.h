@@ -20,6 +20,7 @@ class KernelCache {
   std::string get(const KernelSpec& spec, const std::string& kind, const std::function<std::string()>& make);
   int hits() const { return hits_; }
   int misses() const { return misses_; }
+  const std::filesystem::path& dir() const { return dir_; }
 
   // $QATC_KERNEL_CACHE, else $XDG_CACHE_HOME/qatc/kernels, else ~/.cache/qatc/kernels.
   static std::filesystem::path default_dir();

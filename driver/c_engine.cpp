@@ -1,5 +1,7 @@
 #include "driver/c_engine.h"
 
+#include "driver/log.h"
+
 #include "frontend/file_io.h"
 #include "ir/error.h"
 
@@ -59,6 +61,7 @@ std::vector<ir::TensorData> CEngine::run(const std::vector<ir::TensorData>& inpu
   for (size_t i = 0; i < fw.output_types.size(); ++i) args += fmt::format(" '{}'", (run_dir / fmt::format("output_{}.bin", i)).string());
   const fs::path log = run_dir / "run.log";
   const std::string command = fmt::format("'{}'{} > '{}' 2>&1", runner_.string(), args, log.string());
+  note("running the generated code: {}", command);
   if (std::system(command.c_str()) != 0) {
     std::string text = frontend::read_file(log.string());
     if (text.size() > 2000) text = text.substr(0, 2000) + "...";

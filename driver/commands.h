@@ -22,7 +22,7 @@ void register_estimate(CLI::App& app, Action& action);
 
 // What every command that imports a model takes: --input-shape NAME=1x3x224x224 (repeatable),
 // --qat-dialect, the TI v1 settings its export does not record, and the resource limits
-// (ir/limits.h) --max-tensor-bytes and --max-nodes.
+// (ir/limits.h) --max-tensor-bytes and --max-nodes, and -v/--verbose.
 struct ModelOptions {
   std::string model;
   std::vector<std::string> input_shapes;
@@ -32,6 +32,7 @@ struct ModelOptions {
   std::vector<std::string> ti_ranges;
   int64_t max_tensor_bytes = ir::Limits{}.max_tensor_bytes;
   int64_t max_nodes = ir::Limits{}.max_nodes;
+  bool verbose = false;  // -v: sets driver::verbose() (driver/log.h) when the command runs
 };
 void add_model_options(CLI::App& cmd, ModelOptions& options);
 // --target NAME and --targets-dir DIR (the default directory filled in): every command that
@@ -40,5 +41,7 @@ void add_target_options(CLI::App& cmd, std::string& target, std::string& targets
 // --data DIR: the test_data_set_N directories a command runs on.
 void add_data_option(CLI::App& cmd, std::string& dir);
 frontend::ImportedModel import_model(const ModelOptions& options);
+// passes::lower, with each pass's op count and time as --verbose notes.
+void lower_model(ir::Graph& graph, bool allow_non_pot);
 
 }  // namespace qatc::driver

@@ -29,7 +29,7 @@ int estimate(const EstimateOptions& o) {
   const std::vector<targets::Target> all = targets::load_targets(o.targets_dir);
   const targets::Target& target = targets::find_target(all, o.target);
   frontend::ImportedModel model = import_model(o.model);
-  passes::lower(model.graph, {.allow_non_pot = o.allow_non_pot});
+  lower_model(model.graph, o.allow_non_pot);
   const codegen::KernelPlan plan = codegen::plan_kernels(model.graph, target);
 
   const double hz = target.clock_hz > 0 ? static_cast<double>(target.clock_hz) : 1e9;

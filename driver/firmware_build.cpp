@@ -1,5 +1,7 @@
 #include "driver/firmware_build.h"
 
+#include "driver/log.h"
+
 #include "codegen/kernel_abi.h"
 #include "driver/data_sets.h"
 #include "driver/progress.h"
@@ -39,7 +41,7 @@ BuiltFirmware compile_model(const CompileCommandOptions& o) {
   const std::vector<targets::Target> all = targets::load_targets(o.targets_dir);
   const targets::Target& target = targets::find_target(all, o.target);
   frontend::ImportedModel model = import_model(o.model);
-  passes::lower(model.graph, {.allow_non_pot = o.allow_non_pot});
+  lower_model(model.graph, o.allow_non_pot);
   codegen::CompileOptions options;
   options.name = o.name.empty() ? fs::absolute(o.output).lexically_normal().filename().string() : o.name;
   if (options.name.empty()) options.name = fs::absolute(o.output).lexically_normal().parent_path().filename().string();
@@ -60,8 +62,14 @@ BuiltFirmware compile_model(const CompileCommandOptions& o) {
                              : o.kernel_cache.empty() ? codegen::KernelCache::default_dir()
                                                       : fs::path(o.kernel_cache));
   ProgressBar progress("kernels", !o.quiet);
-  options.on_kernel = [&](size_t done, size_t total, const std::string& kernel) { progress.update(done, total, kernel); };
+  options.on_kernel = [&](size_t done, size_t total, const std::string& kernel) {
+    progress.update(done, total, kernel);
+    note("kernel {}/{}: {}", done + 1, total, kernel);
+  };
+  Stopwatch clock;
   BuiltFirmware built{codegen::compile_firmware(model.graph, target, options, cache), cache.hits()};
+  note("generated {} files for target {} in {:.0f} ms; kernel cache {}: {} hits, {} misses", built.firmware.files.size(),
+       target.name, clock.ms(), cache.dir().empty() ? "off" : cache.dir().string(), cache.hits(), cache.misses());
   codegen::write_directory_atomically(o.output, built.firmware.files);
   return built;
 }
@@ -140,6 +148,7 @@ fs::path build_host_runner(const fs::path& dir, const codegen::Firmware& fw, con
                   fw.name));
   const fs::path log = build_dir / "build.log";
   const std::string command = fmt::format("make -s -j2 -f '{0}/Makefile' '{0}/runner' > '{1}' 2>&1", build_dir.string(), log.string());
+  note("building the generated code: {}", command);
   if (std::system(command.c_str()) != 0)
     fail("building the generated firmware in {} failed; the compiler's messages are in {}", build_dir.string(), log.string());
   return build_dir / "runner";

@@ -1,8 +1,10 @@
 #include "driver/commands.h"
+#include "driver/log.h"
 
 #include "ir/error.h"
 #include "ir/limits.h"
 #include "ir/number_text.h"
+#include "passes/pass.h"
 #include "targets/target.h"
 
 namespace qatc::driver {
@@ -43,6 +45,8 @@ void add_model_options(CLI::App& cmd, ModelOptions& options) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd.add_option("--max-nodes", options.max_nodes, "Refuse a model with more nodes")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd.add_flag("-v,--verbose", options.verbose,
+               "Report each step on stderr: import, every lowering pass (ops, time), kernels, builds, data sets");
 }
 
 void add_target_options(CLI::App& cmd, std::string& target, std::string& targets_dir) {
@@ -79,7 +83,20 @@ frontend::ImportedModel import_model(const ModelOptions& options) {
     import.ti.ranges[spec.substr(0, eq)] = {*lo, *hi};
   }
   ir::limits() = {options.max_tensor_bytes, options.max_nodes};
-  return frontend::import_onnx(options.model, import);
+  verbose() = options.verbose;
+  Stopwatch clock;
+  frontend::ImportedModel m = frontend::import_onnx(options.model, import);
+  note("imported {}: dialect {}, opset {}, {} ops ({:.1f} ms)", options.model, m.info.dialect, m.info.opset,
+       m.graph.ops().size(), clock.ms());
+  return m;
+}
+
+void lower_model(ir::Graph& graph, bool allow_non_pot) {
+  Stopwatch clock;
+  passes::lower(graph, {.allow_non_pot = allow_non_pot}, [&](const passes::Pass& pass, const ir::Graph& g) {
+    note("pass {}: {} ops ({:.1f} ms)", pass.name, g.ops().size(), clock.ms());
+    clock = Stopwatch();
+  });
 }
 
 }  // namespace qatc::driver

@@ -47,7 +47,7 @@ int run(const RunOptions& o) {
   auto [graph, info] = import_model(o.model);
   std::vector<DataSet> sets = read_data_sets(o.data, graph);
   const bool integer = o.engine == "int-sim";
-  if (integer) passes::lower(graph, {.allow_non_pot = o.allow_non_pot});
+  if (integer) lower_model(graph, o.allow_non_pot);
   sim::QatOptions qat;
   qat.arithmetic = o.engine == "qat-float32" ? sim::Arithmetic::float32 : sim::Arithmetic::exact;
   // PyTorch's fake-quant multiplies by 1/scale in float32 where ONNX divides by scale.

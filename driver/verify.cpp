@@ -5,7 +5,9 @@
 #include "driver/c_engine.h"
 #include "driver/compare.h"
 #include "driver/data_sets.h"
+#include "driver/html_report.h"
 #include "driver/layer_diff.h"
+#include "driver/log.h"
 #include "driver/progress.h"
 #include "frontend/file_io.h"
 #include "ir/number_text.h"
@@ -27,15 +29,9 @@ struct VerifyOptions {
   std::string data;
   std::string engine = "sim";
   std::string json;
+  std::string html;
   bool quiet = false;
   CEngineOptions c;  // c.compile holds the model and lowering options shared by every engine
-};
-
-// Totals of one comparison pair for one output over all data sets.
-struct PairTotals {
-  std::string a, b, output;
-  int64_t elements = 0, mismatches = 0;
-  int64_t max_abs_diff_lsb = 0;
 };
 
 // The quantization step of a graph output that is a dequantized tensor, else 0.
@@ -67,9 +63,11 @@ ir::TensorData dequantized(const ir::TensorData& q, const ir::QuantParams& p) {
 int verify(const VerifyOptions& o) {
   const ModelOptions& model = o.c.compile.model;
   const bool allow_non_pot = o.c.compile.allow_non_pot;
+  for (const std::string& out : {o.json, o.html})
+    if (!out.empty()) frontend::check_writable(out);
   frontend::ImportedModel qat = import_model(model);
   frontend::ImportedModel lowered = import_model(model);
-  passes::lower(lowered.graph, {.allow_non_pot = allow_non_pot});
+  lower_model(lowered.graph, allow_non_pot);
   std::vector<DataSet> sets = read_data_sets(o.data, qat.graph);
   std::unique_ptr<CEngine> c_engine;
   if (o.engine != "sim") c_engine = std::make_unique<CEngine>(o.c);
@@ -78,21 +76,27 @@ int verify(const VerifyOptions& o) {
   const sim::QatOptions float32{.arithmetic = sim::Arithmetic::float32,
                                 .quantize_by_reciprocal = qat.info.dialect == "pytorch-qdq"};
   const auto& outputs = qat.graph.outputs();
-  std::vector<PairTotals> totals;
+  std::vector<OutputComparison> totals;
   for (const char* b : {"qat-exact", "qat-float32", "expected"})
     for (const ir::Value* out : outputs) totals.push_back({"int-sim", b, out->name});
   for (const char* b : {"int-sim", "qat-exact"})
     for (const ir::Value* out : outputs) totals.push_back({"c", b, out->name});
-  auto totals_for = [&](std::string_view a, std::string_view b, size_t output) -> PairTotals& {
+  auto totals_for = [&](std::string_view a, std::string_view b, size_t output) -> OutputComparison& {
     size_t row = a == "c" ? (b == "int-sim" ? 3 : 4) : b == "qat-exact" ? 0 : b == "qat-float32" ? 1 : 2;
     return totals[row * outputs.size() + output];
   };
 
   nlohmann::json set_results = nlohmann::json::array();
+  VerifyReport html;
+  html.model = model.model, html.dialect = qat.info.dialect, html.engine = o.engine;
+  html.target = o.c.compile.target, html.allow_non_pot = allow_non_pot;
+  std::optional<LayerStatsCollector> layer_stats;
+  if (!o.html.empty()) layer_stats.emplace(lowered.graph, qat.graph);
   int passed = 0, failed = 0;
   ProgressBar progress("data sets", !o.quiet);
   for (const DataSet& set : sets) {
     progress.update(static_cast<size_t>(&set - sets.data()), sets.size(), set.dir);  // `set` refers into `sets`
+    Stopwatch clock;
     Trace t_exact, t_float32, t_int;
     auto r_exact = sim::evaluate_qat(qat.graph, set.inputs, exact, recorder(t_exact, qat.graph, set));
     auto r_float32 = sim::evaluate_qat(qat.graph, set.inputs, float32, recorder(t_float32, qat.graph, set));
@@ -102,7 +106,7 @@ int verify(const VerifyOptions& o) {
     auto tally_pair = [&](std::string_view a, const ir::TensorData& actual, std::string_view b, size_t i,
                           const ir::TensorData& reference) {
       Comparison c = compare(actual, reference, {});
-      PairTotals& t = totals_for(a, b, i);
+      OutputComparison& t = totals_for(a, b, i);
       t.elements += c.elements;
       t.mismatches += c.mismatches + (c.shape_differs ? 1 : 0);
       if (double step = output_step(*outputs[i]); step > 0)
@@ -163,6 +167,11 @@ int verify(const VerifyOptions& o) {
                                           {"index", d->index}, {"values", {d->a, d->b}}, {"cause", d->cause}};
       }
     }
+    note("{}: verified in {:.0f} ms", set.dir, clock.ms());
+    if (layer_stats) {
+      layer_stats->add(t_int, t_exact, t_float32);
+      html.data_sets.push_back({bit_exact, line});
+    }
     if (!o.quiet || !bit_exact) {
       progress.clear();
       std::cout << line << std::endl;
@@ -172,8 +181,9 @@ int verify(const VerifyOptions& o) {
   }
 
   nlohmann::json comparisons = nlohmann::json::array();
-  for (const PairTotals& t : totals) {
+  for (const OutputComparison& t : totals) {
     if (t.elements == 0) continue;  // no expected outputs in the data sets
+    html.comparisons.push_back(t);
     comparisons.push_back({{"a", t.a}, {"b", t.b}, {"output", t.output}, {"elements", t.elements},
                            {"mismatches", t.mismatches}, {"max_abs_diff_lsb", t.max_abs_diff_lsb}});
     std::cout << fmt::format("{:<7} vs {:<11} output '{}': {} of {} elements differ (max {} LSB)\n", t.a, t.b, t.output,
@@ -188,6 +198,11 @@ int verify(const VerifyOptions& o) {
                           {"comparisons", comparisons},
                           {"data_set_results", set_results}};
     frontend::write_file_atomically(o.json, report.dump(2) + "\n");
+  }
+  if (layer_stats) {
+    html.passed = passed, html.failed = failed;
+    html.layers = layer_stats->layers();
+    frontend::write_file_atomically(o.html, render_html(html));
   }
   if (allow_non_pot)
     std::cout << "note: --allow-non-pot: requantization uses Q31 multipliers; exactness against the QAT forward "
@@ -221,6 +236,9 @@ void register_verify(CLI::App& app, Action& action) {
   cmd->add_option("--cflags", options->c.cflags, "Compiler flags for the generated code (--engine c)")->capture_default_str();
   cmd->add_option("--work-dir", options->c.work_dir, "Keep the generated code, its build and its runs here (--engine c)");
   cmd->add_option("--json", options->json, "Also write the comparisons as JSON to this file");
+  cmd->add_option("--html", options->html,
+                  "Also write a self-contained HTML report: verdict, outputs, data sets, and every quantized layer's "
+                  "shift, rounding, range used, mismatches and value/error histograms");
   cmd->add_flag("-q,--quiet", options->quiet, "Print only differing data sets and the summary");
   cmd->callback([&action, options] {
     options->c.compile.quiet = options->quiet;  // no kernel progress bar either

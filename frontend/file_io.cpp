@@ -40,4 +40,13 @@ void write_file_atomically(const std::string& path, const std::string& contents)
   }
 }
 
+void check_writable(const std::string& path) {
+  const std::filesystem::path p(path);
+  const std::filesystem::path dir = p.parent_path().empty() ? "." : p.parent_path();
+  std::error_code ec;
+  if (std::filesystem::is_directory(p, ec)) fail("{}: cannot write: is a directory", path);
+  if (!std::filesystem::is_directory(dir, ec)) fail("{}: cannot write: directory {} does not exist", path, dir.string());
+  if (::access(dir.c_str(), W_OK) != 0) fail("{}: cannot write: {}", path, std::strerror(errno));
+}
+
 }  // namespace qatc::frontend

@@ -4,6 +4,7 @@
 
 #include "ir/graph.h"
 
+#include <functional>
 #include <string_view>
 #include <vector>
 
@@ -27,7 +28,9 @@ const Pass* find_pass(std::string_view name);
 
 // Runs one pass and verifies the graph after it: a pass that leaves a malformed graph is a bug.
 void run_pass(const Pass& pass, ir::Graph& graph, const PassOptions& options);
-// The whole lowering: the imported fake-quant graph becomes the integer graph.
-void lower(ir::Graph& graph, const PassOptions& options);
+// The whole lowering: the imported fake-quant graph becomes the integer graph. `after_each`, if
+// set, sees the graph after every pass (qatc --verbose reports op counts and times).
+void lower(ir::Graph& graph, const PassOptions& options,
+           const std::function<void(const Pass&, const ir::Graph&)>& after_each = {});
 
 }  // namespace qatc::passes

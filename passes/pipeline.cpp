@@ -57,8 +57,12 @@ void run_pass(const Pass& pass, ir::Graph& graph, const PassOptions& options) {
   }
 }
 
-void lower(ir::Graph& graph, const PassOptions& options) {
-  for (const Pass& pass : pipeline()) run_pass(pass, graph, options);
+void lower(ir::Graph& graph, const PassOptions& options,
+           const std::function<void(const Pass&, const ir::Graph&)>& after_each) {
+  for (const Pass& pass : pipeline()) {
+    run_pass(pass, graph, options);
+    if (after_each) after_each(pass, graph);
+  }
 }
 
 }  // namespace qatc::passes

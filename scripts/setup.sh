@@ -15,7 +15,8 @@ packages=(
   catch2                                          # unit tests
   llvm-14-tools                                   # FileCheck and lit for IR tests
   clang-14 libclang-rt-14-dev                     # libFuzzer with ASan/UBSan (fuzz/, make fuzz)
-  python3 python3-torch python3-onnx python3-numpy  # regenerating the QAT regression models
+  python3 python3-torch python3-onnx python3-numpy  # regenerating the QAT regression models, the example
+  chromium python3-pil                            # rendering verify's HTML report in a test
 )
 
 missing=()
