@@ -28,15 +28,19 @@ fuzz: setup
 	FUZZ_BUILD=$(abspath $(BUILD))-fuzz bash fuzz/run.sh $(FUZZ_SECONDS)
 
 # The main job on the shipped example: import, lower to integers, prove the integer model and the
-# generated code equal the QAT model (and PyTorch's outputs) on every data set, compile firmware for
-# the C7x-MMA target, and build and run the firmware-style example program on it.
+# generated code equal the QAT model (and PyTorch's outputs) on every data set, write the HTML
+# verify report, compile firmware for the C7x-MMA target, and build (CMake) and run the
+# firmware-style example program on it.
 DEMO := $(abspath $(BUILD))/demo
 demo: build
+	@mkdir -p $(DEMO)
 	$(BUILD)/driver/qatc inspect examples/resnet_tiny/model.onnx
-	$(BUILD)/driver/qatc verify examples/resnet_tiny/model.onnx --data examples/resnet_tiny --engine all --target c7x-mma --json $(BUILD)/resnet_tiny.verify.json
-	$(BUILD)/driver/qatc compile examples/resnet_tiny/model.onnx --target c7x-mma --sample examples/resnet_tiny -o $(DEMO)/resnet_tiny
-	$(MAKE) -s -C examples/firmware FIRMWARE=$(DEMO)/resnet_tiny BUILD=$(DEMO)/example $(DEMO)/example/main
+	$(BUILD)/driver/qatc verify examples/resnet_tiny/model.onnx --data examples/resnet_tiny --engine all --target c7x-mma --json $(DEMO)/verify.json --html $(DEMO)/verify.html
+	$(BUILD)/driver/qatc compile examples/resnet_tiny/model.onnx --target c7x-mma --name net --sample examples/resnet_tiny -o $(DEMO)/net
+	cmake -S examples/firmware -B $(DEMO)/example -G Ninja -DQATC_FIRMWARE=$(DEMO)/net > /dev/null
+	cmake --build $(DEMO)/example > /dev/null
 	$(DEMO)/example/main
+	@echo "demo: the verify report is $(DEMO)/verify.html, the firmware $(DEMO)/net"
 
 # ResNet-18 and MobileNetV2 at 224x224 through qatc's host objects, its generated C and its simulator,
 # next to ONNX Runtime, in one run (bench/run.sh; models generated into $(BUILD)/bench on first use).

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <cctype>
 #include <set>
 
@@ -62,6 +64,10 @@ std::string tensor_macros(const FirmwareNames& n, const char* kind, size_t i, co
                           const std::string& rounding = "") {
   const std::string p = fmt::format("{}_{}{}", n.macro, kind, i);
   std::string s = fmt::format("/* {} {}: '{}', {} {} */\n", kind, i, comment_safe(v.name), c_type(v.type.dtype), shape_text(v.type.shape));
+  std::string type = fmt::format("{}_{}{}_t", n.model, kind, i);
+  std::transform(type.begin() + static_cast<std::ptrdiff_t>(n.model.size()), type.end(),
+                 type.begin() + static_cast<std::ptrdiff_t>(n.model.size()), [](char c) { return std::tolower(c); });
+  s += fmt::format("typedef {} {};\n", c_type(v.type.dtype), type);
   s += fmt::format("#define {}_ELEMENTS {}\n", p, elements(v));
   if (v.type.quant && !v.type.quant->per_axis()) {
     s += fmt::format("#define {}_SCALE {} /* real value = (q - ZERO_POINT) * SCALE */\n", p, ir::double_text(v.type.quant->scales[0]));
@@ -94,6 +100,20 @@ std::vector<const KernelSpec*> distinct_kernels(const KernelPlan& plan) {
 std::string model_header(const FirmwareNames& n, const KernelPlan& plan, const MemoryPlan& memory) {
   std::string s = banner(n);
   s += fmt::format("#ifndef {0}_H\n#define {0}_H\n\n#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {{\n#endif\n\n", n.macro);
+  // A usage example in the header's own names: what a firmware engineer copies first.
+  std::string buffers, args;
+  auto buffer = [&](const char* kind, const char* upper, size_t i, const char* note) {
+    buffers += fmt::format(" *   static {0}_{1}{2}_t {1}{2}[{3}_{4}{2}_ELEMENTS];  {5}\n", n.model, kind, i, n.macro, upper, note);
+    args += fmt::format("{}{}, ", kind, i);
+  };
+  for (size_t i = 0; i < plan.inputs.size(); ++i) buffer("input", "INPUT", i, "quantized: q = round(x / SCALE) + ZERO_POINT");
+  for (size_t i = 0; i < plan.outputs.size(); ++i) buffer("output", "OUTPUT", i, "real value = (q - ZERO_POINT) * SCALE");
+  s += fmt::format(
+      "/* Usage (all memory static, nothing allocated):\n"
+      " *   static unsigned char scratch[{1}_SCRATCH_BYTES] __attribute__((aligned({1}_SCRATCH_ALIGN)));\n{2}"
+      " *   int status = {0}_run({3}scratch);\n"
+      " * Tensors are dense in the ONNX model's element order (row-major, e.g. NCHW). */\n\n",
+      n.model, n.macro, buffers, args);
   s += fmt::format("/* Scratch memory {}_run needs: this many bytes, aligned to SCRATCH_ALIGN. */\n", n.model);
   s += fmt::format("#define {}_SCRATCH_BYTES {}\n#define {}_SCRATCH_ALIGN {}\n", n.macro, memory.arena_bytes, n.macro, MemoryPlan::kAlignment);
   s += fmt::format("#define {}_NUM_INPUTS {}\n#define {}_NUM_OUTPUTS {}\n\n", n.macro, plan.inputs.size(), n.macro, plan.outputs.size());

@@ -1,39 +1,39 @@
-/* A firmware-style program on the code qatc generates for examples/resnet_tiny:
+/* A firmware-style program on the code qatc generates, for any model with one input and one
+ * output compiled as `net` with an embedded sample (see CMakeLists.txt here):
  *
- *   qatc compile examples/resnet_tiny/model.onnx --target c7x-mma --sample examples/resnet_tiny -o OUT/resnet_tiny
- *   make -C examples/firmware FIRMWARE=OUT/resnet_tiny
+ *   qatc compile examples/resnet_tiny/model.onnx --target c7x-mma --name net --sample examples/resnet_tiny -o OUT/net
  *
  * All memory is static (the scratch arena, input and output), nothing is allocated, and the weights
- * are const. It runs the model on the sample data set qatc embedded (resnet_tiny_sample.c) and
- * checks the outputs bit for bit: the same self-test runs unchanged on the target. */
-#include "resnet_tiny.h"
-#include "resnet_tiny_sample.h"
+ * are const. It runs the model on the sample data set qatc embedded (net_sample.c) and checks the
+ * outputs bit for bit: the same self-test runs unchanged on the target. */
+#include "net.h"
+#include "net_sample.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static unsigned char scratch[RESNET_TINY_SCRATCH_BYTES] __attribute__((aligned(RESNET_TINY_SCRATCH_ALIGN)));
-static int8_t input[RESNET_TINY_INPUT0_ELEMENTS];
-static int8_t output[RESNET_TINY_OUTPUT0_ELEMENTS];
+static unsigned char scratch[NET_SCRATCH_BYTES] __attribute__((aligned(NET_SCRATCH_ALIGN)));
+static net_input0_t input[NET_INPUT0_ELEMENTS];
+static net_output0_t output[NET_OUTPUT0_ELEMENTS];
 
 int main(void) {
   int i, best = 0, mismatches = 0, status;
-  /* On a board, a camera or DMA would fill the input with quantized pixels: q = round(x /
-     RESNET_TINY_INPUT0_SCALE) + RESNET_TINY_INPUT0_ZERO_POINT, rounded by RESNET_TINY_INPUT0_ROUNDING. */
-  memcpy(input, resnet_tiny_sample_input0, sizeof input);
-  status = resnet_tiny_run(input, output, scratch);
+  /* On a board, a camera or DMA would fill the input with quantized pixels:
+     q = round(x / NET_INPUT0_SCALE) + NET_INPUT0_ZERO_POINT, rounded by NET_INPUT0_ROUNDING. */
+  memcpy(input, net_sample_input0, sizeof input);
+  status = net_run(input, output, scratch);
   if (status != 0) {
-    printf("resnet_tiny_run failed with status %d\n", status);
+    printf("net_run failed with status %d\n", status);
     return 1;
   }
-  for (i = 0; i < RESNET_TINY_OUTPUT0_ELEMENTS; ++i) {
-    const double score = (output[i] - RESNET_TINY_OUTPUT0_ZERO_POINT) * RESNET_TINY_OUTPUT0_SCALE;
+  for (i = 0; i < NET_OUTPUT0_ELEMENTS; ++i) {
+    const double score = (output[i] - NET_OUTPUT0_ZERO_POINT) * NET_OUTPUT0_SCALE;
     printf("class %d: %4d (%+.7f)%s\n", i, output[i], score,
-           output[i] == resnet_tiny_sample_output0[i] ? "" : "  <- differs from qatc's integer simulator");
-    mismatches += output[i] != resnet_tiny_sample_output0[i];
+           output[i] == net_sample_output0[i] ? "" : "  <- differs from qatc's integer simulator");
+    mismatches += output[i] != net_sample_output0[i];
     if (output[i] > output[best]) best = i;
   }
   printf("predicted class %d; %d of %d outputs differ from the integer simulator\n", best, mismatches,
-         RESNET_TINY_OUTPUT0_ELEMENTS);
+         NET_OUTPUT0_ELEMENTS);
   return mismatches != 0;
 }
