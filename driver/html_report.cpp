@@ -31,8 +31,7 @@ constexpr const char* kBar = "#3465a4";
 constexpr const char* kAlert = "#e8590c";
 constexpr int kPlotHeight = 48, kTop = 14, kLeft = 4;
 
-// A histogram as an inline SVG bar chart: one bar per non-empty bin (at least 1 px high, so a
-// single element shows), the x range under it (`first` .. `last`) and the tallest bar's count over
+// A histogram as an inline SVG bar chart, counts on a log scale: one bar per non-empty bin, the x range under it (`first` .. `last`) and the tallest bar's count over
 // it. `alert(lo, hi)` says which bins to draw in the alert colour.
 template <typename Alert>
 std::string svg_histogram(const Histogram& h, const std::string& kind, const std::string& title, double first,
@@ -49,7 +48,11 @@ std::string svg_histogram(const Histogram& h, const std::string& kind, const std
   for (int i = 0; i < bins; ++i) {
     const int64_t c = h.counts[static_cast<size_t>(i)];
     if (c == 0) continue;
-    const int height = std::max<int>(1, static_cast<int>(kPlotHeight * c / tallest));
+    // Log scale: a ReLU's spike at zero next to a few hundred other values, or one element
+    // beyond ±½ LSB next to thousands within, both stay visible.
+    const int height = std::max<int>(
+        1, static_cast<int>(std::lround(kPlotHeight * std::log1p(static_cast<double>(c)) /
+                                         std::log1p(static_cast<double>(tallest)))));
     const double lo = h.lo + i * h.bin_width();
     svg += fmt::format("<rect class=\"bar\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>[{}, {}) {}: {}</title></rect>",
                        kLeft + i * bar, kTop + kPlotHeight - height, bar, height, alert(lo, lo + h.bin_width()) ? kAlert : kBar,
@@ -58,7 +61,7 @@ std::string svg_histogram(const Histogram& h, const std::string& kind, const std
   std::string beyond;
   if (h.below) beyond += fmt::format(" {} below", h.below);
   if (h.above) beyond += fmt::format(" {} above", h.above);
-  svg += fmt::format("<text x=\"{}\" y=\"10\" font-size=\"10\">max {}{}</text>", kLeft, tallest, beyond);
+  svg += fmt::format("<text x=\"{}\" y=\"10\" font-size=\"10\">log scale, max {}{}</text>", kLeft, tallest, beyond);
   svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\">{}</text>", kLeft, kTop + kPlotHeight + 12, number(first));
   svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{} {}</text>", kLeft + width,
                      kTop + kPlotHeight + 12, number(last), escape(x_unit));
@@ -109,7 +112,7 @@ constexpr const char* kStyle = R"(body{font-family:sans-serif;margin:1.5em;color
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top;font-size:13px}
 th{background:#eee;text-align:left}.ok{color:#1a7f37}.bad{color:#cc0000;font-weight:bold}.na{color:#888}
 .verdict{font-size:1.2em;padding:.5em 1em;border-radius:4px}.pass{background:#dff5e1}.fail{background:#fbe0e0}
-code{font-size:12px;word-break:break-all}small{color:#555;word-break:break-all}table.layers td:nth-child(2){max-width:20em})";
+code{font-size:12px;word-break:break-all}small{color:#555;word-break:break-all}table.layers td:nth-child(2){min-width:16em;max-width:22em}table.layers td:nth-child(4),table.layers td:nth-child(7),table.layers td:nth-child(8){white-space:nowrap})";
 
 constexpr const char* kHowToRead = R"(<h2>How to read this report</h2>
 <p>Each row is one quantized tensor the integer model computes, in execution order.

@@ -8,7 +8,13 @@
 int main(int argc, char** argv) {
   CLI::App app{"qatc: compile and verify quantization-aware-trained ONNX models bit-exactly"};
   app.require_subcommand(1);
-  app.footer("Run 'qatc <command> --help' for a command's options.\nExit codes: 0 ok, 1 mismatch, 2 bad input or usage, 3 internal error.");
+  app.footer(
+      "Examples:\n"
+      "  qatc inspect model.onnx\n"
+      "  qatc verify model.onnx --data model_dir --html report.html\n"
+      "  qatc compile model.onnx --target c7x-mma --sample model_dir -o firmware/net\n"
+      "Run 'qatc <command> --help' for a command's options.\n"
+      "Exit codes: 0 ok, 1 mismatch, 2 bad input or usage, 3 internal error.");
   qatc::driver::Action action;
   qatc::driver::register_inspect(app, action);
   qatc::driver::register_run(app, action);
