@@ -55,6 +55,7 @@ class Planner {
       if (ir::is_integer(in->type.dtype)) {
         plan_.inputs.push_back(in);
         plan_.input_rounding.emplace_back();
+        plan_.float_inputs.push_back(nullptr);
         continue;
       }
       const std::vector<ir::Op*> users = g_.users(in);
@@ -62,6 +63,7 @@ class Planner {
         fail("graph input '{}': a float input must be read by exactly one quantize op to be compiled", in->name);
       plan_.inputs.push_back(users[0]->outputs[0]);
       plan_.input_rounding.push_back(users[0]->get_string("round"));
+      plan_.float_inputs.push_back(in);
       skipped_.insert(users[0]);
     }
     for (const ir::Value* out : g_.outputs()) {

@@ -37,6 +37,7 @@ struct Step {
 struct KernelPlan {
   std::vector<const ir::Value*> inputs;   // the integer tensors the firmware is given
   std::vector<std::string> input_rounding;  // the rule that quantized each from a float ("" if none)
+  std::vector<const ir::Value*> float_inputs;  // the graph input each was quantized from (null if none)
   std::vector<const ir::Value*> outputs;  // the integer tensors it produces
   // The real value of each input/output element is (q - zp) * scale; both are here for the API.
   std::vector<ConstArray> constants;

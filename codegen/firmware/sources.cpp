@@ -1,5 +1,7 @@
 #include "codegen/firmware/sources.h"
 
+#include "codegen/firmware/input_quantize.h"
+
 #include "codegen/kernel_abi.h"
 #include "ir/error.h"
 #include "ir/number_text.h"
@@ -9,6 +11,7 @@
 #include <algorithm>
 
 #include <cctype>
+#include <cmath>
 #include <set>
 
 namespace qatc::codegen {
@@ -125,6 +128,7 @@ std::string model_header(const FirmwareNames& n, const KernelPlan& plan, const M
       "   calls on different scratch buffers may run concurrently. Returns 0, or -1 when scratch is\n"
       "   missing or misaligned. */\n{};\n\n",
       run_prototype(n, plan));
+  s += input_quantize_declarations(n, plan);
   s += fmt::format("#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {}_H */\n", n.macro);
   return s;
 }
@@ -165,7 +169,7 @@ std::string model_source(const FirmwareNames& n, const KernelPlan& plan, const M
     s += fmt::format("  memcpy({}, {}, {});\n", param("output", static_cast<size_t>(k)), address(memory, *v, false),
                      bytes_of(*v));
   s += "  return 0;\n}\n";
-  return s;
+  return s + input_quantize_definitions(n, plan);
 }
 
 namespace {
@@ -209,6 +213,11 @@ std::string sample_header(const FirmwareNames& n, const KernelPlan& plan) {
     s += fmt::format("extern const {} {}_sample_input{}[];\n", c_type(plan.inputs[i]->type.dtype), n.model, i);
   for (size_t i = 0; i < plan.outputs.size(); ++i)
     s += fmt::format("extern const {} {}_sample_output{}[];\n", c_type(plan.outputs[i]->type.dtype), n.model, i);
+  for (size_t i = 0; i < plan.inputs.size(); ++i)
+    if (has_input_quantize(plan, i))
+      s += fmt::format("/* Float input {0} as the data set holds it: {1}_quantize_input{0} makes {1}_sample_input{0} of it. */\n"
+                       "extern const float {1}_sample_input{0}_float[];\n",
+                       i, n.model);
   s += fmt::format("\n#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {}_SAMPLE_H */\n", n.macro);
   return s;
 }
@@ -224,6 +233,20 @@ std::string sample_source(const FirmwareNames& n, const KernelPlan& plan,
   };
   for (size_t i = 0; i < plan.inputs.size(); ++i) array("input", i, *plan.inputs[i]);
   for (size_t i = 0; i < plan.outputs.size(); ++i) array("output", i, *plan.outputs[i]);
+  for (size_t i = 0; i < plan.inputs.size(); ++i) {
+    auto it = has_input_quantize(plan, i) ? values.find(plan.float_inputs[i]->name) : values.end();
+    if (it == values.end()) continue;
+    s += fmt::format("\n/* '{}', float */\nconst float {}_sample_input{}_float[{}] = {{", comment_safe(it->first), n.model, i,
+                     array_length(it->second));
+    for (int64_t e = 0; e < it->second.size(); ++e) {
+      const double v = it->second.float_at(e);
+      // Hexadecimal: every float exactly. C99 has no literal for NaN or infinity.
+      const std::string text = std::isnan(v) ? "(0.0f / 0.0f)" : std::isinf(v) ? (v > 0 ? "(1.0f / 0.0f)" : "(-1.0f / 0.0f)")
+                                                                                : fmt::format("{:a}f", v);
+      s += fmt::format("{}{}", e % 8 == 0 ? "\n  " : " ", text) + (e + 1 < it->second.size() ? "," : "");
+    }
+    s += "\n};\n";
+  }
   return s;
 }
 

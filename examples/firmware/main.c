@@ -4,8 +4,9 @@
  *   qatc compile examples/resnet_tiny/model.onnx --target c7x-mma --name net --sample examples/resnet_tiny -o OUT/net
  *
  * All memory is static (the scratch arena, input and output), nothing is allocated, and the weights
- * are const. It runs the model on the sample data set qatc embedded (net_sample.c) and checks the
- * outputs bit for bit: the same self-test runs unchanged on the target. */
+ * are const. It quantizes the sample data set qatc embedded (net_sample.c), runs the model on it and
+ * checks the quantized input and the outputs bit for bit: the same self-test runs unchanged on the
+ * target. */
 #include "net.h"
 #include "net_sample.h"
 
@@ -18,9 +19,18 @@ static net_output0_t output[NET_OUTPUT0_ELEMENTS];
 
 int main(void) {
   int i, best = 0, mismatches = 0, status;
-  /* On a board, a camera or DMA would fill the input with quantized pixels:
-     q = round(x / NET_INPUT0_SCALE) + NET_INPUT0_ZERO_POINT, rounded by NET_INPUT0_ROUNDING. */
+#ifdef NET_HAS_QUANTIZE_INPUT0
+  /* The sensor's float data, quantized on the target exactly as the model's quantizer does. */
+  if (net_quantize_input0(net_sample_input0_float, input) != 0 || memcmp(input, net_sample_input0, sizeof input) != 0) {
+    printf("net_quantize_input0 differs from qatc's quantization of the sample\n");
+    return 1;
+  }
+  printf("quantized the float input: equal to qatc's quantization\n");
+#else
+  /* A camera or DMA fills the input with quantized pixels (the model takes integers, or its
+     input scale is not a power of two: q = round(x / NET_INPUT0_SCALE) + NET_INPUT0_ZERO_POINT). */
   memcpy(input, net_sample_input0, sizeof input);
+#endif
   status = net_run(input, output, scratch);
   if (status != 0) {
     printf("net_run failed with status %d\n", status);
