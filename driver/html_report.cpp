@@ -150,7 +150,7 @@ std::string render_html(const VerifyReport& r) {
       "<tr><th>engines</th><td>{}</td></tr><tr><th>passed</th><td>{}</td></tr><tr><th>failed</th><td>{}</td></tr>"
       "</table>\n",
       escape(r.model), escape(r.dialect),
-      escape(r.engine == "sim" ? "integer simulator" : "integer simulator and generated C for target " + r.target),
+      escape(r.engine == "int-sim" ? "integer simulator" : "integer simulator and generated C for target " + r.target),
       r.passed, r.failed);
   if (r.allow_non_pot)
     html += "<p class=\"bad\">--allow-non-pot: requantization uses Q31 multipliers; exactness is measured, not "

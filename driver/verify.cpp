@@ -27,7 +27,7 @@ namespace {
 
 struct VerifyOptions {
   std::string data;
-  std::string engine = "sim";
+  std::string engine = "int-sim";
   std::string json;
   std::string html;
   bool quiet = false;
@@ -70,7 +70,7 @@ int verify(const VerifyOptions& o) {
   lower_model(lowered.graph, allow_non_pot);
   std::vector<DataSet> sets = read_data_sets(o.data, qat.graph);
   std::unique_ptr<CEngine> c_engine;
-  if (o.engine != "sim") c_engine = std::make_unique<CEngine>(o.c);
+  if (o.engine != "int-sim") c_engine = std::make_unique<CEngine>(o.c);
 
   const sim::QatOptions exact{.arithmetic = sim::Arithmetic::exact};
   const sim::QatOptions float32{.arithmetic = sim::Arithmetic::float32,
@@ -229,9 +229,9 @@ void register_verify(CLI::App& app, Action& action) {
   add_compile_options(*cmd, options->c.compile);
   add_data_option(*cmd, options->data);
   cmd->add_option("--engine", options->engine,
-                  "Integer engine to check: sim (the integer simulator), c (the generated code, built for this "
-                  "machine, and the simulator) or all (the same as c)")
-      ->check(CLI::IsMember({"sim", "c", "all"}))
+                  "Integer engine to check: int-sim (the integer simulator, as in qatc run; also 'sim'), c (the "
+                  "generated code, built for this machine, and the simulator) or all (the same as c)")
+      ->check(CLI::IsMember({"int-sim", "sim", "c", "all"}))
       ->capture_default_str();
   cmd->add_option("--cflags", options->c.cflags, "Compiler flags for the generated code (--engine c)")->capture_default_str();
   cmd->add_option("--work-dir", options->c.work_dir, "Keep the generated code, its build and its runs here (--engine c)");
@@ -242,6 +242,7 @@ void register_verify(CLI::App& app, Action& action) {
   cmd->add_flag("-q,--quiet", options->quiet, "Print only differing data sets and the summary");
   cmd->callback([&action, options] {
     options->c.compile.quiet = options->quiet;  // no kernel progress bar either
+    if (options->engine == "sim") options->engine = "int-sim";
     action = [options] { return verify(*options); };
   });
 }
