@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -28,11 +29,10 @@ int64_t Histogram::total() const {
 }
 
 int bits_for_range(int64_t lo, int64_t hi, bool is_signed) {
-  int bits = is_signed ? 1 : 0;
-  while ((is_signed ? -(int64_t{1} << (bits - 1)) > lo || (int64_t{1} << (bits - 1)) - 1 < hi
-                    : (int64_t{1} << bits) - 1 < hi) && bits < 64)
-    ++bits;
-  return std::max(bits, 1);
+  if (!is_signed) return std::max(1, static_cast<int>(std::bit_width(static_cast<uint64_t>(std::max<int64_t>(hi, 0)))));
+  // b bits hold [-2^(b-1), 2^(b-1) - 1]: one sign bit plus the magnitude of hi or of -(lo + 1).
+  const int64_t magnitude = std::max<int64_t>({hi, -(lo + 1), 0});
+  return 1 + static_cast<int>(std::bit_width(static_cast<uint64_t>(magnitude)));
 }
 
 namespace {
@@ -85,12 +85,14 @@ LayerStatsCollector::LayerStatsCollector(const ir::Graph& lowered, const ir::Gra
     const ir::Value* v = op->outputs[0];
     if (!v->type.quant || ir::is_float(v->type.dtype)) continue;
     Row row{v, nullptr, nullptr};
+    // Per-channel results have no one step to compare in (the lowering makes none; an input may be).
+    const bool per_tensor = !v->type.quant->per_axis();
     // The lowering keeps the QAT graph's names: a quantize's result keeps its name, and an op moved
     // onto the integers computes "<float tensor>.q", the grid integers of that float tensor.
-    if (const ir::Value* same = qat.find_value(v->name); same && same->producer &&
-                                                          same->producer->kind == ir::OpKind::quantize)
+    if (const ir::Value* same = qat.find_value(v->name);
+        per_tensor && same && same->producer && same->producer->kind == ir::OpKind::quantize)
       row.qat_quantize = same->producer;
-    else if (v->name.ends_with(".q"))
+    else if (per_tensor && v->name.ends_with(".q"))
       if (const ir::Value* grid = qat.find_value(v->name.substr(0, v->name.size() - 2)); grid &&
                                                                                          ir::is_float(grid->type.dtype))
         row.qat_on_grid = grid;

@@ -6,7 +6,6 @@
 #include "driver/layer_diff.h"
 #include "ir/graph.h"
 
-#include <optional>
 #include <string>
 #include <vector>
 
