@@ -1,7 +1,6 @@
 #include "driver/c_engine.h"
 
 #include "driver/log.h"
-
 #include "frontend/file_io.h"
 #include "ir/error.h"
 

@@ -32,7 +32,6 @@ struct ModelOptions {
   std::vector<std::string> ti_ranges;
   int64_t max_tensor_bytes = ir::Limits{}.max_tensor_bytes;
   int64_t max_nodes = ir::Limits{}.max_nodes;
-  bool verbose = false;  // -v: sets driver::verbose() (driver/log.h) when the command runs
 };
 void add_model_options(CLI::App& cmd, ModelOptions& options);
 // --target NAME and --targets-dir DIR (the default directory filled in): every command that

@@ -1,9 +1,9 @@
 #include "driver/firmware_build.h"
 
-#include "driver/log.h"
-
+#include "codegen/firmware/sources.h"
 #include "codegen/kernel_abi.h"
 #include "driver/data_sets.h"
+#include "driver/log.h"
 #include "driver/progress.h"
 #include "sim/int/simulator.h"
 #include "frontend/file_io.h"
@@ -77,8 +77,7 @@ BuiltFirmware compile_model(const CompileCommandOptions& o) {
 namespace {
 
 std::string runner_source(const codegen::Firmware& fw) {
-  std::string macro;
-  for (char c : fw.name) macro += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string macro = codegen::firmware_names(fw.name, "").macro;
   std::string decl, read, call, write, release;
   auto tensor = [&](const char* kind, size_t i, const codegen::ArgSpec& a, int arg) {
     const std::string v = fmt::format("{}{}", kind[0] == 'I' ? "in" : "out", i);
@@ -134,8 +133,7 @@ int main(int argc, char **argv) {{
 fs::path build_host_runner(const fs::path& dir, const codegen::Firmware& fw, const fs::path& build_dir,
                            const std::string& cflags) {
   fs::create_directories(build_dir);
-  std::string macro;
-  for (char c : fw.name) macro += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string macro = codegen::firmware_names(fw.name, "").macro;
   frontend::write_file_atomically((build_dir / "runner.c").string(), runner_source(fw));
   const char* cc = std::getenv("CC");
   const char* cxx = std::getenv("CXX");

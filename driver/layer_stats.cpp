@@ -112,20 +112,16 @@ void LayerStatsCollector::add(const Trace& ints, const Trace& exact, const Trace
     const double step = qp.per_axis() ? 0 : qp.scales[0];
     const int64_t zp = qp.zero_points[0];
 
-    // The QAT side: its integers (exact and float32), and the float32 value before it rounded.
-    const ir::TensorData *ref_exact = nullptr, *ref_f32 = nullptr, *before_f32 = nullptr, *before_exact = nullptr;
-    if (row.qat_quantize) {
-      ref_exact = find(exact, row.value->name);
-      ref_f32 = find(float32, row.value->name);
-      before_exact = find(exact, row.qat_quantize->inputs[0]->name);
-      before_f32 = find(float32, row.qat_quantize->inputs[0]->name);
-    } else if (row.qat_on_grid) {
-      ref_exact = before_exact = find(exact, row.qat_on_grid->name);
-      ref_f32 = before_f32 = find(float32, row.qat_on_grid->name);
-    }
-    auto usable = [&](const ir::TensorData* t) { return t && t->size() == q->size() ? t : nullptr; };
-    ref_exact = usable(ref_exact), ref_f32 = usable(ref_f32), before_exact = usable(before_exact),
-    before_f32 = usable(before_f32);
+    // The QAT side (rows with one are per tensor): its integers, exact and float32, and its values
+    // before they rounded; a tensor on the grid is both.
+    auto lookup = [&](const Trace& t, const ir::Value* v) -> const ir::TensorData* {
+      const ir::TensorData* d = v ? find(t, v->name) : nullptr;
+      return d && d->size() == q->size() ? d : nullptr;
+    };
+    const ir::Value* result = row.qat_quantize ? row.value : row.qat_on_grid;
+    const ir::Value* before = row.qat_quantize ? row.qat_quantize->inputs[0] : row.qat_on_grid;
+    const ir::TensorData *ref_exact = lookup(exact, result), *ref_f32 = lookup(float32, result);
+    const ir::TensorData *before_exact = lookup(exact, before), *before_f32 = lookup(float32, before);
     // A QAT integer tensor compares integer to integer; a QAT float tensor on the grid compares
     // its real value.
     auto differs = [&](const ir::TensorData& ref, int64_t i, int64_t value) {
@@ -149,8 +145,8 @@ void LayerStatsCollector::add(const Trace& ints, const Trace& exact, const Trace
       s.values.add(static_cast<double>(value));
       if (ref_exact && differs(*ref_exact, i, value)) ++s.exact_mismatches;
       if (ref_f32 && differs(*ref_f32, i, value)) ++s.float32_mismatches;
-      if (step > 0 && before_f32) s.error.add(static_cast<double>(value - zp) - before_f32->float_at(i) / step);
-      if (step > 0 && before_exact && row.qat_quantize) {
+      if (before_f32) s.error.add(static_cast<double>(value - zp) - before_f32->float_at(i) / step);
+      if (before_exact && row.qat_quantize) {
         const double level = before_exact->float_at(i) / step + static_cast<double>(zp);
         s.clipped += level < static_cast<double>(s.qmin) - 0.5 || level > static_cast<double>(s.qmax) + 0.5;
       }

@@ -45,8 +45,8 @@ void add_model_options(CLI::App& cmd, ModelOptions& options) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd.add_option("--max-nodes", options.max_nodes, "Refuse a model with more nodes")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd.add_flag("-v,--verbose", options.verbose,
-               "Report each step on stderr: import, every lowering pass (ops, time), kernels, builds, data sets");
+  cmd.add_flag_callback("-v,--verbose", [] { verbose() = true; },
+                        "Report each step on stderr: import, every lowering pass (ops, time), kernels, builds, data sets");
 }
 
 void add_target_options(CLI::App& cmd, std::string& target, std::string& targets_dir) {
@@ -83,7 +83,6 @@ frontend::ImportedModel import_model(const ModelOptions& options) {
     import.ti.ranges[spec.substr(0, eq)] = {*lo, *hi};
   }
   ir::limits() = {options.max_tensor_bytes, options.max_nodes};
-  verbose() = options.verbose;
   Stopwatch clock;
   frontend::ImportedModel m = frontend::import_onnx(options.model, import);
   note("imported {}: dialect {}, opset {}, {} ops ({:.1f} ms)", options.model, m.info.dialect, m.info.opset,

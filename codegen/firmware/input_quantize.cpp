@@ -37,9 +37,9 @@ std::string input_quantize_declarations(const FirmwareNames& n, const KernelPlan
         "/* Quantizes float input {0} as the model's quantizer does, bit for bit: q = round(x / {1}) + {2} by\n"
         "   the model's rule ({3}), saturated to [{4}, {5}]. Returns 0, or -1 if an element is NaN (its q is the\n"
         "   zero point). Needs no libm. */\n#define {6}_HAS_QUANTIZE_INPUT{0} 1\n"
-        "int {7}(const float *x, {8}_input{0}_t *q);\n\n",
+        "int {7}(const float *x, {8} *q);\n\n",
         i, ir::scale_text(q.scales[0]), q.zero_points[0], plan.input_rounding[i], q.qmin(), q.qmax(), n.macro,
-        function_name(n, i), n.model);
+        function_name(n, i), io_type(n, "input", i));
   }
   return s;
 }
@@ -54,7 +54,7 @@ std::string input_quantize_definitions(const FirmwareNames& n, const KernelPlan&
     // v = x / 2^k is exact in double (a float times a power of two). Clamping v to one step beyond
     // the range first (which also takes infinities) keeps every later step exact in a long.
     s += fmt::format(
-        "\nint {0}(const float *x, {1}_input{2}_t *q) {{\n"
+        "\nint {0}(const float *x, {1} *q) {{\n"
         "  size_t i;\n  int status = 0;\n"
         "  for (i = 0; i < {3}_INPUT{2}_ELEMENTS; ++i) {{\n"
         "    double v = (double)x[i] * {4};  /* x / 2^{5}, exact */\n"
@@ -66,7 +66,7 @@ std::string input_quantize_definitions(const FirmwareNames& n, const KernelPlan&
         "    r = f + {6};\n"
         "    q[i] = r < {10} ? {10} : r > {11} ? {11} : r;\n"
         "  }}\n  return status;\n}}\n",
-        function_name(n, i), n.model, i, n.macro, fmt::format("0x1p{:+}", -*q.pot_exponent(0)), *q.pot_exponent(0), zp,
+        function_name(n, i), io_type(n, "input", i), i, n.macro, fmt::format("0x1p{:+}", -*q.pot_exponent(0)), *q.pot_exponent(0), zp,
         q.qmin() - zp - 1, q.qmax() - zp + 1,
         rule.empty() ? std::string()
                      : fmt::format("    if (v - (double)f > 0.5 || (v - (double)f == 0.5 && ({}))) ++f;  /* {} */\n",

@@ -63,14 +63,19 @@ std::string run_prototype(const FirmwareNames& n, const KernelPlan& plan) {
   return fmt::format("int {}_run({}void *scratch)", n.model, params);
 }
 
+std::string upper(std::string_view s) {
+  std::string u;
+  for (char c : s) u += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return u;
+}
+
+// `kind`: "input" or "output".
 std::string tensor_macros(const FirmwareNames& n, const char* kind, size_t i, const ir::Value& v,
                           const std::string& rounding = "") {
-  const std::string p = fmt::format("{}_{}{}", n.macro, kind, i);
-  std::string s = fmt::format("/* {} {}: '{}', {} {} */\n", kind, i, comment_safe(v.name), c_type(v.type.dtype), shape_text(v.type.shape));
-  std::string type = fmt::format("{}_{}{}_t", n.model, kind, i);
-  std::transform(type.begin() + static_cast<std::ptrdiff_t>(n.model.size()), type.end(),
-                 type.begin() + static_cast<std::ptrdiff_t>(n.model.size()), [](char c) { return std::tolower(c); });
-  s += fmt::format("typedef {} {};\n", c_type(v.type.dtype), type);
+  const std::string p = fmt::format("{}_{}", n.macro, upper(param(kind, i)));
+  std::string s = fmt::format("/* {} {}: '{}', {} {} */\n", upper(kind), i, comment_safe(v.name), c_type(v.type.dtype),
+                              shape_text(v.type.shape));
+  s += fmt::format("typedef {} {};\n", c_type(v.type.dtype), io_type(n, kind, i));
   s += fmt::format("#define {}_ELEMENTS {}\n", p, elements(v));
   if (v.type.quant && !v.type.quant->per_axis()) {
     s += fmt::format("#define {}_SCALE {} /* real value = (q - ZERO_POINT) * SCALE */\n", p, ir::double_text(v.type.quant->scales[0]));
@@ -87,10 +92,10 @@ FirmwareNames firmware_names(const std::string& model, const std::string& source
   std::string id;
   for (char c : model) id += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
   if (id.empty() || std::isdigit(static_cast<unsigned char>(id[0]))) id = "model_" + id;
-  std::string macro;
-  for (char c : id) macro += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return {id, macro, comment_safe(source)};
+  return {id, upper(id), comment_safe(source)};
 }
+
+std::string io_type(const FirmwareNames& n, const char* kind, size_t i) { return fmt::format("{}_{}_t", n.model, param(kind, i)); }
 
 std::vector<const KernelSpec*> distinct_kernels(const KernelPlan& plan) {
   std::vector<const KernelSpec*> kernels;
@@ -105,12 +110,13 @@ std::string model_header(const FirmwareNames& n, const KernelPlan& plan, const M
   s += fmt::format("#ifndef {0}_H\n#define {0}_H\n\n#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {{\n#endif\n\n", n.macro);
   // A usage example in the header's own names: what a firmware engineer copies first.
   std::string buffers, args;
-  auto buffer = [&](const char* kind, const char* upper, size_t i, const char* note) {
-    buffers += fmt::format(" *   static {0}_{1}{2}_t {1}{2}[{3}_{4}{2}_ELEMENTS];  {5}\n", n.model, kind, i, n.macro, upper, note);
-    args += fmt::format("{}{}, ", kind, i);
+  auto buffer = [&](const char* kind, size_t i, const char* note) {
+    buffers += fmt::format(" *   static {} {}[{}_{}_ELEMENTS];  {}\n", io_type(n, kind, i), param(kind, i), n.macro,
+                           upper(param(kind, i)), note);
+    args += param(kind, i) + ", ";
   };
-  for (size_t i = 0; i < plan.inputs.size(); ++i) buffer("input", "INPUT", i, "quantized: q = round(x / SCALE) + ZERO_POINT");
-  for (size_t i = 0; i < plan.outputs.size(); ++i) buffer("output", "OUTPUT", i, "real value = (q - ZERO_POINT) * SCALE");
+  for (size_t i = 0; i < plan.inputs.size(); ++i) buffer("input", i, "quantized: q = round(x / SCALE) + ZERO_POINT");
+  for (size_t i = 0; i < plan.outputs.size(); ++i) buffer("output", i, "real value = (q - ZERO_POINT) * SCALE");
   s += fmt::format(
       "/* Usage (all memory static, nothing allocated):\n"
       " *   static unsigned char scratch[{1}_SCRATCH_BYTES] __attribute__((aligned({1}_SCRATCH_ALIGN)));\n{2}"
@@ -121,8 +127,8 @@ std::string model_header(const FirmwareNames& n, const KernelPlan& plan, const M
   s += fmt::format("#define {}_SCRATCH_BYTES {}\n#define {}_SCRATCH_ALIGN {}\n", n.macro, memory.arena_bytes, n.macro, MemoryPlan::kAlignment);
   s += fmt::format("#define {}_NUM_INPUTS {}\n#define {}_NUM_OUTPUTS {}\n\n", n.macro, plan.inputs.size(), n.macro, plan.outputs.size());
   for (size_t i = 0; i < plan.inputs.size(); ++i)
-    s += tensor_macros(n, "INPUT", i, *plan.inputs[i], plan.input_rounding[i]) + "\n";
-  for (size_t i = 0; i < plan.outputs.size(); ++i) s += tensor_macros(n, "OUTPUT", i, *plan.outputs[i]) + "\n";
+    s += tensor_macros(n, "input", i, *plan.inputs[i], plan.input_rounding[i]) + "\n";
+  for (size_t i = 0; i < plan.outputs.size(); ++i) s += tensor_macros(n, "output", i, *plan.outputs[i]) + "\n";
   s += fmt::format(
       "/* Runs the model on quantized inputs, writing quantized outputs. No allocation, no global state:\n"
       "   calls on different scratch buffers may run concurrently. Returns 0, or -1 when scratch is\n"
@@ -174,15 +180,24 @@ std::string model_source(const FirmwareNames& n, const KernelPlan& plan, const M
 
 namespace {
 
-// "const int8_t name[n] ALIGNED = {...};", 16 values a line.
+// Element e as a C literal: integers in decimal, floats in hexadecimal (every float exactly).
+std::string c_literal(const ir::TensorData& d, int64_t e) {
+  if (ir::is_float(d.dtype())) {
+    // C99 has no literal for NaN or infinity.
+    const double v = d.float_at(e);
+    return std::isnan(v) ? "(0.0f / 0.0f)" : std::isinf(v) ? (v > 0 ? "(1.0f / 0.0f)" : "(-1.0f / 0.0f)") : fmt::format("{:a}f", v);
+  }
+  const int64_t v = d.int_at(e);
+  // INT32_MIN has no literal in C: write it as an expression.
+  return v == INT32_MIN && d.dtype() == ir::DType::i32 ? "(-2147483647 - 1)" : std::to_string(v);
+}
+
+// "const int8_t name[n] ALIGNED = {...};", 16 integers or 8 floats a line.
 std::string c_array(const std::string& name, const ir::TensorData& d, const std::string& attributes) {
   std::string s = fmt::format("const {} {}[{}]{} = {{", c_type(d.dtype()), name, array_length(d), attributes);
-  for (int64_t e = 0; e < d.size(); ++e) {
-    const int64_t v = d.int_at(e);
-    // INT32_MIN has no literal in C: write it as an expression.
-    const std::string text = v == INT32_MIN && d.dtype() == ir::DType::i32 ? "(-2147483647 - 1)" : std::to_string(v);
-    s += fmt::format("{}{}", e % 16 == 0 ? "\n  " : " ", text) + (e + 1 < d.size() ? "," : "");
-  }
+  const int64_t per_line = ir::is_float(d.dtype()) ? 8 : 16;
+  for (int64_t e = 0; e < d.size(); ++e)
+    s += fmt::format("{}{}", e % per_line == 0 ? "\n  " : " ", c_literal(d, e)) + (e + 1 < d.size() ? "," : "");
   if (d.size() == 0) s += "0";
   return s + "\n};\n";
 }
@@ -236,16 +251,8 @@ std::string sample_source(const FirmwareNames& n, const KernelPlan& plan,
   for (size_t i = 0; i < plan.inputs.size(); ++i) {
     auto it = has_input_quantize(plan, i) ? values.find(plan.float_inputs[i]->name) : values.end();
     if (it == values.end()) continue;
-    s += fmt::format("\n/* '{}', float */\nconst float {}_sample_input{}_float[{}] = {{", comment_safe(it->first), n.model, i,
-                     array_length(it->second));
-    for (int64_t e = 0; e < it->second.size(); ++e) {
-      const double v = it->second.float_at(e);
-      // Hexadecimal: every float exactly. C99 has no literal for NaN or infinity.
-      const std::string text = std::isnan(v) ? "(0.0f / 0.0f)" : std::isinf(v) ? (v > 0 ? "(1.0f / 0.0f)" : "(-1.0f / 0.0f)")
-                                                                                : fmt::format("{:a}f", v);
-      s += fmt::format("{}{}", e % 8 == 0 ? "\n  " : " ", text) + (e + 1 < it->second.size() ? "," : "");
-    }
-    s += "\n};\n";
+    s += fmt::format("\n/* '{}', float */\n", comment_safe(it->first)) +
+         c_array(fmt::format("{}_sample_input{}_float", n.model, i), it->second, "");
   }
   return s;
 }

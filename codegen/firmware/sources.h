@@ -16,6 +16,8 @@ struct FirmwareNames {
   std::string source;  // where the model came from, for the file banners
 };
 FirmwareNames firmware_names(const std::string& model, const std::string& source);
+// "<model>_input0_t": the C type of input or output i (`kind`: "input" or "output").
+std::string io_type(const FirmwareNames& n, const char* kind, size_t i);
 
 // The kernels the plan calls, each once, in first-use order.
 std::vector<const KernelSpec*> distinct_kernels(const KernelPlan& plan);
