@@ -4,9 +4,9 @@
 # Code generation (Halide) stays inside the qatc driver.
 include(CMakePackageConfigHelpers)
 
-set(qatc_library_targets qatc_ir qatc_frontend qatc_passes qatc_sim qatc_targets)
+set(qatc_library_targets qatc_support qatc_ir qatc_frontend qatc_passes qatc_sim qatc_targets)
 install(TARGETS ${qatc_library_targets} EXPORT qatcTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
-foreach(dir ir frontend passes sim targets)
+foreach(dir support ir frontend passes sim targets)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/qatc/${dir}
           FILES_MATCHING PATTERN "*.h")
 endforeach()
