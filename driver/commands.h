@@ -32,6 +32,7 @@ struct ModelOptions {
   std::vector<std::string> ti_ranges;
   int64_t max_tensor_bytes = ir::Limits{}.max_tensor_bytes;
   int64_t max_nodes = ir::Limits{}.max_nodes;
+  int64_t max_import_seconds = ir::Limits{}.max_import_seconds;
 };
 void add_model_options(CLI::App& cmd, ModelOptions& options);
 // --target NAME and --targets-dir DIR (the default directory filled in): every command that

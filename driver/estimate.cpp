@@ -64,7 +64,7 @@ int estimate(const EstimateOptions& o) {
   if (!o.json.empty()) {
     nlohmann::ordered_json j{{"model", o.model.model}, {"target", target.name}, {"macs", macs}, {"cycles", total},
                              {"ms", ms}, {"layers", layers}};
-    frontend::write_file_atomically(o.json, j.dump(2) + "\n");
+    frontend::write_file_atomically(o.json, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   }
   return 0;
 }

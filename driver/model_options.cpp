@@ -45,6 +45,10 @@ void add_model_options(CLI::App& cmd, ModelOptions& options) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd.add_option("--max-nodes", options.max_nodes, "Refuse a model with more nodes")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd.add_option("--max-import-seconds", options.max_import_seconds,
+                 "Refuse a model on which libonnx's checker or shape inference needs more CPU time")
+      ->check(CLI::Range(int64_t{1}, int64_t{86400}))
+      ->capture_default_str();
   cmd.add_flag_callback("-v,--verbose", [] { verbose() = true; },
                         "Report each step on stderr: import, every lowering pass (ops, time), kernels, builds, data sets");
 }
@@ -82,7 +86,7 @@ frontend::ImportedModel import_model(const ModelOptions& options) {
     if (!lo || !hi) fail("--ti-range '{}': expected NAME=LO,HI, e.g. pool_out=0,4", spec);
     import.ti.ranges[spec.substr(0, eq)] = {*lo, *hi};
   }
-  ir::limits() = {options.max_tensor_bytes, options.max_nodes};
+  ir::limits() = {options.max_tensor_bytes, options.max_nodes, options.max_import_seconds};
   Stopwatch clock;
   frontend::ImportedModel m = frontend::import_onnx(options.model, import);
   note("imported {}: dialect {}, opset {}, {} ops ({:.1f} ms)", options.model, m.info.dialect, m.info.opset,

@@ -197,7 +197,7 @@ int verify(const VerifyOptions& o) {
                           {"engine", o.engine},
                           {"comparisons", comparisons},
                           {"data_set_results", set_results}};
-    frontend::write_file_atomically(o.json, report.dump(2) + "\n");
+    frontend::write_file_atomically(o.json, report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   }
   if (layer_stats) {
     html.passed = passed, html.failed = failed;

@@ -2,14 +2,14 @@
 
 #include "frontend/converters.h"
 #include "frontend/file_io.h"
+#include "frontend/model_checks.h"
+#include "frontend/onnx_checker.h"
 #include "frontend/tensor_proto.h"
 #include "frontend/ti_pact2.h"
 #include "ir/limits.h"
 #include "ir/verifier.h"
 
-#include <onnx/checker.h>
 #include <onnx/defs/schema.h>
-#include <onnx/shape_inference/implementation.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -71,11 +71,6 @@ constexpr Converter kMctConverters[] = {
     {"WeightsSymmetricQuantizer", 0, convert_mct_weights_quantizer},
     {"WeightsUniformQuantizer", 0, convert_mct_weights_quantizer},
 };
-
-std::string first_line(std::string_view s) {
-  auto end = s.find('\n');
-  return std::string(s.substr(0, end));
-}
 
 int64_t default_domain_opset(const onnx::ModelProto& m, const std::string& path) {
   for (const auto& o : m.opset_import())
@@ -155,69 +150,6 @@ void resolve_input_shapes(onnx::ModelProto& m, const ImportOptions& options, con
   }
 }
 
-// Every node input is a graph input, an initializer or an earlier node's output. ONNX's checker
-// reports a violation without saying whether the name is missing, produced later or produced in
-// a cycle; these say which, naming the node and the tensor.
-void check_references(const onnx::ModelProto& m, int64_t opset) {
-  const auto& nodes = m.graph().node();
-  std::unordered_map<std::string, int> producer;  // output name -> node index
-  for (int i = 0; i < nodes.size(); ++i)
-    for (const std::string& out : nodes[i].output())
-      if (!out.empty() && !producer.emplace(out, i).second)
-        fail("{}: '{}' is also produced by {}", describe_node(nodes[i], opset), out, describe_node(nodes[producer[out]], opset));
-  std::set<std::string> available;
-  for (const auto& in : m.graph().input()) available.insert(in.name());
-  for (const auto& t : m.graph().initializer()) available.insert(t.name());
-  // Whether node `from` reaches node `to` through the names it produces (iterative DFS).
-  auto reaches = [&](int from, int to) {
-    std::vector<int> stack{from};
-    std::vector<bool> seen(static_cast<size_t>(nodes.size()));
-    while (!stack.empty()) {
-      const int n = stack.back();
-      stack.pop_back();
-      if (n == to) return true;
-      if (seen[static_cast<size_t>(n)]) continue;
-      seen[static_cast<size_t>(n)] = true;
-      for (const std::string& in : nodes[n].input())
-        if (auto it = producer.find(in); it != producer.end() && !available.count(in)) stack.push_back(it->second);
-    }
-    return false;
-  };
-  for (int i = 0; i < nodes.size(); ++i) {
-    for (const std::string& in : nodes[i].input()) {
-      if (in.empty() || available.count(in)) continue;
-      auto it = producer.find(in);
-      if (it == producer.end())
-        fail("{}: reads '{}', which no node, initializer or graph input provides", describe_node(nodes[i], opset), in);
-      if (reaches(it->second, i))
-        fail("{}: reads '{}', which depends on this node's own result: the graph has a cycle", describe_node(nodes[i], opset), in);
-      fail("{}: reads '{}' before the node producing it: the nodes are not topologically sorted", describe_node(nodes[i], opset), in);
-    }
-    for (const std::string& out : nodes[i].output()) available.insert(out);
-  }
-}
-
-// Before libonnx looks at them: no initializer may point at external data (libonnx's checker
-// would look the path up on disk) or claim more than the tensor size limit (checked again, with
-// its data, on conversion).
-void check_initializers(const onnx::ModelProto& m) {
-  for (const auto& t : m.graph().initializer()) check_tensor_header(t, "tensor '" + t.name() + "'");
-}
-
-void check_with_onnx(onnx::ModelProto& m, const std::string& path) {
-  try {
-    onnx::checker::check_model(m);
-  } catch (const std::exception& e) {
-    fail("{}: ONNX checker: {}", path, first_line(e.what()));
-  }
-  try {
-    onnx::shape_inference::InferShapes(m, onnx::OpSchemaRegistry::Instance(),
-                                       onnx::ShapeInferenceOptions(/*check_type=*/true, /*error_mode=*/1));
-  } catch (const std::exception& e) {
-    fail("{}: ONNX shape inference: {}", path, first_line(e.what()));
-  }
-}
-
 // Our shape rules must agree with ONNX's wherever ONNX inferred a static shape.
 void cross_check_shapes(const onnx::ModelProto& m, const ir::Graph& g) {
   auto check = [&](const onnx::ValueInfoProto& vi) {
@@ -263,9 +195,10 @@ ImportedModel import_onnx_bytes(const std::string& bytes, const std::string& pat
   resolve_input_shapes(m, options, initializer_names);
   int64_t newest_known = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map().at(onnx::ONNX_DOMAIN).second;
   info.onnx_checked = info.opset <= newest_known;
-  check_initializers(m);
+  // qatc's own checks and conversion come first, for messages that name what is wrong; libonnx's
+  // checker and shape inference, which crash on crafted models, only see what qatc accepted.
+  check_model_contents(m, info.opset);
   check_references(m, info.opset);
-  if (info.onnx_checked) check_with_onnx(m, path);
 
   ir::Graph& g = result.graph;
   g.name = m.graph().name().empty() ? std::filesystem::path(path).stem().string() : m.graph().name();
@@ -307,7 +240,11 @@ ImportedModel import_onnx_bytes(const std::string& bytes, const std::string& pat
     g.add_output(v);
   }
   g.erase_unused_values();
-  if (info.onnx_checked) cross_check_shapes(m, g);
+  ir::verify(g);  // tensor sizes within the limits, before libonnx works on them
+  if (info.onnx_checked) {
+    check_with_onnx_isolated(m, path, info.opset);
+    cross_check_shapes(m, g);
+  }
   if (options.qat_dialect == "ti-pact2" && info.dialect != "float")
     fail("--qat-dialect ti-pact2: {} already holds quantization ({}); a TI v1 export is a float graph", path, info.dialect);
   if (info.dialect == "float" && (options.qat_dialect == "ti-pact2" || looks_like_ti_pact2(g))) {

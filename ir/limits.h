@@ -13,6 +13,7 @@ namespace qatc::ir {
 struct Limits {
   int64_t max_tensor_bytes = int64_t{1} << 30;  // 1 GiB: any one tensor, constant or computed
   int64_t max_nodes = 100000;                   // nodes of an imported graph
+  int64_t max_import_seconds = 60;              // CPU time for libonnx's checker, and for its shape inference
 };
 
 // The limits in force (one set per process; the driver sets them from its flags).

@@ -56,7 +56,7 @@ std::string report_json(const ReportContext& c, const KernelPlan& plan, const Me
       {"estimated_ms", t.clock_hz > 0 ? static_cast<double>(total_cycles) * 1e3 / static_cast<double>(t.clock_hz) : 0.0},
       {"kernels", c.kernels},
       {"layers", layers}};
-  return r.dump(2) + "\n";
+  return r.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace qatc::codegen
