@@ -16,9 +16,15 @@ namespace qatc::frontend {
 
 namespace {
 
-// Storage for an n-bit integer: the smallest of int8/uint8/int16/uint16 that holds it.
-ir::DType storage_for(ImportContext& ctx, int64_t bits, bool is_signed) {
+// The num_bits attribute, checked before any arithmetic uses it as a shift.
+int64_t num_bits(ImportContext& ctx) {
+  const int64_t bits = ctx.attr_int("num_bits", 8);
   if (bits < 2 || bits > 16) ctx.refuse("num_bits {} is outside the supported 2..16", bits);
+  return bits;
+}
+
+// Storage for an n-bit integer (2..16): the smallest of int8/uint8/int16/uint16 that holds it.
+ir::DType storage_for(int64_t bits, bool is_signed) {
   if (bits <= 8) return is_signed ? ir::DType::i8 : ir::DType::u8;
   return is_signed ? ir::DType::i16 : ir::DType::u16;
 }
@@ -49,7 +55,7 @@ ir::QuantParams symmetric_params(int64_t bits, bool is_signed) {
 // max' = max - min + min'), Δ = (max' - min') / (2^n - 1), and w becomes round(clip(w) / Δ) · Δ:
 // unsigned n bits with zero point -round(min' / Δ).
 void emit_uniform_weights(ImportContext& ctx, ir::Value* w, int64_t bits, ir::QuantParams q) {
-  const ir::DType storage = storage_for(ctx, bits, false);
+  const ir::DType storage = storage_for(bits, false);
   const ir::TensorData& lo = ctx.require_constant(1, "min_range");
   const ir::TensorData& hi = ctx.require_constant(2, "max_range");
   const size_t channels = q.per_axis() ? static_cast<size_t>(w->type.shape[q.axis]) : 1;
@@ -82,7 +88,7 @@ void emit_uniform_weights(ImportContext& ctx, ir::Value* w, int64_t bits, ir::Qu
 void convert_mct_activation_quantizer(ImportContext& ctx) {
   ir::Value* x = ctx.input(0);
   if (x->type.dtype != ir::DType::f32) ctx.refuse("quantizes float32 tensors; '{}' is {}", x->name, ir::dtype_name(x->type.dtype));
-  const int64_t bits = ctx.attr_int("num_bits", 8);
+  const int64_t bits = num_bits(ctx);
   const std::string& op = ctx.node().op_type();
   if (op == "ActivationUniformQuantizer") {
     // float32 arithmetic, as MCT computes the grid.
@@ -93,7 +99,7 @@ void convert_mct_activation_quantizer(ImportContext& ctx) {
     ir::QuantParams q = symmetric_params(bits, false);
     q.scales = {step};
     q.zero_points = {zero_point};
-    return emit_fake_quant(ctx, x, storage_for(ctx, bits, false), q);
+    return emit_fake_quant(ctx, x, storage_for(bits, false), q);
   }
   const double t = ctx.attr_float("threshold", 0);
   check_threshold(ctx, t, op == "ActivationPOTQuantizer");
@@ -101,13 +107,13 @@ void convert_mct_activation_quantizer(ImportContext& ctx) {
   ir::QuantParams q = symmetric_params(bits, is_signed);
   q.scales = {std::ldexp(t, -static_cast<int>(is_signed ? bits - 1 : bits))};
   q.zero_points = {0};
-  emit_fake_quant(ctx, x, storage_for(ctx, bits, is_signed), q);
+  emit_fake_quant(ctx, x, storage_for(bits, is_signed), q);
 }
 
 void convert_mct_weights_quantizer(ImportContext& ctx) {
   ir::Value* w = ctx.input(0);
   if (!w->is_constant()) ctx.refuse("quantizes constant weights; '{}' is computed at run time", w->name);
-  const int64_t bits = ctx.attr_int("num_bits", 8);
+  const int64_t bits = num_bits(ctx);
   const bool uniform = ctx.node().op_type() == "WeightsUniformQuantizer";
   ir::QuantParams q = symmetric_params(bits, !uniform);
   if (ctx.attr_int("per_channel", 0) != 0)
@@ -127,7 +133,7 @@ void convert_mct_weights_quantizer(ImportContext& ctx) {
     q.scales.push_back(std::ldexp(t, -static_cast<int>(bits - 1)));
     q.zero_points.push_back(0);
   }
-  emit_fake_quant(ctx, w, storage_for(ctx, bits, true), q);
+  emit_fake_quant(ctx, w, storage_for(bits, true), q);
 }
 
 }  // namespace qatc::frontend
