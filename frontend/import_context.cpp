@@ -1,6 +1,7 @@
 #include "frontend/import_context.h"
 
 #include "frontend/tensor_proto.h"
+#include "ir/limits.h"
 #include "ir/shape_inference.h"
 
 #include <cmath>
@@ -121,6 +122,8 @@ ir::Value* ImportContext::emit(ir::OpKind kind, std::vector<ir::Value*> inputs,
   try {
     op->outputs[0]->type.shape = op->info().infer_shape(*op);
     op->info().check_types(*op);
+    // Within the limits before any converter computes with its size (element counts overflow).
+    ir::checked_num_elements(op->outputs[0]->type.shape, op->outputs[0]->type.dtype, "result '" + out_name + "'");
   } catch (const Error& e) {
     // The IR names the op; name the ONNX node instead.
     std::string prefix = op->describe() + ": ";

@@ -211,6 +211,7 @@ ImportedModel import_onnx_bytes(const std::string& bytes, const std::string& pat
     if (dtype == ir::DType::f64) fail("input '{}' is float64; qatc imports float32 graphs", in.name());
     ir::Shape shape;
     for (const auto& d : tt.shape().dim()) shape.push_back(d.dim_value());
+    ir::checked_num_elements(shape, dtype, "input '" + in.name() + "'");
     ctx.bind(in.name(), g.add_input(in.name(), {dtype, shape, std::nullopt}));
   }
 
