@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace qatc::codegen {
@@ -22,6 +23,12 @@ uint64_t fnv1a(std::string_view s) {
   return h;
 }
 
+// The artifact's length and digest, stored after the key: a truncated or altered body (a full disk,
+// a killed copy, a hand edit) no longer matches and is regenerated. This guards against accidents,
+// not an adversary: whoever can write an entry can write a matching digest beside it, whatever the
+// hash, so a cryptographic one would buy nothing here and FNV-1a with the length suffices.
+std::string body_stamp(std::string_view body) { return fmt::format("{} {:016x}\n", body.size(), fnv1a(body)); }
+
 }  // namespace
 
 std::filesystem::path KernelCache::default_dir() {
@@ -32,8 +39,9 @@ std::filesystem::path KernelCache::default_dir() {
 }
 
 // An entry is one file, written atomically (a rename): the key text's length on the first line,
-// the key text, then the artifact. Concurrent compiles sharing the cache may write the same entry
-// at once; a reader sees one writer's whole file or none, never a key beside another's artifact.
+// the key text, the artifact's stamp (body_stamp) on a line, then the artifact. Concurrent compiles
+// sharing the cache may write the same entry at once; a reader sees one writer's whole file or
+// none, never a key beside another's artifact.
 std::string KernelCache::get(const KernelSpec& spec, const std::string& kind, const std::function<std::string()>& make) {
   if (dir_.empty()) {
     ++misses_;
@@ -46,10 +54,15 @@ std::string KernelCache::get(const KernelSpec& spec, const std::string& kind, co
   std::error_code ec;
   if (std::filesystem::exists(entry, ec)) {
     try {
-      std::string contents = frontend::read_file(entry.string());
-      if (contents.compare(0, header.size(), header) == 0) {
-        ++hits_;
-        return contents.substr(header.size());
+      const std::string contents = frontend::read_file(entry.string());
+      if (contents.starts_with(header)) {
+        const std::string_view rest = std::string_view(contents).substr(header.size());
+        const size_t stamp_end = rest.find('\n');
+        const std::string_view body = rest.substr(std::min(stamp_end + 1, rest.size()));
+        if (stamp_end != std::string_view::npos && rest.substr(0, stamp_end + 1) == body_stamp(body)) {
+          ++hits_;
+          return std::string(body);
+        }
       }
     } catch (const std::exception&) {  // unreadable entry: regenerate it
     }
@@ -59,7 +72,7 @@ std::string KernelCache::get(const KernelSpec& spec, const std::string& kind, co
   // A cache that cannot be written only costs time: the compile goes on.
   try {
     std::filesystem::create_directories(dir_);
-    frontend::write_file_atomically(entry.string(), header + contents);
+    frontend::write_file_atomically(entry.string(), header + body_stamp(contents) + contents);
   } catch (const std::exception&) {
   }
   return contents;

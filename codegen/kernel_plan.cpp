@@ -5,6 +5,8 @@
 #include "sim/qat/layout.h"
 #include "sim/qat/window.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -37,6 +39,7 @@ class Planner {
   Planner(const ir::Graph& g, const targets::Target& t) : g_(g), t_(t) {}
 
   KernelPlan run() {
+    plan_.target = t_.name;
     find_boundaries();
     find_fused_sums();
     const std::vector<ir::Op*> ops = g_.ops();
@@ -107,10 +110,22 @@ class Planner {
   }
 
   void finish(Step& s) {
-    for (const Arg& a : s.args)
-      s.spec.args.push_back(a.value ? arg_of(*a.value) : ArgSpec{plan_.constants[a.constant].data.dtype(),
-                                                                 plan_.constants[a.constant].data.shape()});
+    for (const Arg& a : s.args) {
+      const ConstArray* c = a.value ? nullptr : &plan_.constants[a.constant];
+      s.spec.args.push_back(c ? ArgSpec{c->data.dtype(), c->data.shape()} : arg_of(*a.value));
+      check_indexable(c ? c->what : "tensor '" + a.value->name + "'", s.spec.args.back());
+    }
     s.spec.args.push_back(arg_of(*s.result));
+    check_indexable("tensor '" + s.result->name + "'", s.spec.args.back());
+  }
+
+  // A tensor of 2^32 elements compiled to kernels whose 32-bit strides overflowed: refused when its
+  // kernel is planned, before anything is generated.
+  void check_indexable(const std::string& what, const ArgSpec& a) const {
+    const int64_t bytes = ir::num_elements(a.shape) * static_cast<int64_t>(ir::byte_size(a.dtype));  // >= elements
+    if (bytes > kMaxKernelIndex)
+      fail("{}: shape [{}] of {} ({} bytes) is beyond the {} bytes kernels for target '{}' can index (32-bit)", what,
+           fmt::join(a.shape, ","), ir::dtype_name(a.dtype), bytes, kMaxKernelIndex, plan_.target);
   }
 
   // A widened tensor, or a sum of two, that only a requantize reads: an add lowered from fake-quant

@@ -9,6 +9,7 @@
 #include "sim/cost_model.h"
 #include "targets/target.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,12 @@ struct Step {
   int64_t macs = 0;
 };
 
+// The largest byte extent the generated code indexes: Halide buffers use int32 indices and strides
+// on every target, and the firmware's scratch arena offsets are held to the same width.
+constexpr int64_t kMaxKernelIndex = INT32_MAX;
+
 struct KernelPlan {
+  std::string target;  // the target's name, for messages
   std::vector<const ir::Value*> inputs;   // the integer tensors the firmware is given
   std::vector<std::string> input_rounding;  // the rule that quantized each from a float ("" if none)
   std::vector<const ir::Value*> float_inputs;  // the graph input each was quantized from (null if none)

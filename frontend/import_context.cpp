@@ -3,6 +3,7 @@
 #include "frontend/tensor_proto.h"
 #include "ir/limits.h"
 #include "ir/shape_inference.h"
+#include "ir/verifier.h"
 
 #include <cmath>
 
@@ -18,6 +19,9 @@ ir::Value* ImportContext::lookup(const std::string& onnx_name) {
   if (auto it = values_.find(onnx_name); it != values_.end()) return it->second;
   auto c = constants_.find(onnx_name);
   if (c == constants_.end()) return nullptr;
+  // Refused here, when an initializer becomes an operand: an unused or attribute-like empty
+  // initializer (Resize's roi) is fine, an empty weight is not.
+  ir::verify_type(ir::TensorType{c->second.dtype(), c->second.shape(), std::nullopt}, "tensor '" + onnx_name + "'");
   ir::Value* v = graph_.add_constant(onnx_name, c->second);
   values_[onnx_name] = v;
   return v;

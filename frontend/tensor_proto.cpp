@@ -78,7 +78,13 @@ ir::TensorData tensor_from_proto(const TensorProto& t) {
     auto out = data.as<T>();
     auto copy = [&](const auto& field) {
       count_check(field.size());
-      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(field[i]);
+      for (int64_t i = 0; i < n; ++i) {
+        // 8- and 16-bit values arrive widened in int32_data: a value the type cannot hold would wrap.
+        if constexpr (std::is_integral_v<T> && sizeof(T) < sizeof(int32_t))
+          if (field[i] < ir::int_min(dtype) || field[i] > ir::int_max(dtype))
+            fail("{}: value {} (at index {}) is out of range for {}", what, field[i], i, ir::dtype_name(dtype));
+        out[i] = static_cast<T>(field[i]);
+      }
     };
     if constexpr (std::is_same_v<T, float>) copy(t.float_data());
     else if constexpr (std::is_same_v<T, double>) copy(t.double_data());

@@ -3,6 +3,9 @@
 #include "ir/error.h"
 #include "ir/limits.h"
 
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <cmath>
 #include <unordered_map>
 #include <unordered_set>
@@ -39,11 +42,6 @@ void verify_attrs(const Op& op) {
   }
 }
 
-void verify_type(const TensorType& type, const std::string& what) {
-  checked_num_elements(type.shape, type.dtype, what);  // no negative dimensions, within the limits
-  if (type.quant) verify_quant(*type.quant, type, what);
-}
-
 // Reports a use before definition as a cycle when the ops really form one.
 [[noreturn]] void report_order_error(const Graph& g, const Op& user, const Value& v) {
   std::unordered_map<const Value*, const Op*> producer;
@@ -63,6 +61,13 @@ void verify_type(const TensorType& type, const std::string& what) {
 }
 
 }  // namespace
+
+void verify_type(const TensorType& type, const std::string& what) {
+  checked_num_elements(type.shape, type.dtype, what);  // no negative dimensions, within the limits
+  if (std::find(type.shape.begin(), type.shape.end(), 0) != type.shape.end())
+    fail("{}: zero-size dimension in shape [{}]", what, fmt::join(type.shape, ","));
+  if (type.quant) verify_quant(*type.quant, type, what);
+}
 
 void verify_quant(const QuantParams& q, const TensorType& type, const std::string& what) {
   if (is_float(type.dtype)) fail("{}: quantization parameters on a float tensor", what);

@@ -7,6 +7,10 @@ namespace qatc::ir {
 
 void verify(const Graph& graph);
 
+// A value's type: dimensions of at least 1 (an empty tensor means nothing in a QAT model and no pass
+// or kernel handles one), within the limits, with consistent quant params; `what` names the value.
+void verify_type(const TensorType& type, const std::string& what);
+
 // Quant params must be self-consistent and fit the value's type; `what` names the value.
 void verify_quant(const QuantParams& q, const TensorType& type, const std::string& what);
 

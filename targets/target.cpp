@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -21,7 +22,7 @@ namespace {
 // Reads fields of one description with errors that name the file and the field.
 class Reader {
  public:
-  Reader(std::string file, json j) : file_(std::move(file)), j_(std::move(j)) {}
+  Reader(std::string file, const json& j) : file_(std::move(file)), j_(j) {}
 
   [[noreturn]] void error(const std::string& field, const std::string& what) const {
     fail("{}: {}: {}", file_, field, what);
@@ -39,17 +40,39 @@ class Reader {
     const json& v = at(obj, field);
     return v.is_string() && v.get<std::string>() == "auto";
   }
-  int64_t positive(const json& obj, const std::string& field) const {
+  // An integer in [lo, hi]: bounds per field keep the cost model's products and the int fields of
+  // Target from overflowing (a clock above INT_MAX once wrapped into negative cycles).
+  int64_t integer(const json& obj, const std::string& field, int64_t lo, int64_t hi) const {
     const json& v = at(obj, field);
-    if (!v.is_number_integer() || v.get<int64_t>() <= 0) error(field, "must be a positive integer");
+    // An unsigned JSON number above INT64_MAX would wrap in get<int64_t>().
+    if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi)) ||
+        v.get<int64_t>() < lo || v.get<int64_t>() > hi)
+      error(field, fmt::format("must be an integer from {} to {}", lo, hi));
     return v.get<int64_t>();
   }
   const json& root() const { return j_; }
 
  private:
   std::string file_;
-  json j_;
+  const json& j_;
 };
+
+// Target files nest three levels deep; nlohmann::json copies and compares recursively, so a hostile
+// file nested 100,000 levels deep would overflow the stack. The parser is iterative: refuse the
+// nesting while parsing, before anything recursive sees the value.
+constexpr int kMaxJsonDepth = 16;
+
+json parse_json(const std::string& path) {
+  const auto bounded = [&](int depth, json::parse_event_t, json&) {
+    if (depth > kMaxJsonDepth) fail("{}: nested deeper than {} levels", path, kMaxJsonDepth);
+    return true;
+  };
+  try {
+    return json::parse(frontend::read_file(path, size_t{1} << 20), bounded);
+  } catch (const json::parse_error& e) {
+    fail("{}: not valid JSON: {}", path, e.what());
+  }
+}
 
 // "auto" figures of this machine.
 int host_vector_bits() {
@@ -104,50 +127,46 @@ std::string default_targets_dir() {
 }
 
 Target load_target(const std::string& path) {
-  json j;
-  try {
-    j = json::parse(frontend::read_file(path, size_t{1} << 20));
-  } catch (const json::parse_error& e) {
-    fail("{}: not valid JSON: {}", path, e.what());
-  }
+  const json j = parse_json(path);
   Reader r(path, j);
   const json& root = r.root();
   Target t;
   t.name = r.string(root, "name");
   if (t.name != fs::path(path).stem().string()) r.error("name", "must match the file name ('" + fs::path(path).stem().string() + "')");
   t.description = r.string(root, "description");
-  t.vector_bits = r.is_auto(root, "vector_bits") ? host_vector_bits() : static_cast<int>(r.positive(root, "vector_bits"));
-  if (t.vector_bits % 64 != 0 || t.vector_bits > 2048) r.error("vector_bits", "must be a multiple of 64 up to 2048");
+  // Bounds: what real machines have, with room to spare; each keeps the cost model in range.
+  t.vector_bits = r.is_auto(root, "vector_bits") ? host_vector_bits() : static_cast<int>(r.integer(root, "vector_bits", 64, 2048));
+  if (!std::has_single_bit(static_cast<unsigned>(t.vector_bits))) r.error("vector_bits", "must be a power of two");
   if (root.contains("matrix_unit")) {
     const json& m = root.at("matrix_unit");
-    t.matrix_unit = {static_cast<int>(r.positive(m, "rows")), static_cast<int>(r.positive(m, "cols")),
-                     r.positive(m, "int8_macs_per_cycle")};
+    t.matrix_unit = {static_cast<int>(r.integer(m, "rows", 1, 4096)), static_cast<int>(r.integer(m, "cols", 1, 4096)),
+                     r.integer(m, "int8_macs_per_cycle", 1, int64_t{1} << 24)};
   }
   const json& acc = r.at(root, "accumulator_bits");
-  t.accumulator_bits_int8 = static_cast<int>(r.positive(acc, "int8"));
-  t.accumulator_bits_int16 = static_cast<int>(r.positive(acc, "int16"));
+  t.accumulator_bits_int8 = static_cast<int>(r.integer(acc, "int8", 32, 64));
+  t.accumulator_bits_int16 = static_cast<int>(r.integer(acc, "int16", 32, 64));
   for (int bits : {t.accumulator_bits_int8, t.accumulator_bits_int16})
     if (bits != 32 && bits != 64) r.error("accumulator_bits", "widths must be 32 or 64");
   const json& memory = r.at(root, "memory");
   if (!memory.is_array() || memory.empty()) r.error("memory", "must be a non-empty list of levels");
   for (const json& level : memory) {
     MemoryLevel m{r.string(level, "name"), 0};
-    m.bytes = r.is_auto(level, "bytes") ? host_cache_bytes(m.name) : r.positive(level, "bytes");
-    if (level.contains("bytes_per_cycle")) m.bytes_per_cycle = r.positive(level, "bytes_per_cycle");
+    m.bytes = r.is_auto(level, "bytes") ? host_cache_bytes(m.name) : r.integer(level, "bytes", 1, int64_t{1} << 40);
+    if (level.contains("bytes_per_cycle")) m.bytes_per_cycle = r.integer(level, "bytes_per_cycle", 1, int64_t{1} << 20);
     if (m.bytes == 0) continue;  // an "auto" level this machine does not report
     if (!t.memory.empty() && m.bytes <= t.memory.back().bytes)
       r.error("memory", "levels must grow from the nearest: " + m.name + " is not larger than " + t.memory.back().name);
     t.memory.push_back(std::move(m));
   }
-  t.clock_hz = r.is_auto(root, "clock_hz") ? host_clock_hz() : r.positive(root, "clock_hz");
+  t.clock_hz = r.is_auto(root, "clock_hz") ? host_clock_hz() : r.integer(root, "clock_hz", 1000, int64_t{100'000'000'000});
   if (root.contains("int8_dot_product")) {
     t.int8_dot_product = r.is_auto(root, "int8_dot_product") ? host_int8_dot_product()
-                                                             : static_cast<int>(r.positive(root, "int8_dot_product"));
+                                                             : static_cast<int>(r.integer(root, "int8_dot_product", 1, 64));
     if (t.int8_dot_product != 0 && t.int8_dot_product != 4) r.error("int8_dot_product", "must be 4 (products per int32 lane)");
   }
   if (root.contains("vector_registers"))
     t.vector_registers = r.is_auto(root, "vector_registers") ? host_vector_registers()
-                                                             : static_cast<int>(r.positive(root, "vector_registers"));
+                                                             : static_cast<int>(r.integer(root, "vector_registers", 1, 256));
   const json& emit = r.at(root, "emit");
   if (!emit.is_array() || emit.empty()) r.error("emit", "must list at least one of \"c\", \"asm\", \"object\"");
   for (const json& e : emit) {

@@ -1,5 +1,7 @@
 #include "codegen/firmware/memory_plan.h"
 
+#include "ir/error.h"
+
 #include <algorithm>
 #include <functional>
 #include <numeric>
@@ -139,7 +141,12 @@ MemoryPlan plan_memory(const KernelPlan& plan) {
   m.peak_live_bytes = peak_live_bytes(ranges);
   std::vector<int64_t> offsets;
   m.arena_bytes = pack_live_ranges(ranges, offsets);
-  for (size_t i = 0; i < values.size(); ++i) m.storage[values[i]] = {Storage::Kind::arena, 0, offsets[i]};
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (offsets[i] + ranges[i].bytes > kMaxKernelIndex)
+      fail("tensor '{}': its {} bytes at scratch offset {} reach beyond the {} bytes the code for target '{}' can address (32-bit)",
+           values[i]->name, ranges[i].bytes, offsets[i], kMaxKernelIndex, plan.target);
+    m.storage[values[i]] = {Storage::Kind::arena, 0, offsets[i]};
+  }
   for (const auto& [view, operand] : alias_of) m.storage[view] = m.storage.at(root(operand));
   return m;
 }

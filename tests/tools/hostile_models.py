@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes the hostile models ONNX's text syntax cannot express into DIR (tests/lit/hostile/):
 non-finite scales, an initializer whose header claims 10^12 elements, external data pointing
-outside the model's directory, raw data of the wrong size, 5000- and 9000-node graphs, and protobufs
+outside the model's directory, raw data of the wrong size, int32_data values an int8 cannot hold, 5000- and 9000-node graphs, and protobufs
 truncated or bit-flipped at fixed offsets of a real regression model.
     hostile_models.py DIR MODELS_DIR
 """
@@ -52,6 +52,15 @@ for name, location in [("external_escape", "../../../etc/passwd"), ("external_ab
     t = TensorProto(name="k", data_type=TensorProto.FLOAT, dims=[4], data_location=TensorProto.EXTERNAL)
     t.external_data.add(key="location", value=location)
     save(name, add_const(t))
+
+# An int8 input whose data set holds 300 in int32_data, where ONNX widens 8-bit values: refused, not wrapped to 44.
+x = helper.make_tensor_value_info("x", TensorProto.INT8, [2])
+y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
+inits = [numpy_helper.from_array(np.array(0.5, np.float32), "s"), numpy_helper.from_array(np.array(0, np.int8), "z")]
+save("int8_input", helper.make_graph([helper.make_node("DequantizeLinear", ["x", "s", "z"], ["y"])], "g", [x], [y], inits))
+os.makedirs(os.path.join(out, "int8_data", "test_data_set_0"), exist_ok=True)
+wide = helper.make_tensor("x", TensorProto.INT8, [2], [1, 300])
+open(os.path.join(out, "int8_data", "test_data_set_0", "input_0.pb"), "wb").write(wide.SerializeToString())
 
 # A chain of 5000 Relu nodes: imported quickly (nothing quadratic), refused under --max-nodes.
 x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])
