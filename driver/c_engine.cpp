@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -15,14 +16,18 @@ namespace qatc::driver {
 namespace fs = std::filesystem;
 
 CEngine::CEngine(CEngineOptions o) : o_(std::move(o)) {
+  std::error_code ec;
   if (o_.work_dir.empty()) {
-    std::string tmpl = (fs::temp_directory_path() / "qatc-verify-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) fail("cannot create a temporary directory in {}", fs::temp_directory_path().string());
+    const fs::path tmp = fs::temp_directory_path(ec);
+    std::string tmpl = (tmp / "qatc-verify-XXXXXX").string();
+    if (ec || !mkdtemp(tmpl.data()))
+      fail("cannot create a temporary directory in {} ($TMPDIR): {}", tmp.string(), ec ? ec.message() : std::strerror(errno));
     dir_ = tmpl;
     temporary_ = true;
   } else {
-    dir_ = fs::absolute(o_.work_dir);
-    fs::create_directories(dir_);
+    dir_ = frontend::normal_absolute(o_.work_dir);
+    fs::create_directories(dir_, ec);
+    if (ec) fail("--work-dir {}: cannot create the directory: {}", o_.work_dir, ec.message());
   }
   try {
     o_.compile.output = (dir_ / "firmware").string();
@@ -49,7 +54,9 @@ CEngine::~CEngine() {
 std::vector<ir::TensorData> CEngine::run(const std::vector<ir::TensorData>& inputs) {
   const codegen::Firmware& fw = built_.firmware;
   const fs::path run_dir = dir_ / fmt::format("run{}", runs_++);
-  fs::create_directories(run_dir);
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  if (ec) fail("{}: cannot create the directory: {}", run_dir.string(), ec.message());
   std::string args;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const fs::path p = run_dir / fmt::format("input_{}.bin", i);

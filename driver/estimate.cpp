@@ -28,6 +28,7 @@ std::string short_name(const std::string& s, size_t width) {
 int estimate(const EstimateOptions& o) {
   const std::vector<targets::Target> all = targets::load_targets(o.targets_dir);
   const targets::Target& target = targets::find_target(all, o.target);
+  if (!o.json.empty()) frontend::check_writable(o.json);
   frontend::ImportedModel model = import_model(o.model);
   lower_model(model.graph, o.allow_non_pot);
   const codegen::KernelPlan plan = codegen::plan_kernels(model.graph, target);

@@ -40,23 +40,25 @@ void add_output_options(CLI::App& cmd, CompileCommandOptions& o) {
 BuiltFirmware compile_model(const CompileCommandOptions& o) {
   const std::vector<targets::Target> all = targets::load_targets(o.targets_dir);
   const targets::Target& target = targets::find_target(all, o.target);
+  codegen::check_output_directory(o.output);
   frontend::ImportedModel model = import_model(o.model);
+  // Listed before lowering: what the inputs take is the QAT graph's (data_sets.h).
+  std::optional<DataSets> samples;
+  if (!o.sample.empty()) samples.emplace(o.sample, model.graph);
   lower_model(model.graph, o.allow_non_pot);
   codegen::CompileOptions options;
-  options.name = o.name.empty() ? fs::absolute(o.output).lexically_normal().filename().string() : o.name;
-  if (options.name.empty()) options.name = fs::absolute(o.output).lexically_normal().parent_path().filename().string();
+  options.name = o.name.empty() ? frontend::normal_absolute(o.output).filename().string() : o.name;
   options.source = fs::path(o.model.model).filename().string();
   options.emit = o.emit;
   options.emit.erase(std::remove(options.emit.begin(), options.emit.end(), "c"), options.emit.end());
   std::map<std::string, ir::TensorData> sample;
-  if (!o.sample.empty()) {
-    const std::vector<DataSet> sets = read_data_sets(o.sample, model.graph);
-    if (sets.empty()) fail("--sample {}: no test_data_set_N directory in it", o.sample);
-    for (size_t i = 0; i < sets[0].inputs.size(); ++i) sample[model.graph.inputs()[i]->name] = sets[0].inputs[i];
-    sim::simulate_integer(model.graph, sets[0].inputs,
+  if (samples) {
+    const DataSet first = samples->read(0);
+    for (size_t i = 0; i < first.inputs.size(); ++i) sample[model.graph.inputs()[i]->name] = first.inputs[i];
+    sim::simulate_integer(model.graph, first.inputs,
                           [&](const ir::Op& op, const ir::TensorData& d) { sample[op.outputs[0]->name] = d; });
     options.sample = &sample;
-    options.sample_source = fs::path(sets[0].dir).filename().string();
+    options.sample_source = fs::path(first.dir).filename().string();
   }
   codegen::KernelCache cache(o.no_kernel_cache ? fs::path()
                              : o.kernel_cache.empty() ? codegen::KernelCache::default_dir()
@@ -132,7 +134,9 @@ int main(int argc, char **argv) {{
 
 fs::path build_host_runner(const fs::path& dir, const codegen::Firmware& fw, const fs::path& build_dir,
                            const std::string& cflags) {
-  fs::create_directories(build_dir);
+  std::error_code ec;
+  fs::create_directories(build_dir, ec);
+  if (ec) fail("{}: cannot create the directory: {}", build_dir.string(), ec.message());
   const std::string macro = codegen::firmware_names(fw.name, "").macro;
   frontend::write_file_atomically((build_dir / "runner.c").string(), runner_source(fw));
   const char* cc = std::getenv("CC");
@@ -142,7 +146,7 @@ fs::path build_host_runner(const fs::path& dir, const codegen::Firmware& fw, con
       fmt::format("# Builds the firmware with its own Makefile fragment, and the runner. Written by qatc verify.\n"
                   "CC := {0}\nCXX := {1}\nCFLAGS := {2}\nCXXFLAGS := {2}\n{3}_BUILD := {4}/obj\ninclude {5}/{6}.mk\n\n"
                   "{4}/runner: {4}/runner.c $({3}_LIB)\n\t$(CXX) $(CFLAGS) -x c -std=c11 -I$({3}_DIR) $< -x none $({3}_LIB) -o $@\n",
-                  cc && *cc ? cc : "cc", cxx && *cxx ? cxx : "c++", cflags, macro, build_dir.string(), fs::absolute(dir).string(),
+                  cc && *cc ? cc : "cc", cxx && *cxx ? cxx : "c++", cflags, macro, build_dir.string(), frontend::normal_absolute(dir).string(),
                   fw.name));
   const fs::path log = build_dir / "build.log";
   const std::string command = fmt::format("make -s -j2 -f '{0}/Makefile' '{0}/runner' > '{1}' 2>&1", build_dir.string(), log.string());

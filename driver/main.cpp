@@ -3,6 +3,7 @@
 #include "driver/commands.h"
 #include "ir/error.h"
 
+#include <filesystem>
 #include <iostream>
 
 int main(int argc, char** argv) {
@@ -31,6 +32,12 @@ int main(int argc, char** argv) {
     return action();
   } catch (const qatc::Error& e) {
     std::cerr << "qatc: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A file system call that no check caught: the environment is at fault (a path, a permission,
+    // a full disk), not qatc.
+    std::cerr << "qatc: error: " << e.path1().string() << (e.path2().empty() ? "" : " -> " + e.path2().string())
+              << ": " << e.code().message() << "\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "qatc: internal error: " << e.what() << "\n";

@@ -10,6 +10,14 @@
 namespace qatc::driver {
 
 namespace {
+// CLI::PositiveNumber's refusal spells out the largest double, 300 digits; this one fits a line.
+const CLI::Validator kPositiveInteger(
+    [](std::string& s) {
+      const auto v = ir::parse_int(s);
+      return v && *v > 0 ? std::string() : "'" + s + "' is not a positive integer";
+    },
+    "POSITIVE");
+
 ir::Shape parse_dims(const std::string& spec, const std::string& dims) {
   ir::Shape shape;
   size_t start = 0;
@@ -42,9 +50,9 @@ void add_model_options(CLI::App& cmd, ModelOptions& options) {
                  "TI v1: quantize tensor NAME with the PACT2 range [LO, HI] the export lacks, e.g. pool_out=0,4 "
                  "(repeatable)");
   cmd.add_option("--max-tensor-bytes", options.max_tensor_bytes, "Refuse a model with a larger tensor (constant or computed)")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositiveInteger)
       ->capture_default_str();
-  cmd.add_option("--max-nodes", options.max_nodes, "Refuse a model with more nodes")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd.add_option("--max-nodes", options.max_nodes, "Refuse a model with more nodes")->check(kPositiveInteger)->capture_default_str();
   cmd.add_option("--max-import-seconds", options.max_import_seconds,
                  "Refuse a model on which libonnx's checker or shape inference needs more CPU time")
       ->check(CLI::Range(int64_t{1}, int64_t{86400}))

@@ -3,6 +3,7 @@
 #include "driver/commands.h"
 #include "driver/compare.h"
 #include "driver/data_sets.h"
+#include "driver/staged_directory.h"
 #include "driver/tensor_dump.h"
 #include "frontend/npy.h"
 #include "frontend/tensor_proto.h"
@@ -45,7 +46,7 @@ struct RunOptions {
 
 int run(const RunOptions& o) {
   auto [graph, info] = import_model(o.model);
-  std::vector<DataSet> sets = read_data_sets(o.data, graph);
+  const DataSets sets(o.data, graph);  // before lowering: what the inputs take is the QAT graph's
   const bool integer = o.engine == "int-sim";
   if (integer) lower_model(graph, o.allow_non_pot);
   sim::QatOptions qat;
@@ -53,24 +54,30 @@ int run(const RunOptions& o) {
   // PyTorch's fake-quant multiplies by 1/scale in float32 where ONNX divides by scale.
   qat.quantize_by_reciprocal = info.dialect == "pytorch-qdq";
 
+  // Dumps and saved outputs land when every data set has run (staged_directory.h).
+  std::optional<StagedDirectory> dumped, saved;
+  if (!o.dump.empty()) dumped.emplace(o.dump);
+  if (!o.save_outputs.empty()) saved.emplace(o.save_outputs);
   int64_t compared = 0, mismatched = 0;
-  for (const DataSet& set : sets) {
+  for (size_t n = 0; n < sets.size(); ++n) {
+    const DataSet set = sets.read(n);
+    const std::filesystem::path set_name = std::filesystem::path(set.dir).filename();
     std::optional<TensorDump> dump;
-    if (!o.dump.empty()) dump.emplace(std::filesystem::path(o.dump) / std::filesystem::path(set.dir).filename());
+    if (dumped) dump.emplace(dumped->stage() / set_name);
     sim::QatObserver observer;
     if (dump) observer = [&](const ir::Op& op, const ir::TensorData& d) { dump->write(*op.outputs[0], d); };
     std::vector<ir::TensorData> outputs = integer ? sim::simulate_integer(graph, set.inputs, observer)
                                                   : sim::evaluate_qat(graph, set.inputs, qat, observer);
-    if (!o.save_outputs.empty()) {
-      const std::filesystem::path dir = std::filesystem::path(o.save_outputs) / std::filesystem::path(set.dir).filename();
+    if (saved) {
+      const std::filesystem::path dir = saved->stage() / set_name;
       std::error_code ec;
       std::filesystem::create_directories(dir, ec);
       if (ec) fail("{}: cannot create the directory: {}", dir.string(), ec.message());
       for (size_t i = 0; i < outputs.size(); ++i) {
         const std::string file = (dir / fmt::format("output_{}.{}", i, o.save_format)).string();
-        const ir::TensorData saved = as_declared(outputs[i], graph.outputs()[i]->type.dtype);
-        if (o.save_format == "npy") frontend::write_npy_file(file, saved);
-        else frontend::write_tensor_file(file, saved, graph.outputs()[i]->name);
+        const ir::TensorData as_saved = as_declared(outputs[i], graph.outputs()[i]->type.dtype);
+        if (o.save_format == "npy") frontend::write_npy_file(file, as_saved);
+        else frontend::write_tensor_file(file, as_saved, graph.outputs()[i]->name);
       }
     }
     for (size_t i = 0; i < set.expected.size(); ++i) {
@@ -84,6 +91,8 @@ int run(const RunOptions& o) {
     }
     if (set.expected.empty() && !o.quiet) std::cout << fmt::format("{}: evaluated (no expected outputs)\n", set.dir);
   }
+  if (dumped) dumped->commit();
+  if (saved) saved->commit();
   std::cout << fmt::format("{} passed, {} failed ({} engine)\n", compared - mismatched, mismatched, o.engine);
   return mismatched ? 1 : 0;
 }

@@ -9,11 +9,12 @@ namespace qatc::driver {
 
 namespace {
 
-// Tensor names hold '/' and ':'; file names get [A-Za-z0-9._-] only (the op-order prefix keeps
-// them unique), while the TensorProto inside keeps the real name.
+// Tensor names hold '/' and ':'; file names get [A-Za-z0-9._-] only, and at most 200 of them, so
+// that with the op-order prefix and ".dequantized.pb" they stay within the 255 bytes a file name
+// may have (the prefix keeps them unique), while the TensorProto inside keeps the real name.
 std::string file_stem(const std::string& name) {
   std::string s;
-  for (char c : name) s += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ? c : '_';
+  for (char c : name.substr(0, 200)) s += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ? c : '_';
   return s;
 }
 

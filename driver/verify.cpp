@@ -68,7 +68,7 @@ int verify(const VerifyOptions& o) {
   frontend::ImportedModel qat = import_model(model);
   frontend::ImportedModel lowered = import_model(model);
   lower_model(lowered.graph, allow_non_pot);
-  std::vector<DataSet> sets = read_data_sets(o.data, qat.graph);
+  const DataSets sets(o.data, qat.graph);  // each read just before it runs
   std::unique_ptr<CEngine> c_engine;
   if (o.engine != "int-sim") c_engine = std::make_unique<CEngine>(o.c);
 
@@ -94,8 +94,9 @@ int verify(const VerifyOptions& o) {
   if (!o.html.empty()) layer_stats.emplace(lowered.graph, qat.graph);
   int passed = 0, failed = 0;
   ProgressBar progress("data sets", !o.quiet);
-  for (const DataSet& set : sets) {
-    progress.update(static_cast<size_t>(&set - sets.data()), sets.size(), set.dir);  // `set` refers into `sets`
+  for (size_t n = 0; n < sets.size(); ++n) {
+    progress.update(n, sets.size(), sets.dir(n));
+    const DataSet set = sets.read(n);
     Stopwatch clock;
     Trace t_exact, t_float32, t_int;
     auto r_exact = sim::evaluate_qat(qat.graph, set.inputs, exact, recorder(t_exact, qat.graph, set));

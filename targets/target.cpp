@@ -178,10 +178,13 @@ Target load_target(const std::string& path) {
 
 std::vector<Target> load_targets(const std::string& dir) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) fail("{}: no such target directory", dir);
+  const fs::file_status status = fs::status(dir, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) fail("{}: target directory: {}", dir, ec.message());
+  if (!fs::is_directory(status)) fail("{}: no such target directory", dir);
   std::vector<std::string> files;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".json") files.push_back(e.path().string());
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".json") files.push_back(it->path().string());
+  if (ec) fail("{}: cannot read the target directory: {}", dir, ec.message());
   std::sort(files.begin(), files.end());
   if (files.empty()) fail("{}: holds no target descriptions (*.json)", dir);
   std::vector<Target> targets;

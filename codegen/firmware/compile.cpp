@@ -13,6 +13,9 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
 #include <csignal>
 #include <cstdlib>
 #include <unistd.h>
@@ -99,49 +102,82 @@ Firmware compile_firmware(const ir::Graph& lowered, const targets::Target& targe
   return fw;
 }
 
+void check_output_directory(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  if (dir.empty()) fail("the output directory name is empty");
+  const fs::path target = frontend::normal_absolute(dir);
+  std::error_code ec;
+  const fs::file_status status = fs::status(target, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) fail("{}: {}", dir.string(), ec.message());
+  if (!fs::exists(status)) return;
+  if (!fs::is_directory(status)) fail("{}: exists and is not a directory", dir.string());
+  if (!fs::is_empty(target, ec) && !fs::exists(target / kMarker, ec))
+    fail("{}: exists and was not written by qatc; refusing to replace it", dir.string());
+  if (ec) fail("{}: {}", dir.string(), ec.message());
+}
+
+namespace {
+
+// Puts directory `from` at `to` in one step: `to` is never absent, even to a concurrent compile or
+// if this one is killed. Afterwards `from` holds what `to` held, if anything. Without renameat2's
+// flags (an old kernel, some file systems), two renames, with a moment without `to`.
+void replace_directory(const std::filesystem::path& from, const std::filesystem::path& to,
+                       const std::filesystem::path& dir) {
+  // A concurrent compile may create or replace `to` between the attempts: retry, as it never removes it.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return;
+    if (errno == EEXIST || errno == ENOTEMPTY) {
+      if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_EXCHANGE) == 0) return;
+      if (errno == ENOENT) continue;  // removed meanwhile (not by qatc): try creating it again
+    }
+    if (errno != EINVAL && errno != ENOSYS) fail("{}: cannot write the output directory: {}", dir.string(), std::strerror(errno));
+    const std::filesystem::path old = from.string() + ".old";
+    if (::rename(to.c_str(), old.c_str()) != 0 && errno != ENOENT)
+      fail("{}: cannot write the output directory: {}", dir.string(), std::strerror(errno));
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      const int err = errno;
+      ::rename(old.c_str(), to.c_str());
+      fail("{}: cannot write the output directory: {}", dir.string(), std::strerror(err));
+    }
+    ::rename(old.c_str(), from.c_str());
+    return;
+  }
+  fail("{}: cannot write the output directory: other processes keep replacing it", dir.string());
+}
+
+}  // namespace
+
 void write_directory_atomically(const std::filesystem::path& dir, const std::map<std::string, std::string>& files) {
   namespace fs = std::filesystem;
+  check_output_directory(dir);
+  const fs::path target = frontend::normal_absolute(dir);
   std::error_code ec;
-  const fs::path target = fs::absolute(dir);
-  if (fs::exists(target, ec)) {
-    if (!fs::is_directory(target, ec)) fail("{}: exists and is not a directory", dir.string());
-    if (!fs::is_empty(target, ec) && !fs::exists(target / kMarker, ec))
-      fail("{}: exists and was not written by qatc; refusing to replace it", dir.string());
-  }
   fs::create_directories(target.parent_path(), ec);
-  const std::string stem = "." + target.filename().string() + ".qatc-";
-  const fs::path tmp = target.parent_path() / fmt::format("{}tmp-{}", stem, getpid());
-  const fs::path old = target.parent_path() / fmt::format("{}old-{}", stem, getpid());
+  if (ec) fail("{}: cannot create the directory: {}", target.parent_path().string(), ec.message());
   // What killed compiles into this directory left behind (their process is gone).
-  for (const auto& e : fs::directory_iterator(target.parent_path(), ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind(stem, 0) != 0 || name.size() < stem.size() + 5) continue;
-    const long pid = std::strtol(name.c_str() + stem.size() + 4, nullptr, 10);
-    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
-  }
+  const std::string stem = "." + target.filename().string() + ".qatc-tmp-";
+  frontend::remove_leftovers_of_dead_processes(target.parent_path(), stem);
+  const fs::path tmp = target.parent_path() / fmt::format("{}{}", stem, getpid());
   fs::remove_all(tmp, ec);
   // Fault injection for the tests: QATC_TEST_KILL_AFTER_FILES=N kills the process (SIGKILL, no
-  // cleanup) after N files, the way an interrupted compile stops at a known point.
+  // cleanup) after N files, the way an interrupted compile stops at a known point; "swap" kills it
+  // right after the new directory took the old one's place, before the old one is removed.
   const char* kill_after = std::getenv("QATC_TEST_KILL_AFTER_FILES");
   size_t written = 0;
   try {
     for (const auto& [name, contents] : files) {
-      fs::create_directories((tmp / name).parent_path());
+      fs::create_directories((tmp / name).parent_path(), ec);
+      if (ec) fail("{}: cannot write the output directory: {}", dir.string(), ec.message());
       frontend::write_file_atomically((tmp / name).string(), contents);
       if (kill_after && ++written == std::strtoul(kill_after, nullptr, 10)) std::raise(SIGKILL);
     }
-    if (fs::exists(target)) fs::rename(target, old);
-    fs::rename(tmp, target);
+    replace_directory(tmp, target, dir);
+    if (kill_after && std::string_view(kill_after) == "swap") std::raise(SIGKILL);
   } catch (...) {
     fs::remove_all(tmp, ec);
-    if (!fs::exists(target, ec) && fs::exists(old, ec)) fs::rename(old, target, ec);
-    try {
-      throw;
-    } catch (const fs::filesystem_error& e) {
-      fail("{}: cannot write the output directory: {}", dir.string(), e.code().message());
-    }
+    throw;
   }
-  fs::remove_all(old, ec);
+  fs::remove_all(tmp, ec);  // the old output, if any
 }
 
 }  // namespace qatc::codegen

@@ -39,9 +39,12 @@ struct Firmware {
 Firmware compile_firmware(const ir::Graph& lowered, const targets::Target& target, const CompileOptions& options,
                           KernelCache& cache);
 
+// Fails unless write_directory_atomically may replace `dir`: absent, empty or written by qatc (it
+// holds the marker file). Commands check before the work.
+void check_output_directory(const std::filesystem::path& dir);
 // Writes `files` as directory `dir`, all or nothing: into a sibling temporary directory first,
-// which then replaces `dir`. An existing `dir` is replaced only if empty or written by qatc
-// (it holds the marker file); otherwise Error.
+// which then takes `dir`'s place in one atomic exchange, so `dir` is never absent. An existing
+// `dir` is replaced only if check_output_directory allows it; otherwise Error.
 void write_directory_atomically(const std::filesystem::path& dir, const std::map<std::string, std::string>& files);
 
 }  // namespace qatc::codegen

@@ -87,7 +87,9 @@ TEST_CASE("canonicalization keeps the QAT models' exact outputs bit for bit") {
   for (const auto& [model, pot_weights] : cases) {
     DYNAMIC_SECTION(model) {
       ir::Graph g = frontend::import_onnx(kModels + model + "/model.onnx").graph;
-      const auto sets = driver::read_data_sets(kModels + model, g);
+      const driver::DataSets listed(kModels + model, g);
+      std::vector<driver::DataSet> sets;
+      for (size_t i = 0; i < listed.size(); ++i) sets.push_back(listed.read(i));
       const Outputs exact = evaluate(g, sets, Arithmetic::exact);
       Outputs float32 = evaluate(g, sets, Arithmetic::float32);
       for (const std::string& pass : canonicalization) {
