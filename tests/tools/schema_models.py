@@ -9,7 +9,6 @@ shape inference inside qatc; qatc must answer each with exit 0 or a one-line ref
     schema_models.py DIR [--every K]   writes DIR/NNNNN_<op>_<variant>.onnx; --every K keeps every Kth
 """
 import argparse
-import itertools
 import os
 
 import onnx
@@ -37,23 +36,15 @@ def elem_type(schema, formal):
 
 
 def attribute(name, kind, value):
-    if kind == A.INT:
-        return helper.make_attribute(name, int(value))
-    if kind == A.INTS:
-        return helper.make_attribute(name, [int(v) for v in value]) if value else \
-            onnx.AttributeProto(name=name, type=A.INTS)
-    if kind == A.FLOAT:
-        return helper.make_attribute(name, float(value))
-    if kind == A.FLOATS:
-        return helper.make_attribute(name, [float(v) for v in value]) if value else \
-            onnx.AttributeProto(name=name, type=A.FLOATS)
-    if kind == A.STRING:
-        return helper.make_attribute(name, str(value))
-    if kind == A.STRINGS:
-        return helper.make_attribute(name, [str(v) for v in value]) if value else \
-            onnx.AttributeProto(name=name, type=A.STRINGS)
+    """An attribute of `kind` holding `value` (a list for the list kinds; an empty list stays typed)."""
     if kind == A.TENSOR:
         return helper.make_attribute(name, helper.make_tensor(name, T.FLOAT, [1], [float(value)]))
+    scalar = {A.INT: int, A.FLOAT: float, A.STRING: str}
+    listed = {A.INTS: int, A.FLOATS: float, A.STRINGS: str}
+    if kind in scalar:
+        return helper.make_attribute(name, scalar[kind](value))
+    if kind in listed:
+        return helper.make_attribute(name, [listed[kind](v) for v in value]) if value else onnx.AttributeProto(name=name, type=kind)
     return None
 
 
