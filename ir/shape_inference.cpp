@@ -6,6 +6,7 @@
 #include "ir/graph.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace qatc::ir {
 
@@ -159,13 +160,16 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const Op& op) {
 
 int64_t window_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad_begin, int64_t pad_end,
                            int64_t dilation, bool ceil_mode) {
-  int64_t span = (kernel - 1) * dilation + 1;
-  int64_t room = in + pad_begin + pad_end - span;
+  // In 128 bits: a model's kernel, dilation and pads may each be near 2^63. A result beyond int64
+  // is clamped, and the tensor limits then refuse it.
+  using Wide = __int128;
+  const Wide span = (Wide{kernel} - 1) * dilation + 1;
+  const Wide room = Wide{in} + pad_begin + pad_end - span;
   if (room < 0) return 0;
-  int64_t out = (ceil_mode ? (room + stride - 1) / stride : room / stride) + 1;
+  Wide out = (ceil_mode ? (room + stride - 1) / stride : room / stride) + 1;
   // As in PyTorch and ONNX: a ceil-mode window must start inside the input or the begin padding.
-  if (ceil_mode && (out - 1) * stride >= in + pad_begin) --out;
-  return out;
+  if (ceil_mode && (out - 1) * stride >= Wide{in} + pad_begin) --out;
+  return out > std::numeric_limits<int64_t>::max() ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(out);
 }
 
 ShapeRule shape_rule(OpKind kind) {
