@@ -69,7 +69,11 @@ void convert_reshape(ImportContext& ctx) {
   ir::Value* x = ctx.input(0);
   std::vector<int64_t> shape = ctx.constant_ints(1, "shape");
   bool allowzero = ctx.attr_int("allowzero", 0) != 0;
-  int64_t known = 1;
+  const int64_t total = ir::num_elements(x->type.shape);
+  auto refuse_shape = [&] {
+    ctx.refuse("cannot reshape [{}] to [{}]", fmt::join(x->type.shape, ","), fmt::join(shape, ","));
+  };
+  int64_t known = 1;  // never beyond `total`, so the product cannot overflow
   int inferred = -1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == 0 && !allowzero) {
@@ -82,13 +86,12 @@ void convert_reshape(ImportContext& ctx) {
     } else if (shape[i] < 0) {
       ctx.refuse("shape entry {} is {}", i, shape[i]);
     } else {
+      if (shape[i] > 0 && known > total / shape[i]) refuse_shape();
       known *= shape[i];
     }
   }
-  int64_t total = ir::num_elements(x->type.shape);
   if (inferred >= 0) {
-    if (known == 0 || total % known != 0)
-      ctx.refuse("cannot reshape [{}] to [{}]", fmt::join(x->type.shape, ","), fmt::join(shape, ","));
+    if (known == 0 || total % known != 0) refuse_shape();
     shape[inferred] = total / known;
   }
   emit_reshape(ctx, x, shape);
