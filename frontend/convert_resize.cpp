@@ -17,7 +17,10 @@ void emit_resize(ImportContext& ctx, ir::Value* x, std::vector<double> scales, s
     if (scales.size() != s.size()) ctx.refuse("{} scales for rank {}", scales.size(), s.size());
     for (size_t i = 0; i < s.size(); ++i) {
       if (!(scales[i] > 0) || !std::isfinite(scales[i])) ctx.refuse("scale {} is not positive", scales[i]);
-      sizes.push_back(static_cast<int64_t>(std::floor(static_cast<double>(s[i]) * scales[i])));
+      const double size = std::floor(static_cast<double>(s[i]) * scales[i]);
+      // Converted only when it fits (an oversized result is refused by the tensor limits).
+      if (size >= 0x1p62) ctx.refuse("scale {} makes dimension {} of size {} too large", scales[i], i, s[i]);
+      sizes.push_back(static_cast<int64_t>(size));
     }
   } else {
     if (sizes.size() != s.size()) ctx.refuse("{} sizes for rank {}", sizes.size(), s.size());
