@@ -219,11 +219,15 @@ class Planner {
       if (shift < 1) fail("{}: a 64-bit accumulator shifted left (shift {}) is not supported by code generation", rq.describe(), shift);
   }
 
-  // The requantize parameters as one i32 table [channels][3] (shift, bias, bias fraction class);
-  // the kernel's attributes get the rounding rule, bounds, zero point and per-channel axis.
+  // The requantize parameters as one i32 table [channels][3] (shift, bias, bias fraction class),
+  // [channels][4] with a divisor (+ the divisor, attribute rq_divisor); the kernel's attributes get
+  // the rounding rule, bounds, zero point and per-channel axis.
   int requantize_table(const ir::Op& rq, Step& s) {
     if (rq.has("multiplier"))
       fail("{}: Q31 multipliers (--allow-non-pot) are not supported by code generation", rq.describe());
+    const int64_t divisor = rq.has("divisor") ? rq.get_int("divisor") : 1;
+    if (divisor > 1 && rq.inputs[0]->type.dtype != ir::DType::i32)
+      fail("{}: dividing a 64-bit accumulator by {} is not supported by code generation", rq.describe(), divisor);
     const int64_t axis = rq.get_int("axis");
     const int64_t channels = axis >= 0 ? rq.outputs[0]->type.shape[axis] : 1;
     const ir::TensorData* bias = rq.inputs.size() > 1 ? &constant_operand(rq, 1, "bias") : nullptr;
@@ -243,6 +247,16 @@ class Planner {
       if (b < INT32_MIN || b > INT32_MAX) fail("{}: bias {} does not fit 32 bits (the table's entries are int32)", rq.describe(), b);
       table.insert(table.end(), {static_cast<int32_t>(shift), static_cast<int32_t>(b),
                                  static_cast<int32_t>(entry("bias_frac", c))});
+      if (divisor == 1) continue;
+      // |acc + bias| < 2^32, so every divisor D · 2^shift beyond 2^33 + 2 rounds alike (to the
+      // nearest of 0 and -1's neighbours): from 2^34 on the kernel divides by 2^34, a plain shift,
+      // which keeps D · 2^shift within 64 bits.
+      if ((static_cast<__int128>(divisor) << std::max<int64_t>(shift, 0)) >= (__int128{1} << 34)) {
+        table[table.size() - 3] = 34;
+        table.push_back(1);
+      } else {
+        table.push_back(static_cast<int32_t>(divisor));
+      }
     }
     const ir::QuantParams& q = *rq.outputs[0]->type.quant;
     s.spec.attrs["rq_round"] = rq.get_string("round");
@@ -250,6 +264,11 @@ class Planner {
     s.spec.attrs["rq_max"] = rq.get_int("max");
     s.spec.attrs["rq_zero_point"] = q.zero_points[0];
     s.spec.attrs["rq_axis"] = axis;
+    if (divisor > 1) {
+      s.spec.attrs["rq_divisor"] = int64_t{1};
+      return add_constant(fmt::format("requantization table (shift, bias, bias fraction, divisor) of {}", rq.describe()),
+                          ir::TensorData::from<int32_t>({channels, 4}, table));
+    }
     return add_constant(fmt::format("requantization table (shift, bias, bias fraction) of {}", rq.describe()),
                         ir::TensorData::from<int32_t>({channels, 3}, table));
   }
@@ -258,7 +277,8 @@ class Planner {
   // of work as 64-bit, where that is exact: every channel shifts right by 1..30 and the sum
   // |accumulator| + |bias| stays below 2^31, from the accumulator's bound per channel.
   static void set_narrow_requantize(Step& s, const ir::TensorData& table, const std::vector<int64_t>& acc_bound) {
-    const int64_t channels = table.shape()[0];
+    const int64_t channels = table.shape()[0], columns = table.shape()[1];
+    if (columns != 3) return;  // a divisor: the 64-bit division
     for (size_t c = 0; c < acc_bound.size(); ++c) {
       const int32_t* row = table.as<int32_t>().data() + 3 * (channels == 1 ? 0 : c);
       if (row[0] < 1 || row[0] > 30 || acc_bound[c] + std::abs(int64_t{row[1]}) >= (int64_t{1} << 31)) return;
@@ -479,7 +499,10 @@ class Planner {
       }
       s.spec.attrs["count" + std::to_string(a)] = counts;
     }
-    if (average) {
+    if (average && !op.outputs[0]->type.quant) {  // the window sums, for a product's requantize to divide
+      s.spec.attrs["sum"] = int64_t{1};
+      s.spec.attrs["x_zero_point"] = op.inputs[0]->type.quant->zero_points[0];
+    } else if (average) {
       const int64_t shift = op.get_int("shift");
       if (std::abs(shift) > kMaxPoolShift)
         fail("{}: shift {} is beyond the ±{} code generation supports", op.describe(), shift, kMaxPoolShift);
@@ -554,6 +577,7 @@ class Planner {
       case K::concat: return plan_simple(op, KernelKind::concat);
       case K::transpose: return plan_simple(op, KernelKind::transpose);
       case K::pad:
+      case K::slice:
       case K::resize: return plan_simple(op, KernelKind::gather);
       case K::reshape: {
         Step& s = add_step(op, KernelKind::transpose, op.outputs[0]);

@@ -22,7 +22,7 @@ enum class KernelKind : uint8_t {
   maxpool,
   avgpool,
   concat,      // (x...) along axis
-  gather,      // pad and resize: per-axis source index tables
+  gather,      // pad, resize and slice: per-axis source index tables
   transpose,
 };
 

@@ -3,6 +3,8 @@
 #include "frontend/converters.h"
 #include "frontend/window_attrs.h"
 
+#include <algorithm>
+
 namespace qatc::frontend {
 
 namespace {
@@ -103,6 +105,30 @@ void convert_global_average_pool(ImportContext& ctx) {
   Attrs attrs = global_pool_attrs(ctx, x->type.shape);
   attrs["count_include_pad"] = int64_t{0};
   ctx.emit(ir::OpKind::avgpool, {x}, attrs);
+}
+
+// The mean over every spatial axis (torch's `x.mean([2, 3])`, ShuffleNetV2's global pool) is a
+// global average pool, followed by a reshape where the reduced axes are dropped.
+void convert_reduce_mean(ImportContext& ctx) {
+  ir::Value* x = ctx.input(0);
+  const ir::Shape& s = x->type.shape;
+  std::vector<int64_t> axes = ctx.opset() < 18 ? ctx.attr_ints("axes", {}) : ctx.has_input(1) ? ctx.constant_ints(1, "axes")
+                                                                                                : std::vector<int64_t>{};
+  for (int64_t& a : axes) a = normalize_axis(ctx, a, s.size());
+  std::sort(axes.begin(), axes.end());
+  std::vector<int64_t> spatial;
+  for (size_t d = 2; d < s.size(); ++d) spatial.push_back(static_cast<int64_t>(d));
+  if (s.size() < 3 || axes != spatial)
+    ctx.refuse("only a mean over all spatial axes (2 and up, a global average pool) is supported, not over axes [{}]",
+               fmt::join(axes, ","));
+  Attrs attrs = global_pool_attrs(ctx, s);
+  attrs["count_include_pad"] = int64_t{0};
+  if (ctx.attr_int("keepdims", 1) != 0) {
+    ctx.emit(ir::OpKind::avgpool, {x}, attrs);
+    return;
+  }
+  ir::Value* mean = ctx.emit(ir::OpKind::avgpool, {x}, attrs, "mean");
+  ctx.emit(ir::OpKind::reshape, {mean}, {{"shape", std::vector<int64_t>{s[0], s[1]}}});
 }
 
 void convert_global_max_pool(ImportContext& ctx) {

@@ -23,6 +23,7 @@ void convert_max_pool(ImportContext& ctx);
 void convert_average_pool(ImportContext& ctx);
 void convert_global_average_pool(ImportContext& ctx);
 void convert_global_max_pool(ImportContext& ctx);
+void convert_reduce_mean(ImportContext& ctx);
 // convert_math.cpp
 void convert_matmul(ImportContext& ctx);
 void convert_gemm(ImportContext& ctx);
@@ -43,6 +44,14 @@ void convert_squeeze(ImportContext& ctx);
 void convert_unsqueeze(ImportContext& ctx);
 void convert_concat(ImportContext& ctx);
 void convert_pad(ImportContext& ctx);
+// convert_shape.cpp: shape arithmetic, evaluated on constants
+void convert_shape(ImportContext& ctx);
+void convert_gather(ImportContext& ctx);
+void convert_constant_of_shape(ImportContext& ctx);
+void convert_cast(ImportContext& ctx);
+void convert_range(ImportContext& ctx);
+void convert_expand(ImportContext& ctx);
+void convert_slice(ImportContext& ctx);
 // convert_resize.cpp
 void convert_resize(ImportContext& ctx);
 void convert_upsample(ImportContext& ctx);

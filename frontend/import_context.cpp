@@ -4,7 +4,9 @@
 #include "ir/limits.h"
 #include "ir/shape_inference.h"
 #include "ir/verifier.h"
+#include "sim/qat/constant_fold.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace qatc::frontend {
@@ -117,12 +119,10 @@ std::vector<double> ImportContext::attr_floats(const std::string& name) const {
   return {a->floats().begin(), a->floats().end()};
 }
 
-ir::Value* ImportContext::emit(ir::OpKind kind, std::vector<ir::Value*> inputs,
-                               std::map<std::string, ir::AttrValue> attrs, std::string suffix,
-                               std::optional<ir::TensorType> type) {
-  std::string out_name = suffix.empty() ? node_->output(0) : node_->output(0) + "/" + suffix;
-  ir::TensorType t = type.value_or(ir::TensorType{inputs.at(0)->type.dtype, {}, std::nullopt});
-  ir::Op* op = graph_.add_op(kind, std::move(inputs), {{out_name, t}}, std::move(attrs), node_->name());
+ir::Op* ImportContext::add_checked_op(ir::Graph& g, ir::OpKind kind, std::vector<ir::Value*> inputs,
+                                      std::map<std::string, ir::AttrValue> attrs, const std::string& out_name,
+                                      const ir::TensorType& type) {
+  ir::Op* op = g.add_op(kind, std::move(inputs), {{out_name, type}}, std::move(attrs), node_->name());
   try {
     op->outputs[0]->type.shape = op->info().infer_shape(*op);
     op->info().check_types(*op);
@@ -135,6 +135,33 @@ ir::Value* ImportContext::emit(ir::OpKind kind, std::vector<ir::Value*> inputs,
     if (msg.starts_with(prefix)) msg.remove_prefix(prefix.size());
     refuse("{}", msg);
   }
+  return op;
+}
+
+ir::Value* ImportContext::emit(ir::OpKind kind, std::vector<ir::Value*> inputs,
+                               std::map<std::string, ir::AttrValue> attrs, std::string suffix,
+                               std::optional<ir::TensorType> type) {
+  std::string out_name = suffix.empty() ? node_->output(0) : node_->output(0) + "/" + suffix;
+  ir::TensorType t = type.value_or(ir::TensorType{inputs.at(0)->type.dtype, {}, std::nullopt});
+  // A node computing on constants only (shape arithmetic: Shape -> Gather -> Concat -> Reshape, a
+  // bias divided by its scale) is a constant too: later nodes read it as one while the graph is read.
+  // It is evaluated on copies of its operands in a graph of its own. Quantize and dequantize stay
+  // ops, as fold-constants leaves them.
+  const bool constant_operands =
+      std::all_of(inputs.begin(), inputs.end(), [](const ir::Value* v) { return v->is_constant(); });
+  if (suffix.empty() && constant_operands && kind != ir::OpKind::quantize && kind != ir::OpKind::dequantize) {
+    ir::Graph alone;
+    std::vector<ir::Value*> copies;
+    for (const ir::Value* in : inputs) {
+      ir::Value* c = alone.find_value(in->name);
+      copies.push_back(c ? c : alone.add_constant(in->name, *in->data, in->type.quant));
+    }
+    if (auto data = sim::fold_exactly(*add_checked_op(alone, kind, copies, attrs, out_name, t))) {
+      bind_constant_output(std::move(*data));
+      return lookup(node_->output(0));
+    }
+  }
+  ir::Op* op = add_checked_op(graph_, kind, std::move(inputs), std::move(attrs), out_name, t);
   if (suffix.empty()) bind(node_->output(0), op->outputs[0]);
   return op->outputs[0];
 }

@@ -64,6 +64,11 @@ class ImportContext {
   const onnx::NodeProto& node() const { return *node_; }
 
  private:
+  // Adds op to g with its result shape inferred and its types checked, or refuses naming the node.
+  ir::Op* add_checked_op(ir::Graph& g, ir::OpKind kind, std::vector<ir::Value*> inputs,
+                         std::map<std::string, ir::AttrValue> attrs, const std::string& out_name,
+                         const ir::TensorType& type);
+
   ir::Graph& graph_;
   int64_t opset_;
   const onnx::NodeProto* node_ = nullptr;

@@ -40,6 +40,7 @@ constexpr Converter kConverters[] = {
     {"AveragePool", 1, convert_average_pool},
     {"GlobalAveragePool", 1, convert_global_average_pool},
     {"GlobalMaxPool", 1, convert_global_max_pool},
+    {"ReduceMean", 1, convert_reduce_mean},
     {"MatMul", 1, convert_matmul},
     {"Gemm", 7, convert_gemm},
     {"BatchNormalization", 7, convert_batch_normalization},
@@ -60,6 +61,13 @@ constexpr Converter kConverters[] = {
     {"Pad", 2, convert_pad},
     {"Resize", 10, convert_resize},
     {"Upsample", 7, convert_upsample},
+    {"Shape", 1, convert_shape},
+    {"Gather", 1, convert_gather},
+    {"ConstantOfShape", 9, convert_constant_of_shape},
+    {"Cast", 6, convert_cast},
+    {"Range", 11, convert_range},
+    {"Expand", 8, convert_expand},
+    {"Slice", 1, convert_slice},
 };
 
 // Sony MCT's custom fake-quant ops (domain mct_quantizers, any version).

@@ -48,9 +48,9 @@ void check_product_types(const Op& op) {
   }
   DType acc = out_type(op);
   if (acc != DType::i32 && acc != DType::i64) type_error(op, "integer products accumulate in i32 or i64");
-  for (size_t i = 0; i < 2; ++i)
-    if (is_float(in_type(op, i)) || bit_width(in_type(op, i)) > 16)
-      type_error(op, "integer operands must be 8 or 16 bit");
+  // The activation may also be an average pool's i32 window sums; weights are 8 or 16 bit.
+  if (is_float(in_type(op, 0)) || bit_width(in_type(op, 0)) > 32) type_error(op, "integer activations must be 8 to 32 bit");
+  if (is_float(in_type(op, 1)) || bit_width(in_type(op, 1)) > 16) type_error(op, "integer weights must be 8 or 16 bit");
   if (op.inputs.size() == 3 && in_type(op, 2) != acc) type_error(op, "the bias must have the accumulator type");
 }
 
@@ -65,14 +65,20 @@ const QuantParams& per_tensor_quant(const Op& op, const Value* v, std::string_vi
   return *v->type.quant;
 }
 
-// Float average pooling, or the integer form: quantized in, quantized out, with the divisor's
-// rounding (`shift`, `round`) spelled out.
+// Float average pooling, or an integer form: quantized in, quantized out, with the divisor's
+// rounding (`shift`, `round`) spelled out; or quantized in, the plain i32 window sums out (the
+// divisor then belongs to the requantize of the product that reads them).
 void check_avgpool_types(const Op& op) {
   if (is_float(out_type(op))) {
     if (op.has("shift") || op.has("round")) type_error(op, "shift and round apply to the integer form only");
     return check_float_types(op);
   }
   per_tensor_quant(op, op.inputs[0], "operand");
+  if (!op.outputs[0]->type.quant) {
+    if (out_type(op) != DType::i32 || op.has("shift") || op.has("round"))
+      type_error(op, "window sums are i32 and take no shift or round");
+    return;
+  }
   per_tensor_quant(op, op.outputs[0], "result");
   if (!op.has("shift") || !op.has("round")) type_error(op, "the integer form needs shift and round");
   check_rounding(op);
@@ -100,6 +106,13 @@ void check_requantize_types(const Op& op) {
   if (op.has("multiplier"))
     for (int64_t m : op.get_ints("multiplier"))
       if (m < (int64_t{1} << 30) || m >= (int64_t{1} << 31)) type_error(op, "Q31 multipliers lie in [2^30, 2^31)");
+  if (op.has("divisor")) {
+    // An average's count (or its odd part): D · 2^shift stays below 2^93, within 128-bit arithmetic.
+    const int64_t d = op.get_int("divisor");
+    if (d < 1 || d >= (int64_t{1} << 31) || op.has("multiplier")) type_error(op, "a divisor lies in [1, 2^31), without a multiplier");
+    for (int64_t n : op.get_ints("shift"))
+      if (d > 1 && n > 62) type_error(op, "with a divisor, shifts are at most 62");
+  }
   if (op.inputs.size() == 2) {
     if (in_type(op, 1) != acc) type_error(op, "the bias must have the accumulator type");
     if (op.inputs[1]->type.shape != Shape{channels})
@@ -173,6 +186,8 @@ std::vector<OpInfo> make_registry() {
        nullptr, check_same_types},
       {OpKind::reshape, "reshape", 1, 1, {{"shape", A::ints, true}}, nullptr, check_same_types},
       {OpKind::transpose, "transpose", 1, 1, {{"perm", A::ints, true}}, nullptr, check_same_types},
+      {OpKind::slice, "slice", 1, 1, {{"starts", A::ints, true}, {"steps", A::ints, true}, {"shape", A::ints, true}},
+       nullptr, check_same_types},
       {OpKind::quantize, "quantize", 1, 1, {{"round", A::string_, true}}, nullptr, check_quantize_types},
       {OpKind::dequantize, "dequantize", 1, 1, {}, nullptr, check_dequantize_types},
       {OpKind::requantize, "requantize", 1, 2,
@@ -180,6 +195,7 @@ std::vector<OpInfo> make_registry() {
         {"axis", A::int_, true},
         {"bias_frac", A::ints, false},
         {"multiplier", A::ints, false},
+        {"divisor", A::int_, false},
         {"round", A::string_, true},
         {"min", A::int_, true},
         {"max", A::int_, true}},

@@ -30,6 +30,7 @@ enum class OpKind : uint8_t {
   resize,      // x                    nearest neighbour
   reshape,     // x                    to the static `shape`
   transpose,   // x                    by `perm`
+  slice,       // x                    elements starts[d] + i·steps[d], i < shape[d], on every axis d
   quantize,    // x (float) -> integer tensor with quant params; `round` attribute
   dequantize,  // x (quantized integer) -> float
   // Integer-only ops of the lowered graph (docs/ir.md gives their exact semantics).

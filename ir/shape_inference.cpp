@@ -144,6 +144,22 @@ Shape infer_transpose(const Op& op) {
   return out;
 }
 
+// Every selected element must lie inside the operand: the first and the last on each axis.
+Shape infer_slice(const Op& op) {
+  const Shape& x = in_shape(op, 0);
+  const auto& starts = spatial(op, "starts", x.size());
+  const auto& steps = spatial(op, "steps", x.size());
+  const auto& shape = spatial(op, "shape", x.size());
+  for (size_t d = 0; d < x.size(); ++d) {
+    require(shape[d] >= 0 && steps[d] != 0, op, "slice sizes must be non-negative and steps nonzero");
+    if (shape[d] == 0) continue;
+    const __int128 last = static_cast<__int128>(starts[d]) + static_cast<__int128>(shape[d] - 1) * steps[d];
+    require(starts[d] >= 0 && starts[d] < x[d] && last >= 0 && last < x[d], op,
+            fmt::format("the slice of axis {} reaches beyond its {} elements", d, x[d]));
+  }
+  return Shape(shape.begin(), shape.end());
+}
+
 }  // namespace
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const Op& op) {
@@ -188,6 +204,7 @@ ShapeRule shape_rule(OpKind kind) {
     case OpKind::resize: return infer_resize;
     case OpKind::reshape: return infer_reshape;
     case OpKind::transpose: return infer_transpose;
+    case OpKind::slice: return infer_slice;
     case OpKind::relu:
     case OpKind::clip:
     case OpKind::quantize:

@@ -30,19 +30,14 @@ int varying_axis(const ir::Op& op, const ir::Value& k, const ir::Value& t) {
   return axis;
 }
 
-std::vector<Exact> constant_values(const ir::Value& k) {
-  std::vector<Exact> v;
-  for (int64_t i = 0; i < k.data->size(); ++i) v.push_back(Exact::from_double(k.data->float_at(i)));
-  return v;
-}
-
 // The single non-constant operand of a binary op with one constant, and the constant.
 std::optional<std::pair<ir::Value*, ir::Value*>> split_constant(const ir::Op& op) {
   if (op.inputs.size() != 2) return std::nullopt;
   ir::Value* a = op.inputs[0];
   ir::Value* b = op.inputs[1];
-  if (b->is_constant() && !a->is_constant()) return std::pair{a, b};
-  if (a->is_constant() && !b->is_constant() && (op.kind == ir::OpKind::add || op.kind == ir::OpKind::mul))
+  auto constant = [](const ir::Value* v) { return exact_constant(*v).has_value(); };
+  if (constant(b) && !constant(a)) return std::pair{a, b};
+  if (constant(a) && !constant(b) && (op.kind == ir::OpKind::add || op.kind == ir::OpKind::mul))
     return std::pair{b, a};  // commutative
   return std::nullopt;
 }
@@ -78,12 +73,11 @@ AffineChain trace_affine_chain(const ir::Graph& g, const ir::Op& quantize) {
     } else if (auto parts = split_constant(op); parts && (op.kind == ir::OpKind::add || op.kind == ir::OpKind::sub ||
                                                         op.kind == ir::OpKind::mul || op.kind == ir::OpKind::div)) {
       auto [u, k] = *parts;
-      if (k->type.dtype != ir::DType::f32 && k->type.dtype != ir::DType::f64) break;
       int axis = varying_axis(op, *k, *u);
       if (axis >= 0 && chain.axis >= 0 && axis != chain.axis)
         fail("{}: per-channel constants along axes {} and {} in one chain", op.describe(), chain.axis, axis);
       if (axis >= 0) chain.axis = axis;
-      std::vector<Exact> kv = constant_values(*k);
+      std::vector<Exact> kv = *exact_constant(*k);
       // y = A (t) + B with t = u op k, so y = A' u + B'.
       size_t channels = std::max({chain.scale.size(), chain.offset.size(), kv.size()});
       std::vector<Exact> scale(channels), offset(channels);
@@ -112,6 +106,26 @@ AffineChain trace_affine_chain(const ir::Graph& g, const ir::Op& quantize) {
   }
   chain.source = t;
   return chain;
+}
+
+std::optional<std::vector<Exact>> exact_constant(const ir::Value& v) {
+  std::vector<Exact> out;
+  if (v.is_constant() && ir::is_float(v.type.dtype)) {
+    for (int64_t i = 0; i < v.data->size(); ++i) out.push_back(Exact::from_double(v.data->float_at(i)));
+    return out;
+  }
+  const ir::Op* p = v.producer;
+  if (!p || p->kind != ir::OpKind::dequantize || !p->inputs[0]->is_constant()) return std::nullopt;
+  const ir::Value& q = *p->inputs[0];
+  const ir::QuantParams& qp = *q.type.quant;
+  const ir::Shape& s = q.type.shape;
+  int64_t inner = 1;
+  for (size_t d = static_cast<size_t>(std::max(qp.axis, 0)) + 1; d < s.size(); ++d) inner *= s[d];
+  for (int64_t i = 0; i < q.data->size(); ++i) {
+    const size_t c = qp.per_axis() ? static_cast<size_t>((i / inner) % s[qp.axis]) : 0;
+    out.push_back(sim::mul(Exact::from_int(q.data->int_at(i) - qp.zero_points[c]), Exact::from_double(qp.scales[c])));
+  }
+  return out;
 }
 
 FloorAndFraction floor_and_fraction(const Exact& v) {

@@ -32,6 +32,11 @@ struct AffineChain {
 // along another axis than the rest of the chain, or when a ReLU/Clip is followed by arithmetic.
 AffineChain trace_affine_chain(const ir::Graph& g, const ir::Op& quantize);
 
+// The exact real values of a constant operand: a float constant, or a dequantized integer constant
+// (torch's converted int8 export and QLinearConv give int32 biases on the x_scale * w_scale grid);
+// nullopt for anything else.
+std::optional<std::vector<sim::Exact>> exact_constant(const ir::Value& v);
+
 // floor(v) and the class of v - floor(v) in docs/ir.md's bias_frac encoding (0, <1/2, =1/2, >1/2).
 struct FloorAndFraction {
   int64_t floor = 0;

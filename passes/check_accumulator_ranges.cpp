@@ -159,13 +159,15 @@ void check_accumulator_ranges(ir::Graph& g, const PassOptions&) {
         Range x = of(op->inputs[0]);
         i128 z = op->inputs[0]->type.quant->zero_points[0], n = 1;
         for (int64_t k : op->get_ints("kernel_shape")) n *= k;
-        require_fits(*op, {n * std::min<i128>(x.lo - z, 0), n * std::max<i128>(x.hi - z, 0)}, ir::DType::i32,
-                     "the window sum");
+        const Range sum{n * std::min<i128>(x.lo - z, 0), n * std::max<i128>(x.hi - z, 0)};
+        require_fits(*op, sum, ir::DType::i32, "the window sum");
+        if (!out->type.quant) r = sum;  // the sums themselves are the result
         break;
       }
       case ir::OpKind::maxpool:
       case ir::OpKind::reshape:
       case ir::OpKind::transpose:
+      case ir::OpKind::slice:
       case ir::OpKind::resize:
         r = of(op->inputs[0]);
         break;

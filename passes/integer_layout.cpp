@@ -80,6 +80,7 @@ std::optional<IntegerForm> integer_form(const ir::Op& op, const ir::QuantParams&
   switch (op.kind) {
     case K::reshape:
     case K::transpose:
+    case K::slice:
     case K::resize:
     case K::maxpool:
     case K::concat: return IntegerForm{op.kind, op.attrs};

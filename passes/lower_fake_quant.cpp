@@ -3,8 +3,10 @@
 #include "ir/error.h"
 #include "passes/affine_chain.h"
 #include "passes/eliminate_dead_code.h"
+#include "passes/quant_propagation.h"
 #include "passes/requantize_builder.h"
 #include "sim/qat/numeric_error.h"
+#include "sim/qat/window.h"
 
 #include <algorithm>
 
@@ -63,24 +65,10 @@ ir::Value* zero_centred(ir::Graph& g, ir::Value* w, int axis) {
   return g.add_constant(w->name + "/centred", std::move(data));
 }
 
-// The exact real values of a constant operand: a float constant, or a dequantized integer
-// constant (QLinearConv's int32 bias on the x_scale * w_scale grid).
-std::vector<Exact> real_constant(const ir::Value& v, const ir::Op& user) {
-  std::vector<Exact> out;
-  if (v.is_constant() && ir::is_float(v.type.dtype)) {
-    for (int64_t i = 0; i < v.data->size(); ++i) out.push_back(Exact::from_double(v.data->float_at(i)));
-    return out;
-  }
-  const ir::Op* p = v.producer;
-  if (!p || p->kind != ir::OpKind::dequantize || !p->inputs[0]->is_constant())
-    fail("{}: the bias '{}' must be a constant", user.describe(), v.name);
-  const ir::Value& q = *p->inputs[0];
-  const ir::QuantParams& qp = *q.type.quant;
-  for (int64_t i = 0; i < q.data->size(); ++i) {
-    size_t c = qp.per_axis() ? static_cast<size_t>(i) : 0;  // a bias is 1-D: its index is the channel
-    out.push_back(sim::mul(Exact::from_int(q.data->int_at(i) - qp.zero_points[c]), Exact::from_double(qp.scales[c])));
-  }
-  return out;
+std::vector<Exact> bias_values(const ir::Value& v, const ir::Op& user) {
+  auto values = exact_constant(v);
+  if (!values) fail("{}: the bias '{}' must be a constant", user.describe(), v.name);
+  return *values;
 }
 
 // Adds a per-channel constant (a conv's bias operand) to the chain's offset: y = A(t + b) + B.
@@ -93,30 +81,83 @@ void absorb_bias(AffineChain& chain, const std::vector<Exact>& bias, int axis, c
   chain.offset = std::move(offset);
 }
 
+// The integer operand of a product: real value (x − zero_point) · unit, elementwise.
+struct ProductInput {
+  ir::Value* x;
+  int64_t zero_point;
+  Exact unit;
+};
+
+// The one count every window of an average pool divides by, if all windows share it.
+std::optional<int64_t> uniform_count(const ir::Op& pool) {
+  const sim::Window win = sim::make_window(pool, pool.inputs[0]->type.shape, pool.get_ints("kernel_shape"));
+  const bool include_pad = pool.get_int("count_include_pad") != 0;
+  std::optional<int64_t> count;
+  bool uniform = true;
+  win.for_each_output([&](int64_t o0, int64_t o1, int64_t o2, int64_t) {
+    const int64_t c = win.average_count(o0, o1, o2, include_pad);
+    if (count && c != *count) uniform = false;
+    count = c;
+  });
+  if (!uniform || !count || *count == 0) return std::nullopt;
+  return count;
+}
+
+// A product's input: a dequantized integer tensor, or, where QAT left a pooled tensor unquantized
+// (eager mode observes no AdaptiveAvgPool2d: GlobalAveragePool -> Flatten -> Gemm, Inception's
+// AvgPool -> Conv), the integer window sums Σ(q − z) on the grid s / count: the mean of grid
+// values is exactly that, and the count moves into the product's requantize divisor. Data movement
+// (Flatten) on the way moves onto the integers.
+ProductInput product_input(ir::Graph& g, ir::Value* v, const ir::Op& user) {
+  const ir::Op* p = v->producer;
+  if (p && (p->kind == ir::OpKind::reshape || p->kind == ir::OpKind::transpose || p->kind == ir::OpKind::slice)) {
+    ProductInput in = product_input(g, p->inputs[0], user);
+    ir::TensorType t{in.x->type.dtype, v->type.shape, std::nullopt};
+    if (in.x->type.quant) t.quant = propagated_quant(*p, {in.x});
+    if (in.x->type.quant && !t.quant) fail("{}: its input '{}' moves a per-axis grid's slices apart", user.describe(), v->name);
+    in.x = g.add_op(p->kind, {in.x}, {{v->name + "/int", t}}, p->attrs, p->name)->outputs[0];
+    return in;
+  }
+  if (p && p->kind == ir::OpKind::avgpool && ir::is_float(v->type.dtype)) {
+    ir::Value* q = dequantized(p->inputs[0], *p, "input");
+    const ir::QuantParams& qp = *q->type.quant;
+    if (qp.per_axis()) fail("{}: average pooling of a per-axis quantized tensor is not supported", p->describe());
+    auto count = uniform_count(*p);
+    if (!count)
+      fail("{}: its windows divide by different counts (padding not counted), so its unquantized mean cannot "
+           "feed {}: quantize the pool's result",
+           p->describe(), user.describe());
+    ir::TensorType sums{ir::DType::i32, v->type.shape, std::nullopt};
+    ir::Value* x = g.add_op(ir::OpKind::avgpool, {q}, {{v->name + "/sums", sums}}, p->attrs, p->name)->outputs[0];
+    return {x, 0, sim::div(Exact::from_double(qp.scales[0]), Exact::from_int(*count))};
+  }
+  ir::Value* q = dequantized(v, user, "input");
+  const ir::QuantParams& qp = *q->type.quant;
+  if (qp.per_axis()) fail("{}: per-axis quantized activations are not supported", user.describe());
+  return {q, qp.zero_points[0], Exact::from_double(qp.scales[0])};
+}
+
 // conv / matmul of a dequantized activation and dequantized integer weights.
 ir::Value* lower_products(ir::Graph& g, const ir::Op& p, AffineChain chain, const ir::Op& quantize,
                           const PassOptions& options, const std::string& name) {
-  ir::Value* x = dequantized(p.inputs[0], p, "input");
+  const ProductInput x = product_input(g, p.inputs[0], p);
   ir::Value* w = dequantized(p.inputs[1], p, "weight");
   if (!w->is_constant()) fail("{}: the weight '{}' must be a constant to be lowered", p.describe(), w->name);
-  const ir::QuantParams& xq = *x->type.quant;
   const ir::QuantParams& wq = *w->type.quant;
-  if (xq.per_axis()) fail("{}: per-axis quantized activations are not supported", p.describe());
   const bool is_conv = p.kind == ir::OpKind::conv;
   const int weight_axis = is_conv ? 0 : static_cast<int>(w->type.shape.size()) - 1;  // output channels
   const int out_axis = is_conv ? 1 : static_cast<int>(p.outputs[0]->type.shape.size()) - 1;
   if (wq.per_axis() && wq.axis != weight_axis)
     fail("{}: the weight is quantized per slice of axis {}, not per output channel", p.describe(), wq.axis);
-  if (is_conv && p.inputs.size() == 3) absorb_bias(chain, real_constant(*p.inputs[2], p), out_axis, p);
+  if (is_conv && p.inputs.size() == 3) absorb_bias(chain, bias_values(*p.inputs[2], p), out_axis, p);
 
   std::map<std::string, ir::AttrValue> attrs = p.attrs;
-  if (xq.zero_points[0] != 0) attrs["x_zero_point"] = xq.zero_points[0];
+  if (x.zero_point != 0) attrs["x_zero_point"] = x.zero_point;
   ir::TensorType acc_type{ir::DType::i32, p.outputs[0]->type.shape, std::nullopt};
-  ir::Value* acc = g.add_op(p.kind, {x, zero_centred(g, w, weight_axis)}, {{name + "/acc", acc_type}}, attrs, p.name)
+  ir::Value* acc = g.add_op(p.kind, {x.x, zero_centred(g, w, weight_axis)}, {{name + "/acc", acc_type}}, attrs, p.name)
                        ->outputs[0];
   Accumulator a{acc, {}, wq.per_axis() ? out_axis : -1};
-  const Exact sx = Exact::from_double(xq.scales[0]);
-  for (const Exact& sw : scales_of(wq)) a.unit.push_back(sim::mul(sx, sw));
+  for (const Exact& sw : scales_of(wq)) a.unit.push_back(sim::mul(x.unit, sw));
   return emit_requantize(g, a, chain, quantize, options, name);
 }
 

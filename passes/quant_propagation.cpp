@@ -31,7 +31,7 @@ std::optional<ir::QuantParams> propagated_quant(const ir::Op& op, const std::vec
   if (!q.per_axis()) {
     switch (op.kind) {
       case K::reshape: case K::transpose: case K::resize: case K::pad: case K::concat: case K::maxpool:
-      case K::clip: case K::relu: return q;
+      case K::slice: case K::clip: case K::relu: return q;
       default: return std::nullopt;
     }
   }
@@ -63,6 +63,18 @@ std::optional<ir::QuantParams> propagated_quant(const ir::Op& op, const std::vec
     case K::maxpool:  // windows slide over the spatial axes, 2 and up; batch and channel slices stay apart
       if (q.axis > 1) return std::nullopt;
       return q;
+    case K::slice: {  // the selected slices keep their parameters
+      const auto &starts = op.get_ints("starts"), &steps = op.get_ints("steps"), &sizes = op.get_ints("shape");
+      ir::QuantParams sliced = q;
+      sliced.scales.clear();
+      sliced.zero_points.clear();
+      for (int64_t i = 0; i < sizes[q.axis]; ++i) {
+        const size_t from = static_cast<size_t>(starts[q.axis] + i * steps[q.axis]);
+        sliced.scales.push_back(q.scales[from]);
+        sliced.zero_points.push_back(q.zero_points[from]);
+      }
+      return sliced;
+    }
     case K::clip:
     case K::relu: return q;
     default: return std::nullopt;  // resize: its index map along the axis is not worth modelling

@@ -45,6 +45,18 @@ ChannelRequant q31_channel(const Exact& ratio, const Exact& bias_in_acc_units) {
   return {n, sim::round_by_rule(ir::Rounding::half_even, b.negative, b.magnitude, b.fraction), 0, m};
 }
 
+// ratio = 2^-n / D with D odd (D = 1: a power of two): the exact shift and divisor, if it is one.
+struct ShiftAndDivisor {
+  int shift;
+  uint64_t divisor;
+};
+std::optional<ShiftAndDivisor> shift_and_divisor(const Exact& ratio) {
+  if (ratio.negative()) return std::nullopt;
+  const sim::BinaryParts p = sim::decompose(ratio.num);
+  if (p.odd != 1) return std::nullopt;
+  return ShiftAndDivisor{-p.exp, ratio.den};
+}
+
 }  // namespace
 
 int64_t quantized_bound(const Exact& v, const ir::QuantParams& q, ir::Rounding rule) {
@@ -68,22 +80,31 @@ ir::Value* emit_requantize(ir::Graph& g, const Accumulator& acc, const AffineCha
   const Exact out_scale = Exact::from_double(q.scales[0]);
 
   std::vector<Exact> ratios, biases;
-  bool all_pot = true;
+  std::vector<ShiftAndDivisor> exact;  // every channel's ratio 2^-n / D, one D for all
   for (int64_t c = 0; c < channels; ++c) {
     const Exact step = sim::mul(AffineChain::at(chain.scale, c), AffineChain::at(acc.unit, c));  // real value of acc 1
     if (step.negative() || sim::compare(step, Exact::from_int(0)) == 0)
       fail("{}: the accumulator's scale is not positive (channel {})", quantize.describe(), c);
     ratios.push_back(sim::div(step, out_scale));
     biases.push_back(sim::div(AffineChain::at(chain.offset, c), step));
-    all_pot &= power_of_two_exponent(ratios.back()).has_value();
+    if (auto e = shift_and_divisor(ratios.back()); e && (exact.empty() || e->divisor == exact[0].divisor))
+      exact.push_back(*e);
   }
+  // A power of two, or one over an odd divisor (an average's count, 49 for 7x7, moved into the
+  // requantize of the product that reads the window sums): both round exactly.
+  const bool all_pot = exact.size() == static_cast<size_t>(channels);
+  const uint64_t divisor = all_pot ? exact[0].divisor : 1;
   if (!all_pot && !options.allow_non_pot)
     fail("{}: the scale ratio {} is not a power of two (pass --allow-non-pot)", quantize.describe(),
          ratios[0].approximate_double());
+  if (divisor >= (uint64_t{1} << 31))
+    fail("{}: the scale ratio divides by {}, beyond the 2^31 an exact requantize divides by", quantize.describe(), divisor);
   std::vector<ChannelRequant> per_channel;
   for (int64_t c = 0; c < channels; ++c) {
-    per_channel.push_back(all_pot ? power_of_two_channel(-*power_of_two_exponent(ratios[c]), biases[c])
-                                  : q31_channel(ratios[c], biases[c]));
+    if (all_pot && divisor > 1 && exact[c].shift > 62)
+      fail("{}: the scale ratio 2^-{} / {} of channel {} is too small to divide by exactly", quantize.describe(),
+           exact[c].shift, divisor, c);
+    per_channel.push_back(all_pot ? power_of_two_channel(exact[c].shift, biases[c]) : q31_channel(ratios[c], biases[c]));
     if (std::llabs(per_channel.back().bias) > (int64_t{1} << 31) - 1)
       fail("{}: the bias of channel {} needs more than 32 bits on the accumulator grid", quantize.describe(), c);
   }
@@ -103,6 +124,7 @@ ir::Value* emit_requantize(ir::Graph& g, const Accumulator& acc, const AffineCha
                                              {"max", chain.hi ? quantized_bound(*chain.hi, q, rule) : q.qmax()}};
   if (auto frac = list(&ChannelRequant::fraction_class); !all_zero(frac)) attrs["bias_frac"] = frac;
   if (!all_pot) attrs["multiplier"] = list(&ChannelRequant::multiplier);
+  if (divisor > 1) attrs["divisor"] = static_cast<int64_t>(divisor);
   if (std::get<int64_t>(attrs["min"]) > std::get<int64_t>(attrs["max"]))
     fail("{}: the activation bounds leave no value", quantize.describe());
 

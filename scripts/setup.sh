@@ -16,6 +16,7 @@ packages=(
   llvm-14-tools                                   # FileCheck and lit for IR tests
   clang-14 libclang-rt-14-dev                     # libFuzzer with ASan/UBSan (fuzz/, make fuzz)
   python3 python3-torch python3-onnx python3-numpy  # regenerating the QAT regression models, the example
+  python3-torchvision                             # torchvision's QAT architectures (tests/torchvision)
   chromium python3-pil                            # rendering verify's HTML report in a test
 )
 

@@ -92,7 +92,16 @@ Expr requantize(const KernelSpec& s, Expr acc, const ImageParam& rows, Expr c, B
   // The plan proved every shift in 1..30 and |acc| + |bias| < 2^31: all of it in 32 bits, twice
   // the lanes per vector. Not in C: gcc leaves the 32-bit form of the requantize loop scalar
   // ("relevant stmt not supported"), which made MobileNetV2's generated C 1.4x slower.
-  if (s.attrs.count("rq_narrow") && backend == Backend::llvm) {
+  if (s.attrs.count("rq_divisor")) {
+    // (acc + bias + φ) / (D · 2^n), or (acc · 2^-n + bias + φ) / D: with the rest r of the integer
+    // numerator, 2r + 2φ against the divisor decides the side of one half (sim/int/requantize.cpp).
+    Expr v = cast<int64_t>(acc), bias = cast<int64_t>(table(1, c)), d = cast<int64_t>(table(3, c));
+    Expr numerator = select(shift >= 1, v + bias, shift_left(v, max(-shift, 0)) + bias);
+    Expr divisor = d << cast<uint64_t>(max(shift, 0));
+    floor = numerator / divisor;  // Halide's signed division rounds down; its remainder is never negative
+    Expr k = divisor - 2 * (numerator % divisor);
+    cmp = select(k >= 2, -1, k == 1, select(phi <= 1, -1, phi == 2, 0, 1), k == 0, select(phi == 0, 0, 1), 1);
+  } else if (s.attrs.count("rq_narrow") && backend == Backend::llvm) {
     std::tie(floor, cmp) = shifted_right(acc + table(1, c), cast<uint32_t>(shift), phi);
   } else {
     // Exact 64-bit arithmetic. n >= 1: floor((v + bias + φ) / 2^n), φ only a sticky bit.

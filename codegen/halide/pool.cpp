@@ -20,6 +20,7 @@ Buffer<int32_t> table(const std::vector<int64_t>& values, const std::string& nam
 
 KernelPipeline pool_pipeline(const KernelSpec& s, Backend backend) {
   const bool average = s.kind == KernelKind::avgpool;
+  const bool sum = s.attrs.count("sum") != 0;  // the window sums Σ(x − z), i32, not divided
   const auto &kernel = s.get_ints("win_kernel"), &out = s.get_ints("win_out");
   const ir::Shape& xs = s.args[0].shape;
   const size_t spatial = xs.size() - 2;
@@ -43,7 +44,7 @@ KernelPipeline pool_pipeline(const KernelSpec& s, Backend backend) {
 
   Expr ey = v.y_or_0(spatial), ez = v.z_or_0(spatial);
   Expr value = reduced(vx, ey, ez, vc, vn);
-  if (average) {
+  if (average && !sum) {
     Buffer<int32_t> c0 = table(s.get_ints("count0"), "count0"), c1 = table(s.get_ints("count1"), "count1"),
                     c2 = table(s.get_ints("count2"), "count2");
     const int64_t shift = s.get_int("shift");

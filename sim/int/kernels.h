@@ -26,7 +26,7 @@ ir::TensorData binary(const ir::Op& op, const ir::TensorData& a, const ir::Tenso
 ir::TensorData clip(const ir::Op& op, const ir::TensorData& x);
 ir::TensorData widen(const ir::Op& op, const ir::TensorData& x);
 
-// layout.cpp: concat, pad, resize, reshape, transpose.
+// layout.cpp: concat, pad, resize, reshape, transpose, slice.
 ir::TensorData layout(const ir::Op& op, const std::vector<const ir::TensorData*>& operands);
 
 // boundary.cpp: float in, float out.

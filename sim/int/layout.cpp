@@ -36,6 +36,7 @@ Array<T> apply(const ir::Op& op, const std::vector<const ir::TensorData*>& opera
     case K::resize: return resize(op, x);
     case K::reshape: return reshape(op, x);
     case K::transpose: return transpose(op, x);
+    case K::slice: return slice(op, x);
     default: throw std::logic_error("integer::layout: not a layout op: " + op.describe());
   }
 }

@@ -66,12 +66,22 @@ ir::TensorData maxpool(const ir::Op& op, const ir::TensorData& x) {
   });
 }
 
-// clamp(R(Σ_window (x − z_x) / (count · 2^shift)) + z_y, qmin, qmax).
+// clamp(R(Σ_window (x − z_x) / (count · 2^shift)) + z_y, qmin, qmax); with an unquantized result,
+// the window sums Σ_window (x − z_x) themselves.
 ir::TensorData avgpool(const ir::Op& op, const ir::TensorData& x) {
+  const int64_t zx = op.inputs[0]->type.quant->zero_points[0];
+  if (!op.outputs[0]->type.quant)
+    return visit_int_dtype(x.dtype(), [&](auto t) {
+      using T = decltype(t);
+      return pool<T>(op, x, [&](const Window& win, const T* xp, int64_t o0, int64_t o1, int64_t o2) {
+        i128 sum = 0;
+        win.for_each_tap(o0, o1, o2, [&](int64_t xi, int64_t) { sum += xp[xi] - zx; });
+        return sum;
+      });
+    });
   const bool count_pads = op.get_int("count_include_pad") != 0;
   const auto rule = *ir::parse_rounding(op.get_string("round"));
   const int64_t shift = op.get_int("shift");
-  const int64_t zx = op.inputs[0]->type.quant->zero_points[0];
   const ir::QuantParams& qy = *op.outputs[0]->type.quant;
   return visit_int_dtype(x.dtype(), [&](auto t) {
     using T = decltype(t);

@@ -2,6 +2,7 @@
 //   v = (acc + bias_c + φ_c) / 2^n          for n = shift_c >= 1
 //   v = acc · 2^-n + bias_c + φ_c           for n <= 0
 //   v = (acc + bias_c) · M_c / 2^(31 + n)   with a multiplier (φ = 0)
+// and, with a divisor D, the first two divided by D as well (an average's count).
 // Each case is brought to "an integer plus φ, shifted right by s >= 0", whose floor and fraction
 // class are exact integer facts; the shared rounding rules (sim/qat/rounding.h) take it from there.
 #include "sim/int/int_types.h"
@@ -44,11 +45,26 @@ Floored shift_right(i128 numerator, int64_t shift, int64_t phi_class) {
   return {floor, {rem < half ? -1 : rem > half || sticky ? 1 : 0, rem != 0 || sticky}};
 }
 
+// floor((numerator + φ) / divisor) and the fraction above it, for any divisor >= 1: with the rest
+// r in [0, divisor), (r + φ) / divisor against one half is 2r + 2φ against divisor, where 2φ is
+// 0, in (0, 1), 1 or in (1, 2) by φ's class.
+Floored divide(i128 numerator, i128 divisor, int64_t phi_class) {
+  i128 floor = numerator / divisor, rem = numerator % divisor;
+  if (rem < 0) {  // C++ division truncates towards zero
+    floor -= 1;
+    rem += divisor;
+  }
+  const i128 k = divisor - 2 * rem;
+  int cmp = k >= 2 ? -1 : k < 0 ? 1 : k == 0 ? (phi_class == 0 ? 0 : 1) : phi_class <= 1 ? -1 : phi_class == 2 ? 0 : 1;
+  return {floor, {cmp, rem != 0 || phi_class != 0}};
+}
+
 i128 shift_left(i128 v, int64_t shift, int64_t max_shift) { return v * (i128{1} << std::min(shift, max_shift)); }
 
 // One channel's parameters.
 struct Channel {
   int64_t shift = 0, bias = 0, phi_class = 0, multiplier = 0;  // multiplier 0: none
+  int64_t divisor = 1;
 };
 
 // An attribute list has one entry for all channels, or one per channel.
@@ -67,6 +83,7 @@ std::vector<Channel> channels_of(const ir::Op& op, const ir::TensorData* bias, i
     if (op.has("bias_frac")) ch.phi_class = entry(op, "bias_frac", c);
     if (op.has("multiplier")) ch.multiplier = entry(op, "multiplier", c);
     if (bias) ch.bias = bias->int_at(c);
+    if (op.has("divisor")) ch.divisor = op.get_int("divisor");
     if (ch.multiplier != 0 && ch.phi_class != 0)
       fail("{}: the multiplier path takes no bias fraction (bias_frac must be 0)", op.describe());
   }
@@ -78,6 +95,10 @@ Floored scaled(int64_t acc, const Channel& ch) {
     const i128 product = (i128{acc} + ch.bias) * ch.multiplier;  // < 2^65 · 2^31
     const int64_t s = 31 + ch.shift;
     return s >= 0 ? shift_right(product, s, 0) : shift_right(shift_left(product, -s, kMaxMultiplierLeftShift), 0, 0);
+  }
+  if (ch.divisor > 1) {  // the IR verifier keeps shift <= 62 here: the divisor stays below 2^93
+    const i128 numerator = ch.shift >= 1 ? i128{acc} + ch.bias : shift_left(acc, -ch.shift, kMaxLeftShift) + ch.bias;
+    return divide(numerator, i128{ch.divisor} << std::max<int64_t>(ch.shift, 0), ch.phi_class);
   }
   if (ch.shift >= 1) return shift_right(i128{acc} + ch.bias, ch.shift, ch.phi_class);
   return shift_right(shift_left(acc, -ch.shift, kMaxLeftShift) + ch.bias, 0, ch.phi_class);

@@ -111,7 +111,8 @@ class Simulation {
       case K::pad:
       case K::resize:
       case K::reshape:
-      case K::transpose: {
+      case K::transpose:
+      case K::slice: {
         std::vector<const ir::TensorData*> operands;
         for (size_t i = 0; i < op.inputs.size(); ++i) operands.push_back(&operand(op, i));
         return integer::layout(op, operands);

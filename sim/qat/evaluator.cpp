@@ -173,6 +173,7 @@ class Evaluation {
       case K::resize: return unary([&](auto, const auto& x) { return resize(op, x); });
       case K::reshape: return unary([&](auto, const auto& x) { return reshape(op, x); });
       case K::transpose: return unary([&](auto, const auto& x) { return transpose(op, x); });
+      case K::slice: return unary([&](auto, const auto& x) { return slice(op, x); });
       case K::quantize: return quantize<A>(op, operand<A>(op, 0), options_);
       case K::dequantize: return dequantize<A>(op, operand<IntArith>(op, 0));
       case K::requantize:

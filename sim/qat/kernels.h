@@ -62,5 +62,7 @@ template <class T>
 Array<T> reshape(const ir::Op& op, const Array<T>& x);
 template <class T>
 Array<T> transpose(const ir::Op& op, const Array<T>& x);
+template <class T>
+Array<T> slice(const ir::Op& op, const Array<T>& x);
 
 }  // namespace qatc::sim

@@ -91,6 +91,12 @@ std::vector<std::vector<int64_t>> axis_sources(const ir::Op& op, const ir::Shape
       source[d] = pad_source(op, op.get_string("mode"), in[d], pads[d], in[d] + pads[d] + pads[d + rank]);
     return source;
   }
+  if (op.kind == ir::OpKind::slice) {  // axis d reads starts[d], starts[d] + steps[d], ...
+    const auto &starts = op.get_ints("starts"), &steps = op.get_ints("steps"), &shape = op.get_ints("shape");
+    for (size_t d = 0; d < rank; ++d)
+      for (int64_t i = 0; i < shape[d]; ++i) source[d].push_back(starts[d] + i * steps[d]);
+    return source;
+  }
   const auto& sizes = op.get_ints("sizes");
   const auto& scales = op.get_floats("scales");
   const std::string& coordinates = op.get_string("coordinate_transformation_mode");
@@ -157,12 +163,18 @@ Array<T> transpose(const ir::Op& op, const Array<T>& x) {
   return y;
 }
 
+template <class T>
+Array<T> slice(const ir::Op& op, const Array<T>& x) {
+  return gather_axes(x, op.get_ints("shape"), axis_sources(op, x.shape), T{});
+}
+
 #define QATC_INSTANTIATE(T)                                                              \
   template Array<T> concat<T>(const ir::Op&, const std::vector<const Array<T>*>&);      \
   template Array<T> pad<T>(const ir::Op&, const Array<T>&, const T&);                   \
   template Array<T> resize<T>(const ir::Op&, const Array<T>&);                          \
   template Array<T> reshape<T>(const ir::Op&, const Array<T>&);                         \
-  template Array<T> transpose<T>(const ir::Op&, const Array<T>&);
+  template Array<T> transpose<T>(const ir::Op&, const Array<T>&);                       \
+  template Array<T> slice<T>(const ir::Op&, const Array<T>&);
 QATC_INSTANTIATE(float)
 QATC_INSTANTIATE(Exact)
 QATC_INSTANTIATE(int64_t)

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 
 using namespace qatc;
@@ -133,6 +134,38 @@ TEST_CASE("requantize with n <= 0: the bias fraction class decides the rounding"
       CHECK(requantize({5, -5}, rule, "shift = [-1]" + frac, -4) == want.at(rule)[cls]);
       CHECK(requantize({10, -10}, rule, "shift = [0]" + frac, -4) == want.at(rule)[cls]);
     }
+}
+
+TEST_CASE("requantize with a divisor rounds (acc + bias + φ) / (D · 2^n) and (acc · 2^-n + bias + φ) / D exactly") {
+  // Reference: φ stands for 0, 1/4, 1/2, 3/4 (one of each class), so 4 · value is P / Q with integers
+  // P = 4 · numerator + 4φ and Q = 4 · D · 2^max(n, 0); its floor and remainder decide every rule.
+  auto reference = [](const std::string& rule, int64_t acc, int64_t bias, int cls, int64_t d, int64_t n) {
+    const int64_t numerator = n >= 1 ? acc + bias : acc * (int64_t{1} << -n) + bias;
+    const int64_t p = 4 * numerator + cls, q = 4 * d * (int64_t{1} << std::max<int64_t>(n, 0));
+    int64_t floor = p / q, rem = p % q;
+    if (rem < 0) --floor, rem += q;
+    const bool up = rule == "floor"       ? false
+                    : 2 * rem > q         ? true
+                    : 2 * rem < q         ? false
+                    : rule == "half_up"   ? true
+                    : rule == "half_away" ? floor >= 0
+                                          : floor % 2 != 0;
+    return std::clamp<int64_t>(floor + (up ? 1 : 0), -128, 127);
+  };
+  std::vector<int32_t> acc;
+  for (int32_t a = -300; a <= 300; ++a) acc.push_back(a);
+  for (const std::string& rule : kRules)
+    for (int64_t d : {3, 9, 49})
+      for (int64_t n : {-1, 0, 1, 3})
+        for (int cls = 0; cls < 4; ++cls) {
+          // With n >= 1 only φ > 0 matters; a class stands for its representative either way.
+          INFO(rule << " D " << d << " n " << n << " class " << cls);
+          const int bias = -7;
+          std::vector<int64_t> want;
+          for (int32_t a : acc) want.push_back(reference(rule, a, bias, n >= 1 && cls > 0 ? 1 : cls, d, n));
+          const std::string attrs = fmt::format("shift = [{}], divisor = {}, bias_frac = [{}]", n, d, cls);
+          CHECK(requantize(acc, rule, attrs, bias) == want);
+        }
 }
 
 TEST_CASE("requantize applies per-channel shifts and biases along axis 1 and along the last axis") {
