@@ -268,6 +268,13 @@ bool is_boundary(const ir::Graph& g, const ir::Op& op) {
 }
 
 void require_integer_only(const ir::Graph& g) {
+  // First a product QAT left unquantized (FX leaves a first layer whose input no qconfig covers in
+  // float): named with its input, rather than as the weight's dequantize that feeds it.
+  for (const ir::Op* op : g.ops())
+    if ((op->kind == ir::OpKind::conv || op->kind == ir::OpKind::matmul) && ir::is_float(op->inputs[0]->type.dtype))
+      fail("{}: its input '{}' is a float tensor no quantizer rounds, so the layer is not quantized and has no "
+           "integer form (quantize its input in the QAT model)",
+           op->describe(), op->inputs[0]->name);
   for (const ir::Op* op : g.ops()) {
     if (is_boundary(g, *op)) continue;
     for (const ir::Value* v : op->inputs)

@@ -534,9 +534,20 @@ def build_qat_model(cls, seed):
     tq.fuse_modules_qat(model, model.fuse_list, inplace=True)
     model.set_qconfigs()
     tq.prepare_qat(model, inplace=True)
+    train_qat(model, teacher, batch_shape, gen)
 
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
-    for _ in range(TRAIN_STEPS):
+    model.apply(tq.disable_observer)
+    model.eval()
+    return model
+
+
+def train_qat(model, teacher, batch_shape, gen, steps=None, lr=None):
+    """QAT proper: `steps` (default TRAIN_STEPS) SGD steps (learning rate `lr`, default LR) in train
+    mode on random inputs, MSE towards the teacher's output; weights, observers and BatchNorm
+    running statistics all move."""
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=LR if lr is None else lr, momentum=0.9)
+    for _ in range(TRAIN_STEPS if steps is None else steps):
         x = make_input(batch_shape, gen)
         with torch.no_grad():
             target = teacher(x)
@@ -544,10 +555,6 @@ def build_qat_model(cls, seed):
         loss = nn.functional.mse_loss(model(x), target)
         loss.backward()
         opt.step()       # BatchNorm running statistics are updated by the train-mode forwards
-
-    model.apply(tq.disable_observer)
-    model.eval()
-    return model
 
 
 def forward_quantizing_by_division(model, x):

@@ -59,6 +59,10 @@ const std::vector<std::string> kSupported = {
     "test_reshape_extended_dims", "test_reshape_negative_dim", "test_reshape_negative_extended_dims",
     "test_reshape_one_dim", "test_reshape_reduced_dims", "test_reshape_reordered_all_dims",
     "test_reshape_reordered_last_dims", "test_reshape_zero_and_negative_dim", "test_reshape_zero_dim",
+    "test_shape", "test_shape_clip_end", "test_shape_clip_start", "test_shape_end_1", "test_shape_end_negative_1",
+    "test_shape_example", "test_shape_start_1", "test_shape_start_1_end_2", "test_shape_start_1_end_negative_1",
+    "test_shape_start_negative_1", "test_slice", "test_slice_default_axes", "test_slice_default_steps",
+    "test_slice_end_out_of_bounds", "test_slice_neg", "test_slice_neg_steps", "test_slice_negative_axes",
     "test_resize_downsample_scales_nearest", "test_resize_downsample_sizes_nearest",
     "test_resize_downsample_sizes_nearest_tf_half_pixel_for_nn", "test_resize_upsample_scales_nearest",
     "test_resize_upsample_sizes_nearest", "test_resize_upsample_sizes_nearest_ceil_half_pixel",
@@ -72,8 +76,22 @@ const std::vector<std::string> kSupported = {
     "test_unsqueeze_unsorted_axes", "test_upsample_nearest",
 };
 
+// Shape arithmetic (Gather, ConstantOfShape, Range, Expand, Cast): qatc computes these on constants
+// only, so with every input frozen the whole graph is a constant, which must equal the expected
+// outputs exactly. On computed tensors they are refused (kRefused).
+const std::vector<std::string> kShapeArithmetic = {
+    "test_gather_0", "test_gather_1", "test_gather_2d_indices", "test_gather_negative_indices",
+    "test_constantofshape_float_ones", "test_constantofshape_int_zeros", "test_range_int32_type_negative_delta",
+    "test_expand_dim_changed", "test_expand_dim_unchanged", "test_cast_FLOAT_to_DOUBLE",
+};
+
 // Tests of supported op types that use something qatc refuses on purpose, with the reason.
 const std::vector<std::pair<std::string, std::string>> kRefused = {
+    {"test_gather_0", "gathering from a computed tensor"},
+    {"test_constantofshape_int_zeros", "must be a constant"},
+    {"test_range_float_type_positive_delta", "must be a constant"},
+    {"test_expand_dim_changed", "must be a constant"},
+    {"test_cast_FLOAT_to_DOUBLE", "casting the computed tensor"},
     {"test_add_uint8", "arithmetic on the u8 tensor"},
     {"test_sub_uint8", "arithmetic on the u8 tensor"},
     {"test_mul_uint8", "arithmetic on the u8 tensor"},
@@ -125,17 +143,19 @@ bool matches(const ir::TensorData& got, const ir::TensorData& want, bool exact) 
 // simulator (lowered with --allow-non-pot: the QOperator tests' scales are not powers of two).
 enum class Engine { qat_float32, qat_exact, int_sim };
 
-// Imports and evaluates one node test; returns "" on success, else what went wrong.
-std::string run_node_test(const fs::path& test, Engine engine) {
+// Imports and evaluates one node test; returns "" on success, else what went wrong. Node tests
+// feed parameters (scales, shapes, axes, weights) as inputs: all but the first are frozen into
+// constants, or all of them for shape arithmetic, which qatc evaluates while reading the graph.
+std::string run_node_test(const fs::path& test, Engine engine, bool freeze_all = false) {
   for (const auto& set : data_sets(test)) {
     auto inputs = read_numbered(set, "input_");
     auto expected = read_numbered(set, "output_");
-    // Node tests feed parameters (scales, shapes, axes, weights) as inputs: freeze all but the first.
     frontend::ImportOptions options;
-    for (size_t i = 1; i < inputs.size(); ++i) options.frozen_inputs[inputs[i].name] = inputs[i].data;
+    const size_t first_frozen = freeze_all ? 0 : 1;
+    for (size_t i = first_frozen; i < inputs.size(); ++i) options.frozen_inputs[inputs[i].name] = inputs[i].data;
     auto model = frontend::import_onnx((test / "model.onnx").string(), options);
     std::vector<ir::TensorData> runtime;
-    if (!inputs.empty()) runtime.push_back(inputs[0].data);
+    if (!inputs.empty() && !freeze_all) runtime.push_back(inputs[0].data);
     std::vector<ir::TensorData> outputs;
     if (engine == Engine::int_sim) {
       passes::lower(model.graph, {.allow_non_pot = true});
@@ -161,6 +181,19 @@ TEST_CASE("ONNX backend node tests of supported ops pass") {
     std::string failure;
     try {
       failure = run_node_test(kNodeTests / name, Engine::qat_float32);
+    } catch (const Error& e) {
+      failure = e.what();
+    }
+    CHECK(failure == "");
+  }
+}
+
+TEST_CASE("ONNX node tests of shape arithmetic fold to their expected outputs") {
+  for (const auto& name : kShapeArithmetic) {
+    INFO(name);
+    std::string failure;
+    try {
+      failure = run_node_test(kNodeTests / name, Engine::qat_exact, true);
     } catch (const Error& e) {
       failure = e.what();
     }
