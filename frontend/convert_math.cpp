@@ -1,5 +1,6 @@
 // Products, normalization, elementwise arithmetic and activations.
 #include "frontend/converters.h"
+#include "ir/limits.h"
 
 #include <algorithm>
 #include <limits>
@@ -32,6 +33,7 @@ void fold_integer_constants(ImportContext& ctx, ir::OpKind kind, const ir::Tenso
     for (size_t d = 0; d < rank; ++d) f = f * dim(s, d) + (dim(s, d) == 1 ? 0 : index[d]);
     return f;
   };
+  ir::checked_num_elements(shape, a.dtype(), "the result of " + ctx.describe_node());
   ir::TensorData out(a.dtype(), shape);
   std::vector<int64_t> index(rank, 0);
   for (int64_t i = 0; i < out.size(); ++i) {
