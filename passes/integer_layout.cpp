@@ -148,6 +148,28 @@ bool remove_requantize_identity(ir::Graph& g, ir::Op* quantize) {
   return true;
 }
 
+// quantize(m(t)) -> m(quantize(t)) for a reshape, transpose or slice m of a computed float t (MCT's
+// GlobalAveragePool -> Flatten -> quantizer): a per-tensor quantize rounds each element on its own,
+// so it commutes with any op that only moves elements. The quantize then meets t's producer, where
+// the lowering finds it; the moved op keeps the quantize's name.
+bool sink_below_quantize(ir::Graph& g, ir::Op* quantize) {
+  const ir::Value* moved = quantize->inputs[0];
+  ir::Op* m = moved->producer;
+  const ir::QuantParams& q = *quantize->outputs[0]->type.quant;
+  if (!m || (m->kind != K::reshape && m->kind != K::transpose && m->kind != K::slice) || q.per_axis() ||
+      g.users(moved).size() != 1 || g.is_output(moved))
+    return false;
+  ir::Value* t = m->inputs[0];
+  if (t->is_constant() || dequantize_producer(t) || !ir::is_float(t->type.dtype)) return false;
+  const ir::TensorType at_t{quantize->outputs[0]->type.dtype, t->type.shape, q};
+  ir::Op* early = g.add_op(K::quantize, {t}, {{g.unique_name(t->name + ".q"), at_t}}, quantize->attrs, quantize->name);
+  ir::Op* after = g.add_op(m->kind, {early->outputs[0]}, {{g.unique_name(moved->name + ".q"), quantize->outputs[0]->type}},
+                           m->attrs, m->name);
+  replace_op_result(g, quantize, after->outputs[0]);
+  erase_if_unused(g, m);
+  return true;
+}
+
 }  // namespace
 
 void integer_layout(ir::Graph& g, const PassOptions&) {
@@ -156,7 +178,7 @@ void integer_layout(ir::Graph& g, const PassOptions&) {
     // A rewrite erases only the op it visits and dequantizes before it, and appends new ops, which
     // the next sweep sees: the op list stays valid to walk.
     for (ir::Op* op : g.ops()) {
-      if (op->kind == K::quantize) changed |= remove_requantize_identity(g, op);
+      if (op->kind == K::quantize) changed |= remove_requantize_identity(g, op) || sink_below_quantize(g, op);
       else if (ir::is_float(op->outputs[0]->type.dtype)) changed |= move_onto_integers(g, op);
     }
     g.sort_topologically();
