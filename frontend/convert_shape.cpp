@@ -110,7 +110,8 @@ void convert_shape(ImportContext& ctx) {
 
 void convert_gather(ImportContext& ctx) {
   const ir::TensorData* data = ctx.constant_input(0);
-  if (!data) ctx.refuse("gathering from a computed tensor ('{}') is not supported", ctx.node().input(0));
+  // ctx.input refuses a missing operand by name (the node may have no inputs at all).
+  if (!data) ctx.refuse("gathering from a computed tensor ('{}') is not supported", ctx.input(0)->name);
   const std::vector<int64_t> indices = ctx.constant_ints(1, "indices");
   const ir::Shape& index_shape = ctx.require_constant(1, "indices").shape();
   const ir::Shape& ds = data->shape();
