@@ -1,8 +1,6 @@
 // Products, normalization, elementwise arithmetic and activations.
 #include "frontend/converters.h"
-#include "ir/limits.h"
 
-#include <algorithm>
 #include <limits>
 
 namespace qatc::frontend {
@@ -14,53 +12,11 @@ ir::Value* float_scalar(ImportContext& ctx, const std::string& suffix, double v)
   return ctx.add_constant(suffix, ir::TensorData::from<float>({}, std::span<const float>(&f, 1)));
 }
 
-// Shape arithmetic (`x.size(1) // groups`): integer constants, computed here in 128 bits. ONNX's
-// integer ops wrap around and its integer Div truncates; a result that would wrap is refused.
-void fold_integer_constants(ImportContext& ctx, ir::OpKind kind, const ir::TensorData& a, const ir::TensorData& b) {
-  if (a.dtype() != b.dtype()) ctx.refuse("its operands are {} and {}", ir::dtype_name(a.dtype()), ir::dtype_name(b.dtype()));
-  const ir::Shape &as = a.shape(), &bs = b.shape();
-  const size_t rank = std::max(as.size(), bs.size());
-  auto dim = [&](const ir::Shape& s, size_t d) { return d + s.size() >= rank ? s[d + s.size() - rank] : int64_t{1}; };
-  ir::Shape shape(rank);
-  for (size_t d = 0; d < rank; ++d) {
-    if (dim(as, d) != dim(bs, d) && dim(as, d) != 1 && dim(bs, d) != 1)
-      ctx.refuse("operand shapes [{}] and [{}] do not broadcast", fmt::join(as, ","), fmt::join(bs, ","));
-    shape[d] = dim(as, d) == 1 ? dim(bs, d) : dim(as, d);
-  }
-  // The flat index into an operand of the result element with multi-index `index`.
-  auto source = [&](const ir::Shape& s, const std::vector<int64_t>& index) {
-    int64_t f = 0;
-    for (size_t d = 0; d < rank; ++d) f = f * dim(s, d) + (dim(s, d) == 1 ? 0 : index[d]);
-    return f;
-  };
-  ir::checked_num_elements(shape, a.dtype(), "the result of " + ctx.describe_node());
-  ir::TensorData out(a.dtype(), shape);
-  std::vector<int64_t> index(rank, 0);
-  for (int64_t i = 0; i < out.size(); ++i) {
-    for (int64_t rest = i, d = static_cast<int64_t>(rank) - 1; d >= 0; --d) {
-      index[d] = rest % shape[d];
-      rest /= shape[d];
-    }
-    const __int128 x = a.int_at(source(as, index)), y = b.int_at(source(bs, index));
-    if (kind == ir::OpKind::div && y == 0) ctx.refuse("integer division by zero");
-    const __int128 r = kind == ir::OpKind::add ? x + y : kind == ir::OpKind::sub ? x - y : kind == ir::OpKind::mul ? x * y : x / y;
-    ir::visit_dtype(a.dtype(), [&](auto t) {
-      using T = decltype(t);
-      if constexpr (std::is_integral_v<T>) {
-        if (r < std::numeric_limits<T>::min() || r > std::numeric_limits<T>::max())
-          ctx.refuse("element {} overflows {} (ONNX would wrap it around)", i, ir::dtype_name(a.dtype()));
-        out.as<T>()[i] = static_cast<T>(r);
-      }
-    });
-  }
-  ctx.bind_constant_output(std::move(out));
-}
-
 // Integer elementwise arithmetic in ONNX wraps around; the IR's integer ops never do, so refuse.
 void convert_binary(ImportContext& ctx, ir::OpKind kind) {
   const ir::TensorData *ca = ctx.constant_input(0), *cb = ctx.constant_input(1);
   if (ca && cb && ir::is_integer(ca->dtype()) && ir::is_integer(cb->dtype()))
-    return fold_integer_constants(ctx, kind, *ca, *cb);
+    return fold_integer_arithmetic(ctx, kind, *ca, *cb);
   ir::Value* a = ctx.input(0);
   ir::Value* b = ctx.input(1);
   for (ir::Value* v : {a, b})

@@ -1,5 +1,5 @@
 // Shape arithmetic: what exporters write for `x.size()`, `torch.chunk` and friends (Shape, Gather,
-// ConstantOfShape, Cast, Range, Expand, Slice on constants). Shapes are static in qatc, so each of
+// ConstantOfShape, Cast, Range, Expand, Slice, and integer Add/Sub/Mul/Div on constants). Shapes are static in qatc, so each of
 // these is a constant as soon as its operands are, and is evaluated here, while the graph is read;
 // later nodes (a Reshape's target shape, a DequantizeLinear's zero point) read the result as data.
 // On a computed tensor only what moves integers exactly is accepted: a Cast to the tensor's own
@@ -8,30 +8,24 @@
 #include "frontend/converters.h"
 #include "frontend/tensor_proto.h"
 #include "ir/limits.h"
+#include "sim/qat/strided.h"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <utility>
 
 namespace qatc::frontend {
 
 namespace {
-
-size_t element_bytes(const ir::TensorData& d) { return ir::byte_size(d.dtype()); }
-
-// Row-major strides, in elements.
-std::vector<int64_t> strides_of(const ir::Shape& s) {
-  std::vector<int64_t> st(s.size(), 1);
-  for (size_t i = s.size(); i-- > 1;) st[i - 1] = st[i] * s[i];
-  return st;
-}
 
 // out[i] = in[source(i)] for every element i of a tensor of `shape`, element bytes copied.
 template <typename Source>
 ir::TensorData gathered(const ImportContext& ctx, const ir::TensorData& in, const ir::Shape& shape, Source source) {
   ir::checked_num_elements(shape, in.dtype(), "the result of " + ctx.describe_node());
   ir::TensorData out(in.dtype(), shape);
-  const size_t bytes = element_bytes(in);
-  const std::vector<int64_t> strides = strides_of(shape);
+  const size_t bytes = ir::byte_size(in.dtype());
+  const std::vector<int64_t> strides = sim::strides_of(shape);
   std::vector<int64_t> index(shape.size(), 0);
   for (int64_t i = 0; i < out.size(); ++i) {
     int64_t rest = i;
@@ -44,19 +38,35 @@ ir::TensorData gathered(const ImportContext& ctx, const ir::TensorData& in, cons
   return out;
 }
 
+// The numpy broadcast of shapes a and b, or nullopt where they do not broadcast.
+std::optional<ir::Shape> broadcast(const ir::Shape& a, const ir::Shape& b) {
+  const size_t rank = std::max(a.size(), b.size());
+  auto dim = [&](const ir::Shape& s, size_t d) { return d + s.size() >= rank ? s[d + s.size() - rank] : int64_t{1}; };
+  ir::Shape shape(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    if (dim(a, d) != dim(b, d) && dim(a, d) != 1 && dim(b, d) != 1) return std::nullopt;
+    shape[d] = dim(a, d) == 1 ? dim(b, d) : dim(a, d);
+  }
+  return shape;
+}
+
+// `in` repeated along its broadcast axes to `shape`, element bytes copied.
+ir::TensorData broadcast_to(const ImportContext& ctx, const ir::TensorData& in, const ir::Shape& shape) {
+  ir::checked_num_elements(shape, in.dtype(), "the result of " + ctx.describe_node());
+  ir::TensorData out(in.dtype(), shape);
+  const size_t bytes = ir::byte_size(in.dtype());
+  const std::vector<int64_t> strides = sim::broadcast_strides(in.shape(), shape);
+  sim::for_each_strided<1>(shape, {&strides}, [&](int64_t i, const std::array<int64_t, 1>& at) {
+    std::memcpy(out.mutable_bytes().data() + i * bytes, in.bytes().data() + at[0] * bytes, bytes);
+  });
+  return out;
+}
+
 // The flat index of `index` in a tensor of `shape`.
 int64_t flat(const std::vector<int64_t>& index, const ir::Shape& shape) {
   int64_t f = 0;
   for (size_t d = 0; d < shape.size(); ++d) f = f * shape[d] + index[d];
   return f;
-}
-
-// An integer element converted to `to`, or nullopt where `to` cannot hold it exactly.
-std::optional<double> int_as_float(int64_t v, ir::DType to) {
-  const double d = static_cast<double>(v);
-  if (static_cast<int64_t>(d) != v || (d == 0x1p63)) return std::nullopt;
-  if (to == ir::DType::f32 && static_cast<double>(static_cast<float>(d)) != d) return std::nullopt;
-  return d;
 }
 
 ir::TensorData cast_constant(const ImportContext& ctx, const ir::TensorData& in, ir::DType to) {
@@ -65,151 +75,37 @@ ir::TensorData cast_constant(const ImportContext& ctx, const ir::TensorData& in,
     using T = decltype(t);
     auto dst = out.as<T>();
     for (int64_t i = 0; i < in.size(); ++i) {
-      if constexpr (std::is_floating_point_v<T>) {
-        if (ir::is_float(in.dtype())) {
-          const double v = in.float_at(i);
-          if (std::isfinite(v) && std::fabs(v) > static_cast<double>(std::numeric_limits<T>::max()))
-            ctx.refuse("element {} ({}) is beyond {}", i, v, ir::dtype_name(to));
-          if (static_cast<double>(static_cast<T>(v)) != v && !std::isnan(v))
-            ctx.refuse("element {} ({}) is not exactly a {}: the cast would round it", i, v, ir::dtype_name(to));
-          dst[i] = static_cast<T>(v);
-        } else {
-          auto v = int_as_float(in.int_at(i), to);
-          if (!v) ctx.refuse("element {} ({}) is not exactly a {}", i, in.int_at(i), ir::dtype_name(to));
-          dst[i] = static_cast<T>(*v);
-        }
-      } else {
-        // ONNX: a float cast to an integer type drops its fraction (rounds toward zero).
-        double v = ir::is_float(in.dtype()) ? std::trunc(in.float_at(i)) : 0.0;
-        const bool from_float = ir::is_float(in.dtype());
-        if (from_float && !(v >= static_cast<double>(std::numeric_limits<T>::min()) &&
-                            v <= static_cast<double>(std::numeric_limits<T>::max())))
-          ctx.refuse("element {} ({}) is beyond {}", i, in.float_at(i), ir::dtype_name(to));
-        const int64_t n = from_float ? static_cast<int64_t>(v) : in.int_at(i);
-        if (!from_float && (n < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
-                            (n > 0 && static_cast<uint64_t>(n) > static_cast<uint64_t>(std::numeric_limits<T>::max()))))
+      if (!ir::is_float(in.dtype())) {
+        // Integers, exactly or not at all (2^63 is not an int64: compared before any conversion).
+        const int64_t n = in.int_at(i);
+        if constexpr (std::is_floating_point_v<T>) {
+          const double d = static_cast<double>(n);
+          if (!(d < 0x1p63 && static_cast<int64_t>(d) == n && static_cast<double>(static_cast<T>(d)) == d))
+            ctx.refuse("element {} ({}) is not exactly a {}", i, n, ir::dtype_name(to));
+        } else if (!std::in_range<T>(n)) {
           ctx.refuse("element {} ({}) is beyond {}", i, n, ir::dtype_name(to));
+        }
         dst[i] = static_cast<T>(n);
+      } else if constexpr (std::is_floating_point_v<T>) {
+        const double v = in.float_at(i);
+        if (std::isfinite(v) && std::fabs(v) > static_cast<double>(std::numeric_limits<T>::max()))
+          ctx.refuse("element {} ({}) is beyond {}", i, v, ir::dtype_name(to));
+        if (static_cast<double>(static_cast<T>(v)) != v && !std::isnan(v))
+          ctx.refuse("element {} ({}) is not exactly a {}: the cast would round it", i, v, ir::dtype_name(to));
+        dst[i] = static_cast<T>(v);
+      } else {
+        // ONNX: a float cast to an integer type drops its fraction (rounds toward zero). The upper
+        // bound max + 1 is a power of two, exact in a double.
+        const double v = std::trunc(in.float_at(i));
+        if (!(v >= static_cast<double>(std::numeric_limits<T>::min()) &&
+              v < static_cast<double>(std::numeric_limits<T>::max()) + 1.0))
+          ctx.refuse("element {} ({}) is beyond {}", i, in.float_at(i), ir::dtype_name(to));
+        dst[i] = static_cast<T>(v);
       }
     }
   });
   return out;
 }
-
-}  // namespace
-
-void convert_shape(ImportContext& ctx) {
-  const ir::Shape& s = ctx.input(0)->type.shape;
-  const int64_t rank = static_cast<int64_t>(s.size());
-  // Opset 15's start/end select a range of dimensions, clamped like Slice.
-  auto clamp_dim = [&](int64_t d) { return std::clamp(d < 0 ? d + rank : d, int64_t{0}, rank); };
-  const int64_t start = clamp_dim(ctx.attr_int("start", 0)), end = clamp_dim(ctx.attr_int("end", rank));
-  std::vector<int64_t> dims(s.begin() + start, s.begin() + std::max(start, end));
-  ctx.bind_constant_output(ir::TensorData::from<int64_t>({static_cast<int64_t>(dims.size())}, dims));
-}
-
-void convert_gather(ImportContext& ctx) {
-  const ir::TensorData* data = ctx.constant_input(0);
-  // ctx.input refuses a missing operand by name (the node may have no inputs at all).
-  if (!data) ctx.refuse("gathering from a computed tensor ('{}') is not supported", ctx.input(0)->name);
-  const std::vector<int64_t> indices = ctx.constant_ints(1, "indices");
-  const ir::Shape& index_shape = ctx.require_constant(1, "indices").shape();
-  const ir::Shape& ds = data->shape();
-  if (ds.empty()) ctx.refuse("cannot gather from a scalar");
-  const int64_t axis = normalize_axis(ctx, ctx.attr_int("axis", 0), ds.size());
-  for (int64_t i : indices)
-    if (i < -ds[axis] || i >= ds[axis]) ctx.refuse("index {} is out of range for axis {} of size {}", i, axis, ds[axis]);
-  ir::Shape shape(ds.begin(), ds.begin() + axis);
-  shape.insert(shape.end(), index_shape.begin(), index_shape.end());
-  shape.insert(shape.end(), ds.begin() + axis + 1, ds.end());
-  const size_t k = index_shape.size();
-  ctx.bind_constant_output(gathered(ctx, *data, shape, [&](const std::vector<int64_t>& out) {
-    std::vector<int64_t> in(out.begin(), out.begin() + axis);
-    std::vector<int64_t> which(out.begin() + axis, out.begin() + axis + static_cast<int64_t>(k));
-    int64_t i = indices[static_cast<size_t>(flat(which, index_shape))];
-    in.push_back(i < 0 ? i + ds[axis] : i);
-    in.insert(in.end(), out.begin() + axis + static_cast<int64_t>(k), out.end());
-    return flat(in, ds);
-  }));
-}
-
-void convert_constant_of_shape(ImportContext& ctx) {
-  const std::vector<int64_t> shape = ctx.constant_ints(0, "shape");
-  for (int64_t d : shape)
-    if (d < 0) ctx.refuse("dimension {} is negative", d);
-  ir::TensorData value = ir::TensorData::from<float>({1}, std::vector<float>{0.0f});
-  if (const auto* a = ctx.attr("value")) {
-    if (a->type() != onnx::AttributeProto::TENSOR) ctx.refuse("attribute 'value' must be a tensor");
-    value = tensor_from_proto(a->t());
-    if (value.size() != 1) ctx.refuse("attribute 'value' must hold one element, not {}", value.size());
-  }
-  ir::checked_num_elements(shape, value.dtype(), "the result of " + ctx.describe_node());
-  ctx.bind_constant_output(gathered(ctx, value, shape, [](const std::vector<int64_t>&) { return int64_t{0}; }));
-}
-
-void convert_cast(ImportContext& ctx) {
-  const ir::DType to = dtype_from_onnx(static_cast<int>(ctx.attr_int("to", 0)), ctx.describe_node() + ": attribute 'to'");
-  if (const ir::TensorData* c = ctx.constant_input(0)) return ctx.bind_constant_output(cast_constant(ctx, *c, to));
-  ir::Value* x = ctx.input(0);
-  if (x->type.dtype != to)
-    ctx.refuse("casting the computed tensor '{}' from {} to {} is not supported", x->name, ir::dtype_name(x->type.dtype),
-               ir::dtype_name(to));
-  ctx.alias_output(x);
-}
-
-void convert_range(ImportContext& ctx) {
-  const ir::TensorData& start = ctx.require_constant(0, "start");
-  const ir::TensorData& limit = ctx.require_constant(1, "limit");
-  const ir::TensorData& delta = ctx.require_constant(2, "delta");
-  if (start.size() != 1 || limit.size() != 1 || delta.size() != 1) ctx.refuse("start, limit and delta must be scalars");
-  if (ir::is_float(start.dtype())) ctx.refuse("a float Range is not supported (its elements would be rounded)");
-  const int64_t s = start.int_at(0), l = limit.int_at(0), d = delta.int_at(0);
-  if (d == 0) ctx.refuse("delta is 0");
-  // ceil((limit - start) / delta) elements, in 128 bits: the difference of two int64 may not fit one.
-  const __int128 span = static_cast<__int128>(l) - s;
-  __int128 n = span / d + ((span % d != 0) && ((span > 0) == (d > 0)) ? 1 : 0);
-  if (n < 0) n = 0;
-  ir::checked_num_elements({static_cast<int64_t>(std::min<__int128>(n, INT64_MAX))}, ir::DType::i64,
-                           "the result of " + ctx.describe_node());
-  std::vector<int64_t> v;
-  for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) v.push_back(s + i * d);
-  ctx.bind_constant_output(cast_constant(ctx, ir::TensorData::from<int64_t>({static_cast<int64_t>(v.size())}, v),
-                                         start.dtype()));
-}
-
-void convert_expand(ImportContext& ctx) {
-  const ir::TensorData* data = ctx.constant_input(0);
-  const std::vector<int64_t> target = ctx.constant_ints(1, "shape");
-  ir::Value* x = data ? nullptr : ctx.input(0);
-  const ir::Shape& xs = data ? data->shape() : x->type.shape;
-  // Numpy broadcasting of the operand's shape and the target shape.
-  const size_t rank = std::max(xs.size(), target.size());
-  ir::Shape shape(rank);
-  for (size_t i = 0; i < rank; ++i) {
-    const int64_t a = i + xs.size() >= rank ? xs[i + xs.size() - rank] : 1;
-    const int64_t b = i + target.size() >= rank ? target[i + target.size() - rank] : 1;
-    if (a != b && a != 1 && b != 1) ctx.refuse("cannot expand [{}] to [{}]", fmt::join(xs, ","), fmt::join(target, ","));
-    if (b < 0) ctx.refuse("dimension {} of the target shape is negative", b);
-    shape[i] = a == 1 ? b : a;
-  }
-  if (!data) {
-    if (ir::num_elements(shape) != ir::num_elements(xs))
-      ctx.refuse("expanding the computed tensor '{}' (copying its elements) is not supported", x->name);
-    ctx.emit(ir::OpKind::reshape, {x}, {{"shape", std::vector<int64_t>(shape.begin(), shape.end())}});
-    return;
-  }
-  ctx.bind_constant_output(gathered(ctx, *data, shape, [&](const std::vector<int64_t>& out) {
-    std::vector<int64_t> in(xs.size());
-    for (size_t d = 0; d < xs.size(); ++d) in[d] = xs[d] == 1 ? 0 : out[d + rank - xs.size()];
-    return flat(in, xs);
-  }));
-}
-
-}  // namespace qatc::frontend
-
-namespace qatc::frontend {
-
-namespace {
 
 // One axis of a Slice, ONNX's clamping applied: elements start, start + step, ... before end.
 struct AxisSlice {
@@ -263,6 +159,129 @@ std::vector<AxisSlice> slice_axes(ImportContext& ctx, const ir::Shape& s) {
 }
 
 }  // namespace
+
+void convert_shape(ImportContext& ctx) {
+  const ir::Shape& s = ctx.input(0)->type.shape;
+  const int64_t rank = static_cast<int64_t>(s.size());
+  // Opset 15's start/end select a range of dimensions, clamped like Slice.
+  auto clamp_dim = [&](int64_t d) { return std::clamp(d < 0 ? d + rank : d, int64_t{0}, rank); };
+  const int64_t start = clamp_dim(ctx.attr_int("start", 0)), end = clamp_dim(ctx.attr_int("end", rank));
+  std::vector<int64_t> dims(s.begin() + start, s.begin() + std::max(start, end));
+  ctx.bind_constant_output(ir::TensorData::from<int64_t>({static_cast<int64_t>(dims.size())}, dims));
+}
+
+void convert_gather(ImportContext& ctx) {
+  const ir::TensorData* data = ctx.constant_input(0);
+  // ctx.input refuses a missing operand by name (the node may have no inputs at all).
+  if (!data) ctx.refuse("gathering from a computed tensor ('{}') is not supported", ctx.input(0)->name);
+  const std::vector<int64_t> indices = ctx.constant_ints(1, "indices");
+  const ir::Shape& index_shape = ctx.require_constant(1, "indices").shape();
+  const ir::Shape& ds = data->shape();
+  if (ds.empty()) ctx.refuse("cannot gather from a scalar");
+  const int64_t axis = normalize_axis(ctx, ctx.attr_int("axis", 0), ds.size());
+  for (int64_t i : indices)
+    if (i < -ds[axis] || i >= ds[axis]) ctx.refuse("index {} is out of range for axis {} of size {}", i, axis, ds[axis]);
+  ir::Shape shape(ds.begin(), ds.begin() + axis);
+  shape.insert(shape.end(), index_shape.begin(), index_shape.end());
+  shape.insert(shape.end(), ds.begin() + axis + 1, ds.end());
+  const size_t k = index_shape.size();
+  ctx.bind_constant_output(gathered(ctx, *data, shape, [&](const std::vector<int64_t>& out) {
+    std::vector<int64_t> in(out.begin(), out.begin() + axis);
+    std::vector<int64_t> which(out.begin() + axis, out.begin() + axis + static_cast<int64_t>(k));
+    int64_t i = indices[static_cast<size_t>(flat(which, index_shape))];
+    in.push_back(i < 0 ? i + ds[axis] : i);
+    in.insert(in.end(), out.begin() + axis + static_cast<int64_t>(k), out.end());
+    return flat(in, ds);
+  }));
+}
+
+void convert_constant_of_shape(ImportContext& ctx) {
+  const std::vector<int64_t> shape = ctx.constant_ints(0, "shape");
+  for (int64_t d : shape)
+    if (d < 0) ctx.refuse("dimension {} is negative", d);
+  ir::TensorData value = ir::TensorData::from<float>({}, std::vector<float>{0.0f});
+  if (const auto* a = ctx.attr("value")) {
+    if (a->type() != onnx::AttributeProto::TENSOR) ctx.refuse("attribute 'value' must be a tensor");
+    value = tensor_from_proto(a->t());
+    if (value.size() != 1) ctx.refuse("attribute 'value' must hold one element, not {}", value.size());
+    ir::TensorData scalar(value.dtype(), {});  // broadcast to any rank, 0 included
+    std::memcpy(scalar.mutable_bytes().data(), value.bytes().data(), ir::byte_size(value.dtype()));
+    value = std::move(scalar);
+  }
+  ctx.bind_constant_output(broadcast_to(ctx, value, shape));
+}
+
+void convert_cast(ImportContext& ctx) {
+  const ir::DType to = dtype_from_onnx(static_cast<int>(ctx.attr_int("to", 0)), ctx.describe_node() + ": attribute 'to'");
+  if (const ir::TensorData* c = ctx.constant_input(0)) return ctx.bind_constant_output(cast_constant(ctx, *c, to));
+  ir::Value* x = ctx.input(0);
+  if (x->type.dtype != to)
+    ctx.refuse("casting the computed tensor '{}' from {} to {} is not supported", x->name, ir::dtype_name(x->type.dtype),
+               ir::dtype_name(to));
+  ctx.alias_output(x);
+}
+
+void convert_range(ImportContext& ctx) {
+  const ir::TensorData& start = ctx.require_constant(0, "start");
+  const ir::TensorData& limit = ctx.require_constant(1, "limit");
+  const ir::TensorData& delta = ctx.require_constant(2, "delta");
+  if (start.size() != 1 || limit.size() != 1 || delta.size() != 1) ctx.refuse("start, limit and delta must be scalars");
+  if (ir::is_float(start.dtype())) ctx.refuse("a float Range is not supported (its elements would be rounded)");
+  const int64_t s = start.int_at(0), l = limit.int_at(0), d = delta.int_at(0);
+  if (d == 0) ctx.refuse("delta is 0");
+  // ceil((limit - start) / delta) elements, in 128 bits: the difference of two int64 may not fit one.
+  const __int128 span = static_cast<__int128>(l) - s;
+  __int128 n = span / d + ((span % d != 0) && ((span > 0) == (d > 0)) ? 1 : 0);
+  if (n < 0) n = 0;
+  ir::checked_num_elements({static_cast<int64_t>(std::min<__int128>(n, INT64_MAX))}, ir::DType::i64,
+                           "the result of " + ctx.describe_node());
+  std::vector<int64_t> v;
+  for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) v.push_back(s + i * d);
+  ctx.bind_constant_output(cast_constant(ctx, ir::TensorData::from<int64_t>({static_cast<int64_t>(v.size())}, v),
+                                         start.dtype()));
+}
+
+void convert_expand(ImportContext& ctx) {
+  const ir::TensorData* data = ctx.constant_input(0);
+  const std::vector<int64_t> target = ctx.constant_ints(1, "shape");
+  ir::Value* x = data ? nullptr : ctx.input(0);
+  const ir::Shape& xs = data ? data->shape() : x->type.shape;
+  for (int64_t d : target)
+    if (d < 0) ctx.refuse("dimension {} of the target shape is negative", d);
+  const auto shape = broadcast(xs, ir::Shape(target.begin(), target.end()));
+  if (!shape) ctx.refuse("cannot expand [{}] to [{}]", fmt::join(xs, ","), fmt::join(target, ","));
+  if (!data) {
+    if (ir::num_elements(*shape) != ir::num_elements(xs))
+      ctx.refuse("expanding the computed tensor '{}' (copying its elements) is not supported", x->name);
+    ctx.emit(ir::OpKind::reshape, {x}, {{"shape", std::vector<int64_t>(shape->begin(), shape->end())}});
+    return;
+  }
+  ctx.bind_constant_output(broadcast_to(ctx, *data, *shape));
+}
+
+void fold_integer_arithmetic(ImportContext& ctx, ir::OpKind kind, const ir::TensorData& a, const ir::TensorData& b) {
+  if (a.dtype() != b.dtype()) ctx.refuse("its operands are {} and {}", ir::dtype_name(a.dtype()), ir::dtype_name(b.dtype()));
+  const auto shape = broadcast(a.shape(), b.shape());
+  if (!shape)
+    ctx.refuse("operand shapes [{}] and [{}] do not broadcast", fmt::join(a.shape(), ","), fmt::join(b.shape(), ","));
+  ir::checked_num_elements(*shape, a.dtype(), "the result of " + ctx.describe_node());
+  ir::TensorData out(a.dtype(), *shape);
+  const std::vector<int64_t> sa = sim::broadcast_strides(a.shape(), *shape), sb = sim::broadcast_strides(b.shape(), *shape);
+  sim::for_each_strided<2>(*shape, {&sa, &sb}, [&](int64_t i, const std::array<int64_t, 2>& at) {
+    const __int128 x = a.int_at(at[0]), y = b.int_at(at[1]);
+    if (kind == ir::OpKind::div && y == 0) ctx.refuse("integer division by zero");
+    const __int128 r = kind == ir::OpKind::add ? x + y : kind == ir::OpKind::sub ? x - y : kind == ir::OpKind::mul ? x * y : x / y;
+    ir::visit_dtype(a.dtype(), [&](auto t) {
+      using T = decltype(t);
+      if constexpr (std::is_integral_v<T>) {
+        if (r < std::numeric_limits<T>::min() || r > std::numeric_limits<T>::max())
+          ctx.refuse("element {} overflows {} (ONNX would wrap it around)", i, ir::dtype_name(a.dtype()));
+        out.as<T>()[i] = static_cast<T>(r);
+      }
+    });
+  });
+  ctx.bind_constant_output(std::move(out));
+}
 
 void convert_slice(ImportContext& ctx) {
   const ir::TensorData* data = ctx.constant_input(0);
