@@ -145,18 +145,15 @@ ir::Value* ImportContext::emit(ir::OpKind kind, std::vector<ir::Value*> inputs,
   ir::TensorType t = type.value_or(ir::TensorType{inputs.at(0)->type.dtype, {}, std::nullopt});
   // A node computing on constants only (shape arithmetic: Shape -> Gather -> Concat -> Reshape, a
   // bias divided by its scale) is a constant too: later nodes read it as one while the graph is read.
-  // It is evaluated on copies of its operands in a graph of its own. Quantize and dequantize stay
+  // It is built and evaluated on copies of its operands in a graph of its own (so no operand of the
+  // model's graph is ever erased under the importer). Quantize and dequantize stay
   // ops, as fold-constants leaves them.
   const bool constant_operands =
       std::all_of(inputs.begin(), inputs.end(), [](const ir::Value* v) { return v->is_constant(); });
   if (suffix.empty() && constant_operands && kind != ir::OpKind::quantize && kind != ir::OpKind::dequantize) {
     ir::Graph alone;
-    std::vector<ir::Value*> copies;
-    for (const ir::Value* in : inputs) {
-      ir::Value* c = alone.find_value(in->name);
-      copies.push_back(c ? c : alone.add_constant(in->name, *in->data, in->type.quant));
-    }
-    if (auto data = sim::fold_exactly(*add_checked_op(alone, kind, copies, attrs, out_name, t))) {
+    const ir::Op* op = add_checked_op(alone, kind, sim::add_constant_copies(alone, inputs), attrs, out_name, t);
+    if (auto data = sim::fold_alone(alone, *op)) {
       bind_constant_output(std::move(*data));
       return lookup(node_->output(0));
     }

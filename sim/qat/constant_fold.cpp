@@ -22,24 +22,32 @@ std::optional<ir::TensorData> stored_as(ir::TensorData exact, ir::DType dtype) {
 
 }  // namespace
 
-std::optional<ir::TensorData> fold_exactly(const ir::Op& op) {
-  if (!std::all_of(op.inputs.begin(), op.inputs.end(), [](const ir::Value* v) { return v->is_constant(); }))
-    return std::nullopt;
-  // A graph holding just op and copies of its operands.
-  ir::Graph alone;
-  std::vector<ir::Value*> operands;
-  for (const ir::Value* in : op.inputs) {
+std::vector<ir::Value*> add_constant_copies(ir::Graph& alone, const std::vector<ir::Value*>& operands) {
+  std::vector<ir::Value*> copies;
+  for (const ir::Value* in : operands) {
     ir::Value* c = alone.find_value(in->name);
-    if (!c) c = alone.add_constant(in->name, *in->data, in->type.quant);
-    operands.push_back(c);
+    copies.push_back(c ? c : alone.add_constant(in->name, *in->data, in->type.quant));
   }
-  const ir::Value* result = op.outputs[0];
-  alone.add_output(alone.add_op(op.kind, operands, {{result->name, result->type}}, op.attrs, op.name)->outputs[0]);
+  return copies;
+}
+
+std::optional<ir::TensorData> fold_alone(ir::Graph& alone, const ir::Op& op) {
+  alone.add_output(op.outputs[0]);
   try {
-    return stored_as(evaluate_qat(alone, {}, {.arithmetic = Arithmetic::exact})[0], result->type.dtype);
+    return stored_as(evaluate_qat(alone, {}, {.arithmetic = Arithmetic::exact})[0], op.outputs[0]->type.dtype);
   } catch (const Error&) {
     return std::nullopt;
   }
+}
+
+std::optional<ir::TensorData> fold_exactly(const ir::Op& op) {
+  if (!std::all_of(op.inputs.begin(), op.inputs.end(), [](const ir::Value* v) { return v->is_constant(); }))
+    return std::nullopt;
+  ir::Graph alone;
+  const ir::Value* result = op.outputs[0];
+  const ir::Op* copy = alone.add_op(op.kind, add_constant_copies(alone, op.inputs), {{result->name, result->type}},
+                                    op.attrs, op.name);
+  return fold_alone(alone, *copy);
 }
 
 }  // namespace qatc::sim
