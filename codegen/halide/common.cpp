@@ -86,6 +86,14 @@ std::pair<Expr, Expr> shifted_right(Expr numerator, Expr n, Expr phi) {
 
 }  // namespace
 
+std::pair<Expr, Expr> divided(Expr numerator, Expr divisor, Expr phi) {
+  // Halide's signed division rounds down and its remainder is never negative. With the rest r,
+  // 2r + 2φ against the divisor decides the side of one half.
+  Expr k = divisor - 2 * (numerator % divisor);
+  return {numerator / divisor,
+          select(k >= 2, -1, k == 1, select(phi <= 1, -1, phi == 2, 0, 1), k == 0, select(phi == 0, 0, 1), 1)};
+}
+
 Expr requantize(const KernelSpec& s, Expr acc, const ImageParam& rows, Expr c, Backend backend) {
   Func table = requantize_table(rows, backend);
   Expr shift = table(0, c), phi = table(2, c), floor, cmp;
@@ -97,10 +105,7 @@ Expr requantize(const KernelSpec& s, Expr acc, const ImageParam& rows, Expr c, B
     // numerator, 2r + 2φ against the divisor decides the side of one half (sim/int/requantize.cpp).
     Expr v = cast<int64_t>(acc), bias = cast<int64_t>(table(1, c)), d = cast<int64_t>(table(3, c));
     Expr numerator = select(shift >= 1, v + bias, shift_left(v, max(-shift, 0)) + bias);
-    Expr divisor = d << cast<uint64_t>(max(shift, 0));
-    floor = numerator / divisor;  // Halide's signed division rounds down; its remainder is never negative
-    Expr k = divisor - 2 * (numerator % divisor);
-    cmp = select(k >= 2, -1, k == 1, select(phi <= 1, -1, phi == 2, 0, 1), k == 0, select(phi == 0, 0, 1), 1);
+    std::tie(floor, cmp) = divided(numerator, d << cast<uint64_t>(max(shift, 0)), phi);
   } else if (s.attrs.count("rq_narrow") && backend == Backend::llvm) {
     std::tie(floor, cmp) = shifted_right(acc + table(1, c), cast<uint32_t>(shift), phi);
   } else {

@@ -44,6 +44,11 @@ enum class Backend { c, llvm };
 // above one half (sim/qat/rounding.h's round_floored on the same facts).
 Halide::Expr round_floored(const std::string& rule, Halide::Expr floor, Halide::Expr cmp);
 
+// floor((numerator + φ) / divisor) for a divisor >= 1 (signed, of the numerator's width) and -1, 0,
+// +1 as the rest is below, at or above one half, φ by class as in requantize tables (0: none): the
+// twin of sim/qat/rounding.h's divide_floored.
+std::pair<Halide::Expr, Halide::Expr> divided(Halide::Expr numerator, Halide::Expr divisor, Halide::Expr phi);
+
 // docs/ir.md's requantize of a 32-bit accumulator with channel `c`'s row of the (shift, bias,
 // bias-fraction-class) table, in exact 64-bit arithmetic, saturated to the result type; in 32 bits
 // where the plan proved that exact (attribute rq_narrow) and the backend is LLVM.

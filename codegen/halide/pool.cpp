@@ -50,9 +50,7 @@ KernelPipeline pool_pipeline(const KernelSpec& s, Backend backend) {
     const int64_t shift = s.get_int("shift");
     Expr numerator = shift_left(cast<int64_t>(value), static_cast<int>(std::max<int64_t>(-shift, 0)));
     Expr divisor = cast<int64_t>(c0(ez) * c1(ey) * c2(vx)) << cast<int64_t>(static_cast<int>(std::max<int64_t>(shift, 0)));
-    // Halide's signed division rounds down and its remainder is never negative.
-    Expr floor = numerator / divisor, rem = numerator % divisor;
-    Expr cmp = select(2 * rem < divisor, -1, 2 * rem > divisor, 1, 0);
+    auto [floor, cmp] = divided(numerator, divisor, 0);
     Expr rounded = round_floored(s.get_string("round"), floor, cmp) + Expr(s.get_int("y_zero_point"));
     value = clamp(rounded, Expr(s.get_int("qmin")), Expr(s.get_int("qmax")));
   }

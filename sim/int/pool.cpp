@@ -42,12 +42,8 @@ constexpr int64_t kMaxSumShift = 64;
 int64_t rounded_average(ir::Rounding rule, int64_t sum, int64_t count, int64_t shift) {
   const i128 numerator = i128{sum} << std::clamp<int64_t>(-shift, 0, kMaxSumShift);
   const i128 divisor = i128{count} << std::clamp<int64_t>(shift, 0, kMaxDivisorShift);
-  i128 floor = numerator / divisor, rem = numerator % divisor;
-  if (rem < 0) {  // C++ division truncates towards zero
-    floor -= 1;
-    rem += divisor;
-  }
-  return round_floored(rule, floor, {2 * rem < divisor ? -1 : 2 * rem > divisor ? 1 : 0, rem != 0});
+  const Floored q = divide_floored(numerator, divisor);
+  return round_floored(rule, q.floor, q.fraction);
 }
 
 }  // namespace

@@ -30,11 +30,6 @@ constexpr int64_t kMaxLeftShift = 64;
 constexpr int64_t kMaxMultiplierLeftShift = 31;
 
 // floor((numerator + φ) / 2^shift) and the fraction above it, for shift >= 0.
-struct Floored {
-  i128 floor;
-  Fraction fraction;
-};
-
 Floored shift_right(i128 numerator, int64_t shift, int64_t phi_class) {
   if (shift == 0) return {numerator, fraction_of_class(phi_class)};
   shift = std::min(shift, kMaxRightShift);
@@ -43,20 +38,6 @@ Floored shift_right(i128 numerator, int64_t shift, int64_t phi_class) {
   // rem + φ < rem + 1, so φ only matters at rem == half, where any φ > 0 lifts it above one half.
   const bool sticky = phi_class != 0;
   return {floor, {rem < half ? -1 : rem > half || sticky ? 1 : 0, rem != 0 || sticky}};
-}
-
-// floor((numerator + φ) / divisor) and the fraction above it, for any divisor >= 1: with the rest
-// r in [0, divisor), (r + φ) / divisor against one half is 2r + 2φ against divisor, where 2φ is
-// 0, in (0, 1), 1 or in (1, 2) by φ's class.
-Floored divide(i128 numerator, i128 divisor, int64_t phi_class) {
-  i128 floor = numerator / divisor, rem = numerator % divisor;
-  if (rem < 0) {  // C++ division truncates towards zero
-    floor -= 1;
-    rem += divisor;
-  }
-  const i128 k = divisor - 2 * rem;
-  int cmp = k >= 2 ? -1 : k < 0 ? 1 : k == 0 ? (phi_class == 0 ? 0 : 1) : phi_class <= 1 ? -1 : phi_class == 2 ? 0 : 1;
-  return {floor, {cmp, rem != 0 || phi_class != 0}};
 }
 
 i128 shift_left(i128 v, int64_t shift, int64_t max_shift) { return v * (i128{1} << std::min(shift, max_shift)); }
@@ -98,7 +79,7 @@ Floored scaled(int64_t acc, const Channel& ch) {
   }
   if (ch.divisor > 1) {  // the IR verifier keeps shift <= 62 here: the divisor stays below 2^93
     const i128 numerator = ch.shift >= 1 ? i128{acc} + ch.bias : shift_left(acc, -ch.shift, kMaxLeftShift) + ch.bias;
-    return divide(numerator, i128{ch.divisor} << std::max<int64_t>(ch.shift, 0), ch.phi_class);
+    return divide_floored(numerator, i128{ch.divisor} << std::max<int64_t>(ch.shift, 0), ch.phi_class);
   }
   if (ch.shift >= 1) return shift_right(i128{acc} + ch.bias, ch.shift, ch.phi_class);
   return shift_right(shift_left(acc, -ch.shift, kMaxLeftShift) + ch.bias, 0, ch.phi_class);

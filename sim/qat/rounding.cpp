@@ -23,4 +23,20 @@ int64_t round_floored(ir::Rounding rule, __int128 floor, Fraction f) {
   return round_by_rule(rule, true, saturated(-floor - 1), {-f.vs_half, true});
 }
 
+// With the rest r in [0, divisor), (r + φ) / divisor against one half is 2r + 2φ against the
+// divisor, where 2φ is 0, in (0, 1), 1 or in (1, 2) by φ's class.
+Floored divide_floored(__int128 numerator, __int128 divisor, int phi_class) {
+  __int128 floor = numerator / divisor, rem = numerator % divisor;
+  if (rem < 0) {  // C++ division truncates towards zero
+    floor -= 1;
+    rem += divisor;
+  }
+  const __int128 k = divisor - 2 * rem;
+  const int cmp = k >= 2  ? -1
+                  : k < 0 ? 1
+                  : k == 0 ? (phi_class == 0 ? 0 : 1)
+                           : (phi_class <= 1 ? -1 : phi_class == 2 ? 0 : 1);
+  return {floor, {cmp, rem != 0 || phi_class != 0}};
+}
+
 }  // namespace qatc::sim

@@ -26,4 +26,15 @@ int64_t round_by_rule(ir::Rounding rule, bool negative, int64_t magnitude, Fract
 // the form in which an integer shifted right or divided exactly comes (the integer simulator).
 int64_t round_floored(ir::Rounding rule, __int128 floor, Fraction f);
 
+// An integer quotient's floor and the fraction above it, for round_floored.
+struct Floored {
+  __int128 floor;
+  Fraction fraction;
+};
+
+// floor((numerator + φ) / divisor) and the fraction above it, for any divisor >= 1, exactly; φ in
+// [0, 1) is known by class: 0 (φ = 0), 1 (0 < φ < ½), 2 (φ = ½), 3 (½ < φ < 1). An average's sum
+// over its count, a requantize's numerator over its divisor.
+Floored divide_floored(__int128 numerator, __int128 divisor, int phi_class = 0);
+
 }  // namespace qatc::sim
