@@ -245,18 +245,17 @@ class Planner {
       shift = std::min(shift, rq.inputs[0]->type.dtype == ir::DType::i64 ? kMaxWideRightShift : kMaxRightShift);
       const int64_t b = bias ? bias->int_at(bias->size() == 1 ? 0 : c) : 0;
       if (b < INT32_MIN || b > INT32_MAX) fail("{}: bias {} does not fit 32 bits (the table's entries are int32)", rq.describe(), b);
-      table.insert(table.end(), {static_cast<int32_t>(shift), static_cast<int32_t>(b),
-                                 static_cast<int32_t>(entry("bias_frac", c))});
-      if (divisor == 1) continue;
       // |acc + bias| < 2^32, so every divisor D · 2^shift beyond 2^33 + 2 rounds alike (to the
       // nearest of 0 and -1's neighbours): from 2^34 on the kernel divides by 2^34, a plain shift,
       // which keeps D · 2^shift within 64 bits.
-      if ((static_cast<__int128>(divisor) << std::max<int64_t>(shift, 0)) >= (__int128{1} << 34)) {
-        table[table.size() - 3] = 34;
-        table.push_back(1);
-      } else {
-        table.push_back(static_cast<int32_t>(divisor));
+      int64_t d = divisor;
+      if (d > 1 && (static_cast<__int128>(d) << std::max<int64_t>(shift, 0)) >= (__int128{1} << 34)) {
+        shift = 34;
+        d = 1;
       }
+      table.insert(table.end(), {static_cast<int32_t>(shift), static_cast<int32_t>(b),
+                                 static_cast<int32_t>(entry("bias_frac", c))});
+      if (divisor > 1) table.push_back(static_cast<int32_t>(d));
     }
     const ir::QuantParams& q = *rq.outputs[0]->type.quant;
     s.spec.attrs["rq_round"] = rq.get_string("round");

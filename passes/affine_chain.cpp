@@ -1,6 +1,7 @@
 #include "passes/affine_chain.h"
 
 #include "ir/error.h"
+#include "sim/qat/strided.h"
 
 #include <algorithm>
 
@@ -118,11 +119,10 @@ std::optional<std::vector<Exact>> exact_constant(const ir::Value& v) {
   if (!p || p->kind != ir::OpKind::dequantize || !p->inputs[0]->is_constant()) return std::nullopt;
   const ir::Value& q = *p->inputs[0];
   const ir::QuantParams& qp = *q.type.quant;
-  const ir::Shape& s = q.type.shape;
-  int64_t inner = 1;
-  for (size_t d = static_cast<size_t>(std::max(qp.axis, 0)) + 1; d < s.size(); ++d) inner *= s[d];
+  const std::optional<sim::AxisIndex> channel_of =
+      qp.per_axis() ? std::optional(sim::AxisIndex(q.type.shape, static_cast<size_t>(qp.axis))) : std::nullopt;
   for (int64_t i = 0; i < q.data->size(); ++i) {
-    const size_t c = qp.per_axis() ? static_cast<size_t>((i / inner) % s[qp.axis]) : 0;
+    const size_t c = channel_of ? static_cast<size_t>((*channel_of)(i)) : 0;
     out.push_back(sim::mul(Exact::from_int(q.data->int_at(i) - qp.zero_points[c]), Exact::from_double(qp.scales[c])));
   }
   return out;
