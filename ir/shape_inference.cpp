@@ -109,7 +109,9 @@ Shape infer_pad(const Op& op) {
   Shape out = in_shape(op, 0);
   const auto& pads = spatial(op, "pads", 2 * out.size());
   for (size_t i = 0; i < out.size(); ++i) {
-    out[i] += pads[i] + pads[i + out.size()];
+    int64_t grown = 0;
+    if (__builtin_add_overflow(pads[i], pads[i + out.size()], &grown) || __builtin_add_overflow(out[i], grown, &out[i]))
+      fail("{}: pads {} and {} overflow dimension {}", op.describe(), pads[i], pads[i + out.size()], i);
     require(out[i] >= 1, op, "padding removes a whole dimension");
   }
   return out;

@@ -92,9 +92,17 @@ void verify_quant(const QuantParams& q, const TensorType& type, const std::strin
   }
 }
 
-void verify(const Graph& g) {
+void check_limits(const Graph& g) {
   if (static_cast<int64_t>(g.ops().size()) > limits().max_nodes)
     fail("graph '{}' has {} ops, beyond the {} allowed (--max-nodes)", g.name, g.ops().size(), limits().max_nodes);
+  for (const Value* c : g.constants()) checked_num_elements(c->type.shape, c->type.dtype, "constant '" + c->name + "'");
+  for (const Op* op : g.ops())
+    for (const Value* out : op->outputs)
+      checked_num_elements(out->type.shape, out->type.dtype, "result '" + out->name + "' of " + op->describe());
+}
+
+void verify(const Graph& g) {
+  check_limits(g);
   std::unordered_set<const Value*> defined;
   for (const Value* in : g.inputs()) {
     if (in->producer || in->is_constant()) fail("graph input '{}' must be neither computed nor constant", in->name);

@@ -50,6 +50,7 @@ void run_pass(const Pass& pass, ir::Graph& graph, const PassOptions& options) {
     // op do so themselves).
     fail("{}: the model's constants cannot be folded exactly: {}", pass.name, e.what());
   }
+  ir::check_limits(graph);
   try {
     ir::verify(graph);
   } catch (const Error& e) {
