@@ -15,6 +15,7 @@ std::string_view kernel_kind_name(KernelKind k) {
     case KernelKind::requantize: return "requantize";
     case KernelKind::add: return "add";
     case KernelKind::sub: return "sub";
+    case KernelKind::mul: return "mul";
     case KernelKind::widen: return "widen";
     case KernelKind::clip: return "clip";
     case KernelKind::maxpool: return "maxpool";

@@ -17,6 +17,7 @@ enum class KernelKind : uint8_t {
   requantize,  // (acc, rq) -> quantized
   add,         // (a, b) -> same type, numpy broadcasting
   sub,
+  mul,         // (a, b) -> same type: an integer constant factor aligning grids, or a sign
   widen,       // x -> (x - zero_point) << shift
   clip,
   maxpool,

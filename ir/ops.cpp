@@ -66,19 +66,21 @@ const QuantParams& per_tensor_quant(const Op& op, const Value* v, std::string_vi
 }
 
 // Float average pooling, or an integer form: quantized in, quantized out, with the divisor's
-// rounding (`shift`, `round`) spelled out; or quantized in, the plain i32 window sums out (the
-// divisor then belongs to the requantize of the product that reads them).
+// rounding (`shift`, `round`) spelled out; or quantized (or plain i32) in, the plain i32 window sums
+// out (the divisor then belongs to the requantize that reads them).
 void check_avgpool_types(const Op& op) {
   if (is_float(out_type(op))) {
     if (op.has("shift") || op.has("round")) type_error(op, "shift and round apply to the integer form only");
     return check_float_types(op);
   }
-  per_tensor_quant(op, op.inputs[0], "operand");
   if (!op.outputs[0]->type.quant) {
     if (out_type(op) != DType::i32 || op.has("shift") || op.has("round"))
       type_error(op, "window sums are i32 and take no shift or round");
+    // Of a quantized tensor (its zero point subtracted), or of i32 values inside a fake-quant region.
+    if (in_type(op, 0) != DType::i32 || op.inputs[0]->type.quant) per_tensor_quant(op, op.inputs[0], "operand");
     return;
   }
+  per_tensor_quant(op, op.inputs[0], "operand");
   per_tensor_quant(op, op.outputs[0], "result");
   if (!op.has("shift") || !op.has("round")) type_error(op, "the integer form needs shift and round");
   check_rounding(op);

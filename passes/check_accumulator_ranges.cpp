@@ -154,10 +154,30 @@ void check_accumulator_ranges(ir::Graph& g, const PassOptions&) {
         require_fits(*op, r, t, "the sum");
         break;
       }
+      case ir::OpKind::mul: {  // by a constant factor that aligns grids (lower-fake-quant)
+        Range a = of(op->inputs[0]), b = of(op->inputs[1]);
+        const i128 p[] = {a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi};
+        r = {*std::min_element(p, p + 4), *std::max_element(p, p + 4)};
+        require_fits(*op, r, t, "the product");
+        break;
+      }
+      case ir::OpKind::clip: {
+        Range x = of(op->inputs[0]);
+        if (op->has("min")) x = {std::max<i128>(x.lo, static_cast<i128>(std::ceil(std::max(op->get_float("min"), -1e30)))), x.hi};
+        if (op->has("max")) x = {x.lo, std::min<i128>(x.hi, static_cast<i128>(std::floor(std::min(op->get_float("max"), 1e30))))};
+        if (x.lo <= x.hi) r = x;
+        break;
+      }
+      case ir::OpKind::concat: {
+        std::vector<Range> parts;
+        for (const ir::Value* v : op->inputs) parts.push_back(of(v));
+        r = hull(parts);
+        break;
+      }
       case ir::OpKind::avgpool: {
         // The window sum Σ(x − zx) is held in 32 bits before the rounded division.
         Range x = of(op->inputs[0]);
-        i128 z = op->inputs[0]->type.quant->zero_points[0], n = 1;
+        i128 z = op->inputs[0]->type.quant ? op->inputs[0]->type.quant->zero_points[0] : 0, n = 1;
         for (int64_t k : op->get_ints("kernel_shape")) n *= k;
         const Range sum{n * std::min<i128>(x.lo - z, 0), n * std::max<i128>(x.hi - z, 0)};
         require_fits(*op, sum, ir::DType::i32, "the window sum");
@@ -171,7 +191,7 @@ void check_accumulator_ranges(ir::Graph& g, const PassOptions&) {
       case ir::OpKind::resize:
         r = of(op->inputs[0]);
         break;
-      default: break;  // quantize, clip, concat, pad: their result type's range bounds them
+      default: break;  // quantize, pad: their result type's range bounds them
     }
     range[out] = r;
   }

@@ -1,4 +1,4 @@
-// add and sub (numpy broadcasting), widen and clip: the twins of sim/int/elementwise.cpp. Sums are
+// add, sub and mul (numpy broadcasting), widen and clip: the twins of sim/int/elementwise.cpp. Sums are
 // formed in 64 bits and narrowed to the result type, which the range analysis has proven holds them.
 #include "codegen/halide/pipeline.h"
 
@@ -26,11 +26,12 @@ KernelPipeline elementwise_pipeline(const KernelSpec& s, Backend backend) {
   std::vector<ImageParam> args;
   switch (s.kind) {
     case KernelKind::add:
-    case KernelKind::sub: {
+    case KernelKind::sub:
+    case KernelKind::mul: {
       ImageParam a = input(s, 0, "a"), b = input(s, 1, "b");
       Expr ea = cast<int64_t>(broadcast_read(a, s.args[0].shape, v));
       Expr eb = cast<int64_t>(broadcast_read(b, s.args[1].shape, v));
-      y(v) = cast(out, s.kind == KernelKind::add ? ea + eb : ea - eb);
+      y(v) = cast(out, s.kind == KernelKind::add ? ea + eb : s.kind == KernelKind::sub ? ea - eb : ea * eb);
       args = {a, b};
       break;
     }

@@ -23,6 +23,7 @@ hl::KernelPipeline pipeline(const KernelSpec& s, hl::Backend backend) {
     case KernelKind::requantize: return hl::requantize_pipeline(s, backend);
     case KernelKind::add:
     case KernelKind::sub:
+    case KernelKind::mul:
     case KernelKind::widen:
     case KernelKind::clip: return hl::elementwise_pipeline(s, backend);
     case KernelKind::maxpool:

@@ -1,4 +1,4 @@
-// Elementwise integer ops: add and sub with numpy broadcasting (sim/qat's strided walks), clip, and
+// Elementwise integer ops: add, sub and mul with numpy broadcasting (sim/qat's strided walks), clip, and
 // widen. All exact: a result that does not fit its type is an overflow error, never a wrap.
 #include "sim/int/int_types.h"
 #include "sim/int/kernels.h"
@@ -13,7 +13,7 @@ namespace qatc::sim::integer {
 ir::TensorData binary(const ir::Op& op, const ir::TensorData& a, const ir::TensorData& b) {
   const ir::Shape shape = ir::broadcast_shapes(a.shape(), b.shape(), op);
   const std::vector<int64_t> sa = broadcast_strides(a.shape(), shape), sb = broadcast_strides(b.shape(), shape);
-  const int sign = op.kind == ir::OpKind::sub ? -1 : 1;
+  const ir::OpKind kind = op.kind;
   ir::TensorData y(op.outputs[0]->type.dtype, shape);
   visit_int_dtype(y.dtype(), [&](auto t) {  // operands and result share one type
     using T = decltype(t);
@@ -21,7 +21,8 @@ ir::TensorData binary(const ir::Op& op, const ir::TensorData& a, const ir::Tenso
     const T* pb = b.as<T>().data();
     T* out = y.as<T>().data();
     for_each_strided<2>(shape, {&sa, &sb}, [&](int64_t i, const std::array<int64_t, 2>& off) {
-      out[i] = fit<T>(op, i128{pa[off[0]]} + sign * i128{pb[off[1]]});
+      const i128 u = pa[off[0]], v = pb[off[1]];
+      out[i] = fit<T>(op, kind == ir::OpKind::add ? u + v : kind == ir::OpKind::sub ? u - v : u * v);
     });
   });
   return y;

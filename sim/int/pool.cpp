@@ -65,7 +65,8 @@ ir::TensorData maxpool(const ir::Op& op, const ir::TensorData& x) {
 // clamp(R(Σ_window (x − z_x) / (count · 2^shift)) + z_y, qmin, qmax); with an unquantized result,
 // the window sums Σ_window (x − z_x) themselves.
 ir::TensorData avgpool(const ir::Op& op, const ir::TensorData& x) {
-  const int64_t zx = op.inputs[0]->type.quant->zero_points[0];
+  const auto& xq = op.inputs[0]->type.quant;
+  const int64_t zx = xq ? xq->zero_points[0] : 0;  // plain i32 operands: sums inside a region
   if (!op.outputs[0]->type.quant)
     return visit_int_dtype(x.dtype(), [&](auto t) {
       using T = decltype(t);

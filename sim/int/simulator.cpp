@@ -104,7 +104,8 @@ class Simulation {
       case K::maxpool: return integer::maxpool(op, operand(op, 0));
       case K::avgpool: return integer::avgpool(op, operand(op, 0));
       case K::add:
-      case K::sub: return integer::binary(op, operand(op, 0), operand(op, 1));
+      case K::sub:
+      case K::mul: return integer::binary(op, operand(op, 0), operand(op, 1));
       case K::clip: return integer::clip(op, operand(op, 0));
       case K::widen: return integer::widen(op, operand(op, 0));
       case K::concat:
@@ -120,7 +121,6 @@ class Simulation {
       case K::quantize: return integer::quantize(op, operand(op, 0));
       case K::dequantize: return integer::dequantize(op, operand(op, 0));
       case K::batchnorm:
-      case K::mul:
       case K::div:
       case K::relu: break;
     }
