@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <set>
 
 namespace qatc::codegen {
@@ -179,6 +180,21 @@ class Planner {
     finish(s);
   }
 
+  // The requantize a product's kernel applies: its only reader's, or, for an i32 accumulator that
+  // other integer ops read (a float region's sum of a conv and another branch), the identity
+  // requantize writing the accumulator itself (shift 0, no bias, clamped to the i32 range it fits).
+  const ir::Op& product_requantize(const ir::Op& product) {
+    if (const ir::Op* rq = fusable_requantize(product.outputs[0])) return *rq;
+    ir::Value* acc = product.outputs[0];
+    if (acc->type.dtype != ir::DType::i32)
+      fail("{}: a {}-bit accumulator that is not requantized by its only reader is not supported by code generation",
+           product.describe(), ir::bit_width(acc->type.dtype));
+    return identity_requantizes_.emplace_back(ir::Op{
+        K::requantize, product.name, {acc}, {acc},
+        {{"shift", std::vector<int64_t>{0}}, {"axis", int64_t{-1}}, {"round", std::string("half_even")},
+         {"min", int64_t{INT32_MIN}}, {"max", int64_t{INT32_MAX}}}});
+  }
+
   // The sole reader of `v` if it is a requantize reading it as its accumulator and v is no output.
   const ir::Op* fusable_requantize(const ir::Value* v) const {
     const std::vector<ir::Op*> users = g_.users(v);
@@ -257,11 +273,11 @@ class Planner {
                                  static_cast<int32_t>(entry("bias_frac", c))});
       if (divisor > 1) table.push_back(static_cast<int32_t>(d));
     }
-    const ir::QuantParams& q = *rq.outputs[0]->type.quant;
+    const auto& q = rq.outputs[0]->type.quant;  // none for an identity requantize (product_requantize)
     s.spec.attrs["rq_round"] = rq.get_string("round");
     s.spec.attrs["rq_min"] = rq.get_int("min");
     s.spec.attrs["rq_max"] = rq.get_int("max");
-    s.spec.attrs["rq_zero_point"] = q.zero_points[0];
+    s.spec.attrs["rq_zero_point"] = q ? q->zero_points[0] : 0;
     s.spec.attrs["rq_axis"] = axis;
     if (divisor > 1) {
       s.spec.attrs["rq_divisor"] = int64_t{1};
@@ -392,8 +408,7 @@ class Planner {
   // conv + requantize: weights arranged [C_out / B][C_in per group][kd][kh][kw][B], B the channel
   // block, so the B weights one input tap meets are adjacent.
   void plan_conv(const ir::Op& conv) {
-    const ir::Op* rq = fusable_requantize(conv.outputs[0]);
-    if (!rq) fail("{}: a conv whose result is not requantized by its only reader is not supported by code generation", conv.describe());
+    const ir::Op* rq = &product_requantize(conv);
     fused_.insert(rq);
     check_accumulator(conv, *rq);
     const ir::TensorData& w = constant_operand(conv, 1, "weight");
@@ -446,8 +461,7 @@ class Planner {
 
   // matmul (activations times constant [K, N] weights) + requantize.
   void plan_matmul(const ir::Op& mm) {
-    const ir::Op* rq = fusable_requantize(mm.outputs[0]);
-    if (!rq) fail("{}: a matmul whose result is not requantized by its only reader is not supported by code generation", mm.describe());
+    const ir::Op* rq = &product_requantize(mm);
     fused_.insert(rq);
     check_accumulator(mm, *rq);
     const ir::Value& a = *mm.inputs[0];
@@ -500,7 +514,8 @@ class Planner {
     }
     if (average && !op.outputs[0]->type.quant) {  // the window sums, for a product's requantize to divide
       s.spec.attrs["sum"] = int64_t{1};
-      s.spec.attrs["x_zero_point"] = op.inputs[0]->type.quant->zero_points[0];
+      const auto& xq = op.inputs[0]->type.quant;
+      s.spec.attrs["x_zero_point"] = xq ? xq->zero_points[0] : 0;
     } else if (average) {
       const int64_t shift = op.get_int("shift");
       if (std::abs(shift) > kMaxPoolShift)
@@ -571,6 +586,7 @@ class Planner {
       case K::avgpool: return plan_pool(op);
       case K::add: return plan_simple(op, KernelKind::add);
       case K::sub: return plan_simple(op, KernelKind::sub);
+      case K::mul: return plan_simple(op, KernelKind::mul);
       case K::widen: return plan_simple(op, KernelKind::widen);
       case K::clip: return plan_simple(op, KernelKind::clip);
       case K::concat: return plan_simple(op, KernelKind::concat);
@@ -594,6 +610,7 @@ class Planner {
   KernelPlan plan_;
   std::set<const ir::Op*> skipped_, fused_;
   std::set<const ir::Op*> folded_;  // widen and add ops inside a fused requantize
+  std::deque<ir::Op> identity_requantizes_;  // product_requantize's, not in the graph
   std::map<const ir::Op*, std::vector<const ir::Value*>> fused_sums_;  // requantize -> the widened operands it sums
 };
 
