@@ -14,8 +14,8 @@ namespace {
 const Exact kOne = Exact::from_int(1);
 const Exact kZero = Exact::from_int(0);
 
-// The axis of `t`'s shape along which constant `k` varies (-1 if it is a scalar in effect), with
-// numpy alignment from the right; Error if it varies along several axes or does not broadcast.
+}  // namespace
+
 int varying_axis(const ir::Op& op, const ir::Value& k, const ir::Value& t) {
   const ir::Shape& ks = k.type.shape;
   const ir::Shape& ts = t.type.shape;
@@ -30,6 +30,8 @@ int varying_axis(const ir::Op& op, const ir::Value& k, const ir::Value& t) {
   }
   return axis;
 }
+
+namespace {
 
 // The single non-constant operand of a binary op with one constant, and the constant.
 std::optional<std::pair<ir::Value*, ir::Value*>> split_constant(const ir::Op& op) {
@@ -63,7 +65,9 @@ AffineChain trace_affine_chain(const ir::Graph& g, const ir::Op& quantize) {
     ir::Op& op = *t->producer;
     ir::Value* next = nullptr;
     if (op.kind == ir::OpKind::relu || op.kind == ir::OpKind::clip) {
-      if (arithmetic_seen) fail("{}: arithmetic after an activation is not supported before '{}'", op.describe(), quantize.describe());
+      // Bounds on y only while nothing between: an activation before arithmetic is part of the
+      // region below the chain (integer-form clips it on the integers).
+      if (arithmetic_seen) break;
       auto tighten = [](std::optional<Exact>& bound, const Exact& v, bool upper) {
         if (!bound || (upper ? sim::compare(v, *bound) < 0 : sim::compare(v, *bound) > 0)) bound = v;
       };

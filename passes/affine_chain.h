@@ -28,9 +28,14 @@ struct AffineChain {
 };
 
 // The chain ending at `quantize`'s operand. Stops at the first op that is not a single-use affine
-// step. Throws Error naming the op when a step's constant varies along more than one axis, or
-// along another axis than the rest of the chain, or when a ReLU/Clip is followed by arithmetic.
+// step, and at a ReLU/Clip that arithmetic follows. Throws Error naming the op when a step's
+// constant varies along more than one axis, or along another axis than the rest of the chain.
 AffineChain trace_affine_chain(const ir::Graph& g, const ir::Op& quantize);
+
+// The axis of `t`'s shape along which constant `k` (an operand of `op`) varies, -1 if it is a
+// scalar in effect, with numpy alignment from the right; Error if it varies along several axes or
+// does not broadcast.
+int varying_axis(const ir::Op& op, const ir::Value& k, const ir::Value& t);
 
 // The exact real values of a constant operand: a float constant, or a dequantized integer constant
 // (torch's converted int8 export and QLinearConv give int32 biases on the x_scale * w_scale grid);

@@ -3,10 +3,9 @@
 #include "ir/error.h"
 #include "passes/affine_chain.h"
 #include "passes/eliminate_dead_code.h"
-#include "passes/quant_propagation.h"
+#include "passes/integer_form.h"
 #include "passes/requantize_builder.h"
 #include "sim/qat/numeric_error.h"
-#include "sim/qat/window.h"
 
 #include <algorithm>
 
@@ -16,185 +15,40 @@ using sim::Exact;
 
 namespace {
 
-// The quantized integer tensor behind `v = dequantize(q)`, or an Error naming `user`.
-ir::Value* dequantized(const ir::Value* v, const ir::Op& user, std::string_view role) {
-  if (!v->producer || v->producer->kind != ir::OpKind::dequantize)
-    fail("{}: its {} '{}' is not a dequantized integer tensor, so it has no integer form", user.describe(), role, v->name);
-  return v->producer->inputs[0];
-}
-
-std::vector<Exact> scales_of(const ir::QuantParams& q) {
-  std::vector<Exact> s;
-  for (double v : q.scales) s.push_back(Exact::from_double(v));
-  return s;
-}
-
-int grid_exponent(const ir::QuantParams& q, const ir::Op& user) {
-  auto e = q.pot_exponent(0);
-  if (q.per_axis() || !e) fail("{}: aligning operands needs power-of-two per-tensor scales", user.describe());
-  return -*e;  // value of one step is 2^-e: larger e is the finer grid
-}
-
-ir::Value* widen(ir::Graph& g, ir::Value* q, int shift, const std::string& name) {
-  ir::TensorType t{ir::DType::i32, q->type.shape, std::nullopt};
-  return g.add_op(ir::OpKind::widen, {q}, {{name, t}},
-                  {{"shift", int64_t{shift}}, {"zero_point", q->type.quant->zero_points[0]}})->outputs[0];
-}
-
-// Weights with zero points other than 0 are stored zero-centred, in i16 if i8 cannot hold them.
-ir::Value* zero_centred(ir::Graph& g, ir::Value* w, int axis) {
-  const ir::QuantParams& q = *w->type.quant;
-  if (std::all_of(q.zero_points.begin(), q.zero_points.end(), [](int64_t z) { return z == 0; })) return w;
-  const ir::Shape& s = w->type.shape;
-  int64_t inner = 1;
-  for (size_t i = axis + 1; i < s.size(); ++i) inner *= s[i];
-  std::vector<int64_t> v(w->data->size());
-  int64_t lo = 0, hi = 0;
-  for (int64_t i = 0; i < w->data->size(); ++i) {
-    int64_t zp = q.per_axis() ? q.zero_points[(i / inner) % s[axis]] : q.zero_points[0];
-    v[i] = w->data->int_at(i) - zp;
-    lo = std::min(lo, v[i]);
-    hi = std::max(hi, v[i]);
-  }
-  bool fits_i8 = lo >= -128 && hi <= 127;
-  ir::TensorData data(fits_i8 ? ir::DType::i8 : ir::DType::i16, s);
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (fits_i8) data.as<int8_t>()[i] = static_cast<int8_t>(v[i]);
-    else data.as<int16_t>()[i] = static_cast<int16_t>(v[i]);
-  }
-  return g.add_constant(w->name + "/centred", std::move(data));
-}
-
-std::vector<Exact> bias_values(const ir::Value& v, const ir::Op& user) {
-  auto values = exact_constant(v);
-  if (!values) fail("{}: the bias '{}' must be a constant", user.describe(), v.name);
-  return *values;
-}
-
-// Adds a per-channel constant (a conv's bias operand) to the chain's offset: y = A(t + b) + B.
-void absorb_bias(AffineChain& chain, const std::vector<Exact>& bias, int axis, const ir::Op& user) {
-  if (chain.axis >= 0 && chain.axis != axis) fail("{}: bias and folded constants disagree on the channel axis", user.describe());
-  chain.axis = axis;
+// quantize(A_c · v + B_c) of a value v in integer form: one requantize of its integers. A channel
+// whose scale A_c · unit_c is negative has its integers negated first (a sign flip swaps which
+// bound is which only on the integers, never on y, where ReLU/Clip bounds live), and one whose
+// ratio to the output scale has a small odd factor has its integers multiplied by it.
+ir::Value* requantize_form(ir::Graph& g, IntegerForms& forms, IntegerForm f, AffineChain chain, const ir::Op& quantize,
+                           const PassOptions& options, const std::string& name) {
+  if (f.axis >= 0 && chain.axis >= 0 && f.axis != chain.axis)
+    fail("{}: per-channel scales along axis {} meet per-channel constants along axis {}", quantize.describe(), f.axis,
+         chain.axis);
+  const int axis = std::max(f.axis, chain.axis);
+  const int64_t channels = axis < 0 ? 1 : f.x->type.shape[static_cast<size_t>(axis)];
+  const Exact out_scale = Exact::from_double(quantize.outputs[0]->type.quant->scales[0]);
+  std::vector<int64_t> factor;
   std::vector<Exact> offset;
-  for (size_t c = 0; c < bias.size(); ++c)
-    offset.push_back(sim::add(AffineChain::at(chain.offset, c), sim::mul(AffineChain::at(chain.scale, c), bias[c])));
+  for (int64_t c = 0; c < channels; ++c) {
+    const Exact& a = AffineChain::at(chain.scale, c);
+    const Exact step = sim::mul(a, AffineChain::at(f.unit, c));
+    // A ratio M · 2^-n with a small odd M (a Mul by 0.375 = 3 · 2^-3): the integers are multiplied
+    // by M, exactly, and the requantize shifts.
+    const sim::BinaryParts ratio = sim::decompose(sim::div(step, out_scale).num);
+    const int64_t m = ratio.odd > 1 && ratio.odd < (1 << 15) ? static_cast<int64_t>(ratio.odd) : 1;
+    factor.push_back(step.negative() ? -m : m);
+    offset.push_back(sim::add(AffineChain::at(chain.offset, c), sim::mul(a, AffineChain::at(f.offset, c))));
+  }
+  f = forms.widened(forms.scaled(std::move(f), factor, axis, quantize, name + "/scaled"), name + "/wide");
+  chain.axis = axis;
   chain.offset = std::move(offset);
+  return emit_requantize(g, {f.x, f.unit, f.axis}, chain, quantize, options, name);
 }
 
-// The integer operand of a product: real value (x − zero_point) · unit, elementwise.
-struct ProductInput {
-  ir::Value* x;
-  int64_t zero_point;
-  Exact unit;
-};
-
-// The one count every window of an average pool divides by, if all windows share it.
-std::optional<int64_t> uniform_count(const ir::Op& pool) {
-  const sim::Window win = sim::make_window(pool, pool.inputs[0]->type.shape, pool.get_ints("kernel_shape"));
-  const bool include_pad = pool.get_int("count_include_pad") != 0;
-  std::optional<int64_t> count;
-  bool uniform = true;
-  win.for_each_output([&](int64_t o0, int64_t o1, int64_t o2, int64_t) {
-    const int64_t c = win.average_count(o0, o1, o2, include_pad);
-    if (count && c != *count) uniform = false;
-    count = c;
-  });
-  if (!uniform || !count || *count == 0) return std::nullopt;
-  return count;
-}
-
-// A product's input: a dequantized integer tensor, or, where QAT left a pooled tensor unquantized
-// (eager mode observes no AdaptiveAvgPool2d: GlobalAveragePool -> Flatten -> Gemm, Inception's
-// AvgPool -> Conv), the integer window sums Σ(q − z) on the grid s / count: the mean of grid
-// values is exactly that, and the count moves into the product's requantize divisor. Data movement
-// (Flatten) on the way moves onto the integers.
-ProductInput product_input(ir::Graph& g, ir::Value* v, const ir::Op& user) {
-  const ir::Op* p = v->producer;
-  if (p && (p->kind == ir::OpKind::reshape || p->kind == ir::OpKind::transpose || p->kind == ir::OpKind::slice)) {
-    ProductInput in = product_input(g, p->inputs[0], user);
-    ir::TensorType t{in.x->type.dtype, v->type.shape, std::nullopt};
-    if (in.x->type.quant) t.quant = propagated_quant(*p, {in.x});
-    if (in.x->type.quant && !t.quant) fail("{}: its input '{}' moves a per-axis grid's slices apart", user.describe(), v->name);
-    in.x = g.add_op(p->kind, {in.x}, {{v->name + "/int", t}}, p->attrs, p->name)->outputs[0];
-    return in;
-  }
-  if (p && p->kind == ir::OpKind::avgpool && ir::is_float(v->type.dtype)) {
-    ir::Value* q = dequantized(p->inputs[0], *p, "input");
-    const ir::QuantParams& qp = *q->type.quant;
-    if (qp.per_axis()) fail("{}: average pooling of a per-axis quantized tensor is not supported", p->describe());
-    auto count = uniform_count(*p);
-    if (!count)
-      fail("{}: its windows divide by different counts (padding not counted), so its unquantized mean cannot "
-           "feed {}: quantize the pool's result",
-           p->describe(), user.describe());
-    ir::TensorType sums{ir::DType::i32, v->type.shape, std::nullopt};
-    ir::Value* x = g.add_op(ir::OpKind::avgpool, {q}, {{v->name + "/sums", sums}}, p->attrs, p->name)->outputs[0];
-    return {x, 0, sim::div(Exact::from_double(qp.scales[0]), Exact::from_int(*count))};
-  }
-  ir::Value* q = dequantized(v, user, "input");
-  const ir::QuantParams& qp = *q->type.quant;
-  if (qp.per_axis()) fail("{}: per-axis quantized activations are not supported", user.describe());
-  return {q, qp.zero_points[0], Exact::from_double(qp.scales[0])};
-}
-
-// conv / matmul of a dequantized activation and dequantized integer weights.
-ir::Value* lower_products(ir::Graph& g, const ir::Op& p, AffineChain chain, const ir::Op& quantize,
-                          const PassOptions& options, const std::string& name) {
-  const ProductInput x = product_input(g, p.inputs[0], p);
-  ir::Value* w = dequantized(p.inputs[1], p, "weight");
-  if (!w->is_constant()) fail("{}: the weight '{}' must be a constant to be lowered", p.describe(), w->name);
-  const ir::QuantParams& wq = *w->type.quant;
-  const bool is_conv = p.kind == ir::OpKind::conv;
-  const int weight_axis = is_conv ? 0 : static_cast<int>(w->type.shape.size()) - 1;  // output channels
-  const int out_axis = is_conv ? 1 : static_cast<int>(p.outputs[0]->type.shape.size()) - 1;
-  if (wq.per_axis() && wq.axis != weight_axis)
-    fail("{}: the weight is quantized per slice of axis {}, not per output channel", p.describe(), wq.axis);
-  if (is_conv && p.inputs.size() == 3) absorb_bias(chain, bias_values(*p.inputs[2], p), out_axis, p);
-
-  std::map<std::string, ir::AttrValue> attrs = p.attrs;
-  if (x.zero_point != 0) attrs["x_zero_point"] = x.zero_point;
-  ir::TensorType acc_type{ir::DType::i32, p.outputs[0]->type.shape, std::nullopt};
-  ir::Value* acc = g.add_op(p.kind, {x.x, zero_centred(g, w, weight_axis)}, {{name + "/acc", acc_type}}, attrs, p.name)
-                       ->outputs[0];
-  Accumulator a{acc, {}, wq.per_axis() ? out_axis : -1};
-  for (const Exact& sw : scales_of(wq)) a.unit.push_back(sim::mul(x.unit, sw));
-  return emit_requantize(g, a, chain, quantize, options, name);
-}
-
-// a + b or a - b of two dequantized tensors: both move exactly onto the finer grid first.
-ir::Value* lower_sum(ir::Graph& g, const ir::Op& p, const AffineChain& chain, const ir::Op& quantize,
-                     const PassOptions& options, const std::string& name) {
-  ir::Value* a = dequantized(p.inputs[0], p, "first operand");
-  ir::Value* b = dequantized(p.inputs[1], p, "second operand");
-  int ea = grid_exponent(*a->type.quant, p), eb = grid_exponent(*b->type.quant, p);
-  int fine = std::max(ea, eb);
-  ir::Value* wa = widen(g, a, fine - ea, name + "/lhs");
-  ir::Value* wb = widen(g, b, fine - eb, name + "/rhs");
-  ir::TensorType sum_type{ir::DType::i32, p.outputs[0]->type.shape, std::nullopt};
-  ir::Value* sum = g.add_op(p.kind, {wa, wb}, {{name + "/sum", sum_type}}, {}, p.name)->outputs[0];
-  return emit_requantize(g, {sum, {Exact::from_scaled(1, -fine)}, -1}, chain, quantize, options, name);
-}
-
-// A plain change of grid: quantize(A * dequantize(q) + B).
-ir::Value* lower_rescale(ir::Graph& g, ir::Value* q, const AffineChain& chain, const ir::Op& quantize,
-                         const PassOptions& options, const std::string& name) {
-  const ir::QuantParams& qp = *q->type.quant;
-  if (qp.per_axis() && std::any_of(qp.zero_points.begin(), qp.zero_points.end(), [&](int64_t z) { return z != qp.zero_points[0]; }))
-    fail("{}: per-axis zero points are not supported here", quantize.describe());
-  ir::TensorType t{ir::DType::i32, q->type.shape, std::nullopt};
-  ir::Value* wide = g.add_op(ir::OpKind::widen, {q}, {{name + "/wide", t}},
-                             {{"shift", int64_t{0}}, {"zero_point", qp.zero_points[0]}})->outputs[0];
-  return emit_requantize(g, {wide, scales_of(qp), qp.per_axis() ? qp.axis : -1}, chain, quantize, options, name);
-}
-
-void require_identity(const AffineChain& chain, const ir::Op& p, const ir::Op& quantize) {
-  if (!chain.identity())
-    fail("{}: arithmetic or activations between it and {} are not supported", p.describe(), quantize.describe());
-}
-
+// Average pooling of a quantized tensor straight to the quantize's grid: one integer pool that
+// rounds its mean by the quantize's rule.
 ir::Value* lower_avgpool(ir::Graph& g, const ir::Op& p, const AffineChain& chain, const ir::Op& quantize,
                          const PassOptions& options, const std::string& name) {
-  require_identity(chain, p, quantize);
   ir::Value* x = dequantized(p.inputs[0], p, "input");
   const ir::QuantParams& xq = *x->type.quant;
   const ir::QuantParams& yq = *quantize.outputs[0]->type.quant;
@@ -216,32 +70,28 @@ ir::Value* lower_avgpool(ir::Graph& g, const ir::Op& p, const AffineChain& chain
   return emit_requantize(g, {mean, {Exact::from_double(xq.scales[0])}, -1}, chain, quantize, options, name);
 }
 
-// Concatenation: each operand is requantized to the result's grid, then the integers are joined.
-ir::Value* lower_concat(ir::Graph& g, const ir::Op& p, const AffineChain& chain, const ir::Op& quantize,
-                        const PassOptions& options, const std::string& name) {
-  require_identity(chain, p, quantize);
+// Concatenation: each operand is requantized to the result's grid, then the quantized integers are
+// joined (narrower than joining 32-bit integers and requantizing once; both are exact).
+ir::Value* lower_concat(ir::Graph& g, IntegerForms& forms, const ir::Op& p, const AffineChain& chain,
+                        const ir::Op& quantize, const PassOptions& options, const std::string& name) {
   std::vector<ir::Value*> parts;
   for (size_t i = 0; i < p.inputs.size(); ++i) {
-    ir::Value* q = dequantized(p.inputs[i], p, "operand");
-    parts.push_back(lower_rescale(g, q, chain, quantize, options, name + "/part" + std::to_string(i)));
+    const std::string part = name + "/part" + std::to_string(i);
+    parts.push_back(requantize_form(g, forms, forms.of(p.inputs[i], p, part), chain, quantize, options, part));
   }
   return g.add_op(ir::OpKind::concat, parts, {{name, quantize.outputs[0]->type}}, p.attrs, p.name)->outputs[0];
 }
 
-ir::Value* lower_region(ir::Graph& g, const ir::Op& quantize, const AffineChain& chain, const PassOptions& options,
-                        const std::string& name) {
+bool dequantizes(const ir::Value* v) { return v->producer && v->producer->kind == ir::OpKind::dequantize; }
+
+ir::Value* lower_region(ir::Graph& g, IntegerForms& forms, const ir::Op& quantize, const AffineChain& chain,
+                        const PassOptions& options, const std::string& name) {
   const ir::Op* p = chain.source->producer;
   if (!p) fail("{}: quantizes '{}' through float arithmetic, which has no integer form", quantize.describe(), chain.source->name);
-  switch (p->kind) {
-    case ir::OpKind::conv:
-    case ir::OpKind::matmul: return lower_products(g, *p, chain, quantize, options, name);
-    case ir::OpKind::add:
-    case ir::OpKind::sub: return lower_sum(g, *p, chain, quantize, options, name);
-    case ir::OpKind::dequantize: return lower_rescale(g, p->inputs[0], chain, quantize, options, name);
-    case ir::OpKind::avgpool: return lower_avgpool(g, *p, chain, quantize, options, name);
-    case ir::OpKind::concat: return lower_concat(g, *p, chain, quantize, options, name);
-    default: fail("{}: has no integer form here (it feeds {})", p->describe(), quantize.describe());
-  }
+  if (p->kind == ir::OpKind::avgpool && chain.identity() && dequantizes(p->inputs[0]))
+    return lower_avgpool(g, *p, chain, quantize, options, name);
+  if (p->kind == ir::OpKind::concat && chain.axis < 0) return lower_concat(g, forms, *p, chain, quantize, options, name);
+  return requantize_form(g, forms, forms.of(chain.source, quantize, name), chain, quantize, options, name);
 }
 
 // Lists every tensor whose scale is not a power of two, in one line.
@@ -287,13 +137,14 @@ void require_integer_only(const ir::Graph& g) {
 
 void lower_fake_quant(ir::Graph& g, const PassOptions& options) {
   if (!options.allow_non_pot) refuse_non_pot(g);
+  IntegerForms forms(g, options);
   for (ir::Op* q : g.ops()) {
     if (q->kind != ir::OpKind::quantize || is_boundary(g, *q)) continue;
     ir::Value* old_result = q->outputs[0];
     const std::string name = old_result->name;
     ir::Value* result = nullptr;
     try {
-      result = lower_region(g, *q, trace_affine_chain(g, *q), options, name + "/lowered");
+      result = lower_region(g, forms, *q, trace_affine_chain(g, *q), options, name + "/lowered");
     } catch (const sim::NumericError& e) {
       // Constants whose exact products or sums need more than the exact arithmetic's 113 bits.
       fail("{}: its scales, weights and bias cannot be combined exactly: {}", q->describe(), e.what());

@@ -35,48 +35,52 @@ std::optional<ir::QuantParams> propagated_quant(const ir::Op& op, const std::vec
       default: return std::nullopt;
     }
   }
-  const ir::Shape& shape = operands[0]->type.shape;
+  const auto moved = moved_axis(op, operands[0]->type.shape, q.axis);
+  if (!moved) return std::nullopt;
+  ir::QuantParams out = q;
+  out.axis = moved->axis;
+  out.scales.clear();
+  out.zero_points.clear();
+  for (int64_t from : moved->from) {  // the selected slices keep their parameters
+    out.scales.push_back(q.scales[static_cast<size_t>(from)]);
+    out.zero_points.push_back(q.zero_points[static_cast<size_t>(from)]);
+  }
+  return out;
+}
+
+std::optional<MovedAxis> moved_axis(const ir::Op& op, const ir::Shape& shape, int axis) {
+  using K = ir::OpKind;
+  std::vector<int64_t> all(static_cast<size_t>(shape[axis]));
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
   switch (op.kind) {
     case K::reshape:
-      if (auto axis = reshaped_axis(shape, op.get_ints("shape"), q.axis)) {
-        q.axis = *axis;
-        return q;
-      }
+      if (auto to = reshaped_axis(shape, op.get_ints("shape"), axis)) return MovedAxis{*to, all};
       return std::nullopt;
     case K::transpose: {
       const auto& perm = op.get_ints("perm");
       for (size_t d = 0; d < perm.size(); ++d)
-        if (perm[d] == q.axis) {
-          q.axis = static_cast<int>(d);
-          return q;
-        }
+        if (perm[d] == axis) return MovedAxis{static_cast<int>(d), all};
       return std::nullopt;
     }
     case K::pad: {
       const auto& pads = op.get_ints("pads");
-      if (pads[q.axis] != 0 || pads[q.axis + shape.size()] != 0) return std::nullopt;
-      return q;
+      if (pads[axis] != 0 || pads[axis + shape.size()] != 0) return std::nullopt;
+      return MovedAxis{axis, all};
     }
     case K::concat:
-      if (op.get_int("axis") == q.axis) return std::nullopt;
-      return q;
+      if (op.get_int("axis") == axis) return std::nullopt;
+      return MovedAxis{axis, all};
     case K::maxpool:  // windows slide over the spatial axes, 2 and up; batch and channel slices stay apart
-      if (q.axis > 1) return std::nullopt;
-      return q;
-    case K::slice: {  // the selected slices keep their parameters
+      if (axis > 1) return std::nullopt;
+      return MovedAxis{axis, all};
+    case K::slice: {
       const auto &starts = op.get_ints("starts"), &steps = op.get_ints("steps"), &sizes = op.get_ints("shape");
-      ir::QuantParams sliced = q;
-      sliced.scales.clear();
-      sliced.zero_points.clear();
-      for (int64_t i = 0; i < sizes[q.axis]; ++i) {
-        const size_t from = static_cast<size_t>(starts[q.axis] + i * steps[q.axis]);
-        sliced.scales.push_back(q.scales[from]);
-        sliced.zero_points.push_back(q.zero_points[from]);
-      }
-      return sliced;
+      std::vector<int64_t> from;
+      for (int64_t i = 0; i < sizes[axis]; ++i) from.push_back(starts[axis] + i * steps[axis]);
+      return MovedAxis{axis, from};
     }
     case K::clip:
-    case K::relu: return q;
+    case K::relu: return MovedAxis{axis, all};
     default: return std::nullopt;  // resize: its index map along the axis is not worth modelling
   }
 }

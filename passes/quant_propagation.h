@@ -18,4 +18,12 @@ namespace qatc::passes {
 // that splits or merges the axis, a resize, a pad or concat along it, a maxpool over it).
 std::optional<ir::QuantParams> propagated_quant(const ir::Op& op, const std::vector<ir::Value*>& operands);
 
+// Where the slices along `axis` of op's operand (of `shape`) go in its result: the result's axis
+// and, in order, the operand slice each of its slices is; nullopt if op mixes the slices.
+struct MovedAxis {
+  int axis;
+  std::vector<int64_t> from;
+};
+std::optional<MovedAxis> moved_axis(const ir::Op& op, const ir::Shape& shape, int axis);
+
 }  // namespace qatc::passes
