@@ -60,10 +60,36 @@ std::vector<int64_t> required_kernel(ImportContext& ctx) {
   return ctx.attr_ints("kernel_shape", {});
 }
 
+// A ceil-mode window that would start past the input, in the end padding, holds no input element:
+// qatc drops it, as PyTorch does, where ONNX 1.12's shape inference keeps it. A model declaring the
+// kept window's shape is refused here, at the pool; otherwise the difference is noted for any later
+// shape mismatch it may cause.
+void check_ceil_windows(ImportContext& ctx, const ir::Shape& x, const Attrs& a) {
+  const auto& kernel = std::get<std::vector<int64_t>>(a.at("kernel_shape"));
+  const auto& strides = std::get<std::vector<int64_t>>(a.at("strides"));
+  const auto& pads = std::get<std::vector<int64_t>>(a.at("pads"));
+  const auto& dilations = std::get<std::vector<int64_t>>(a.at("dilations"));
+  const size_t n = kernel.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (!ir::ceil_window_dropped(x[i + 2], kernel[i], strides[i], pads[i], pads[i + n], dilations[i])) continue;
+    const int64_t out = ir::window_output_size(x[i + 2], kernel[i], strides[i], pads[i], pads[i + n], dilations[i], true);
+    const std::string rule = fmt::format(
+        "with ceil_mode, its last window along spatial axis {} would start past the input, in the end padding: qatc "
+        "drops it as PyTorch does ({} windows), where ONNX 1.12's shape inference keeps it ({})",
+        i, out, out + 1);
+    if (auto declared = ctx.declared_shape(ctx.node().output(0));
+        declared && declared->size() == x.size() && (*declared)[i + 2] == out + 1)
+      ctx.refuse("{}, as the model's declared shape [{}] does; that window holds no input element", rule,
+                 fmt::join(*declared, ","));
+    ctx.add_shape_note(ctx.describe_node() + ": " + rule);
+  }
+}
+
 Attrs pool_attrs(ImportContext& ctx, const ir::Shape& x, const std::vector<int64_t>& kernel) {
   Attrs a = window_attrs(ctx, x, kernel);
   a["kernel_shape"] = kernel;
   a["ceil_mode"] = ctx.attr_int("ceil_mode", 0) != 0 ? int64_t{1} : int64_t{0};
+  if (std::get<int64_t>(a["ceil_mode"])) check_ceil_windows(ctx, x, a);
   return a;
 }
 

@@ -38,6 +38,11 @@ std::string describe_node(const onnx::NodeProto& n, int64_t opset) {
 
 std::string ImportContext::describe_node() const { return frontend::describe_node(*node_, opset_); }
 
+std::optional<ir::Shape> ImportContext::declared_shape(const std::string& onnx_name) const {
+  if (auto it = declared_.find(onnx_name); it != declared_.end()) return it->second;
+  return std::nullopt;
+}
+
 bool ImportContext::has_input(int i) const { return i < node_->input_size() && !node_->input(i).empty(); }
 
 ir::Value* ImportContext::input(int i) {

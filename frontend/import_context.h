@@ -27,6 +27,13 @@ class ImportContext {
   ir::Value* lookup(const std::string& onnx_name);  // null if unknown; materializes constants
   void begin_node(const onnx::NodeProto& node) { node_ = &node; }
   std::string describe_node() const;
+  // Static shapes the model declares for its tensors (value_info, graph outputs), as exported.
+  void declare_shape(const std::string& onnx_name, ir::Shape shape) { declared_[onnx_name] = std::move(shape); }
+  std::optional<ir::Shape> declared_shape(const std::string& onnx_name) const;
+  // Where qatc's shape rules knowingly differ from another tool's: added to a later refusal, whose
+  // shape mismatch they may explain.
+  void add_shape_note(std::string note) { shape_notes_.push_back(std::move(note)); }
+  const std::vector<std::string>& shape_notes() const { return shape_notes_; }
 
   // --- refusing
   template <typename... Args>
@@ -74,6 +81,8 @@ class ImportContext {
   const onnx::NodeProto* node_ = nullptr;
   std::unordered_map<std::string, ir::Value*> values_;
   std::unordered_map<std::string, ir::TensorData> constants_;  // initializers and Constant outputs
+  std::unordered_map<std::string, ir::Shape> declared_;
+  std::vector<std::string> shape_notes_;
 };
 
 // Normalizes a possibly negative axis for a tensor of `rank`, or refuses.

@@ -158,18 +158,24 @@ void resolve_input_shapes(onnx::ModelProto& m, const ImportOptions& options, con
   }
 }
 
+// A tensor's shape as the model states it, if every dimension is static.
+std::optional<ir::Shape> static_shape(const onnx::ValueInfoProto& vi) {
+  if (!vi.type().has_tensor_type() || !vi.type().tensor_type().has_shape()) return std::nullopt;
+  ir::Shape shape;
+  for (const auto& d : vi.type().tensor_type().shape().dim()) {
+    if (!d.has_dim_value()) return std::nullopt;
+    shape.push_back(d.dim_value());
+  }
+  return shape;
+}
+
 // Our shape rules must agree with ONNX's wherever ONNX inferred a static shape.
 void cross_check_shapes(const onnx::ModelProto& m, const ir::Graph& g) {
   auto check = [&](const onnx::ValueInfoProto& vi) {
-    if (!vi.type().has_tensor_type() || !vi.type().tensor_type().has_shape()) return;
-    ir::Shape onnx_shape;
-    for (const auto& d : vi.type().tensor_type().shape().dim()) {
-      if (!d.has_dim_value()) return;
-      onnx_shape.push_back(d.dim_value());
-    }
-    const ir::Value* v = g.find_value(vi.name());
-    if (v && v->type.shape != onnx_shape)
-      fail("tensor '{}': ONNX shape inference gives {}, qatc computes {}", vi.name(), ir::shape_string(onnx_shape),
+    const auto onnx_shape = static_shape(vi);
+    const ir::Value* v = onnx_shape ? g.find_value(vi.name()) : nullptr;
+    if (v && v->type.shape != *onnx_shape)
+      fail("tensor '{}': ONNX shape inference gives {}, qatc computes {}", vi.name(), ir::shape_string(*onnx_shape),
            ir::shape_string(v->type.shape));
   };
   for (const auto& vi : m.graph().value_info()) check(vi);
@@ -227,6 +233,15 @@ ImportedModel import_onnx_bytes(const std::string& bytes, const std::string& pat
   for (const auto& n : m.graph().node()) used.insert(n.input().begin(), n.input().end());
   for (const auto& o : m.graph().output()) used.insert(o.name());
 
+  for (const auto* infos : {&m.graph().value_info(), &m.graph().output()})
+    for (const auto& vi : *infos)
+      if (auto shape = static_shape(vi)) ctx.declare_shape(vi.name(), *shape);
+  // A refusal that a known difference in shape rules may explain says so.
+  auto with_notes = [&](const Error& e) {
+    if (ctx.shape_notes().empty()) throw e;
+    fail("{} (note: {})", e.what(), ctx.shape_notes().back());
+  };
+
   for (const auto& node : m.graph().node()) {
     ctx.begin_node(node);
     const bool mct = node.domain() == "mct_quantizers";
@@ -240,7 +255,11 @@ ImportedModel import_onnx_bytes(const std::string& bytes, const std::string& pat
     for (int i = 1; i < node.output_size(); ++i)
       if (!node.output(i).empty() && used.count(node.output(i)))
         ctx.refuse("output {} ('{}') is used, but only the first output is supported", i, node.output(i));
-    conv->convert(ctx);
+    try {
+      conv->convert(ctx);
+    } catch (const Error& e) {
+      with_notes(e);
+    }
   }
 
   for (const auto& o : m.graph().output()) {
@@ -252,7 +271,11 @@ ImportedModel import_onnx_bytes(const std::string& bytes, const std::string& pat
   ir::verify(g);  // tensor sizes within the limits, before libonnx works on them
   if (info.onnx_checked) {
     check_with_onnx_isolated(m, path, info.opset);
-    cross_check_shapes(m, g);
+    try {
+      cross_check_shapes(m, g);
+    } catch (const Error& e) {
+      with_notes(e);
+    }
   }
   if (options.qat_dialect == "ti-pact2" && info.dialect != "float")
     fail("--qat-dialect ti-pact2: {} already holds quantization ({}); a TI v1 export is a float graph", path, info.dialect);

@@ -67,5 +67,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const Op& op);
 // Output length of a sliding window: conv and pooling.
 int64_t window_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad_begin, int64_t pad_end,
                            int64_t dilation, bool ceil_mode);
+// Whether ceil mode's last window along an axis would start past the input, in the end padding:
+// window_output_size drops it (PyTorch's rule; ONNX 1.12's shape inference keeps it).
+bool ceil_window_dropped(int64_t in, int64_t kernel, int64_t stride, int64_t pad_begin, int64_t pad_end, int64_t dilation);
 
 }  // namespace qatc::ir

@@ -190,6 +190,12 @@ int64_t window_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t p
   return out > std::numeric_limits<int64_t>::max() ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(out);
 }
 
+bool ceil_window_dropped(int64_t in, int64_t kernel, int64_t stride, int64_t pad_begin, int64_t pad_end, int64_t dilation) {
+  using Wide = __int128;
+  const Wide room = Wide{in} + pad_begin + pad_end - ((Wide{kernel} - 1) * dilation + 1);
+  return room >= 0 && ((room + stride - 1) / stride) * stride >= Wide{in} + pad_begin;
+}
+
 ShapeRule shape_rule(OpKind kind) {
   switch (kind) {
     case OpKind::conv: return infer_conv;

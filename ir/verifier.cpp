@@ -95,6 +95,7 @@ void verify_quant(const QuantParams& q, const TensorType& type, const std::strin
 void check_limits(const Graph& g) {
   if (static_cast<int64_t>(g.ops().size()) > limits().max_nodes)
     fail("graph '{}' has {} ops, beyond the {} allowed (--max-nodes)", g.name, g.ops().size(), limits().max_nodes);
+  for (const Value* in : g.inputs()) checked_num_elements(in->type.shape, in->type.dtype, "input '" + in->name + "'");
   for (const Value* c : g.constants()) checked_num_elements(c->type.shape, c->type.dtype, "constant '" + c->name + "'");
   for (const Op* op : g.ops())
     for (const Value* out : op->outputs)
