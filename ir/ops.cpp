@@ -4,6 +4,7 @@
 #include "ir/graph.h"
 #include "ir/shape_inference.h"
 
+#include <algorithm>
 #include <array>
 
 namespace qatc::ir {
@@ -96,8 +97,16 @@ void check_channel_list(const Op& op, const std::string& attr, int64_t channels)
 void check_requantize_types(const Op& op) {
   DType acc = in_type(op, 0);
   if (acc != DType::i32 && acc != DType::i64) type_error(op, "requantizes an i32 or i64 accumulator");
-  const QuantParams& q = per_tensor_quant(op, op.outputs[0], "result");
   int64_t axis = op.get_int("axis");
+  // The result's grid is per tensor, or per slice of the requantize's own axis with one zero point
+  // (each slice's scale is in its shift).
+  const auto& result_quant = op.outputs[0]->type.quant;
+  const QuantParams* per_axis = result_quant && result_quant->per_axis() ? &*result_quant : nullptr;
+  if (per_axis && (per_axis->axis != axis ||
+                   std::any_of(per_axis->zero_points.begin(), per_axis->zero_points.end(),
+                               [&](int64_t z) { return z != per_axis->zero_points[0]; })))
+    type_error(op, "a per-axis result must be quantized along the requantize's axis with one zero point");
+  const QuantParams& q = per_axis ? *per_axis : per_tensor_quant(op, op.outputs[0], "result");
   const Shape& shape = op.inputs[0]->type.shape;
   if (axis < -1 || axis >= static_cast<int64_t>(shape.size())) type_error(op, "axis out of range");
   int64_t channels = axis < 0 ? 1 : shape[axis];

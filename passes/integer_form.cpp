@@ -266,6 +266,12 @@ IntegerForm IntegerForms::per_tensor(IntegerForm f, const ir::Op& user, const st
   return scaled(std::move(f), m, axis, user, name + "/aligned");
 }
 
+IntegerForm IntegerForms::uniform(IntegerForm f, const ir::Op& user, const std::string& name) {
+  f = per_tensor(on_grid(std::move(f), user, name), user, name);
+  f.axis = -1;
+  return f;
+}
+
 IntegerForm IntegerForms::product(const ir::Op& p, const std::string& name) {
   IntegerForm in = of(p.inputs[0], p, p.inputs[0]->name + "/int");
   in = per_tensor(on_grid(std::move(in), p, name + "/input"), p, name + "/input");
@@ -305,7 +311,9 @@ IntegerForm IntegerForms::constant_step(const ir::Op& p, const std::string& name
   if (p.outputs[0]->type.shape != u->type.shape)
     fail("{}: its constant '{}' broadcasts '{}' to a larger shape", p.describe(), k->name, u->name);
   IntegerForm f = of(u, p, u->name + "/int");
-  const int axis = shared_axis(f.axis, varying_axis(p, *k, *u), p);
+  const int k_axis = varying_axis(p, *k, *u);
+  if (k_axis >= 0 && f.axis >= 0 && k_axis != f.axis) f = uniform(std::move(f), p, name);
+  const int axis = std::max(f.axis, k_axis);
   const std::vector<Exact> kv = *exact_constant(*k);
   const int64_t n = axis < 0 ? 1 : u->type.shape[static_cast<size_t>(axis)];
   std::vector<Exact> unit, offset;
@@ -338,7 +346,8 @@ IntegerForm IntegerForms::sum(const ir::Op& p, const std::string& name) {
   const ir::Shape& shape = p.outputs[0]->type.shape;
   if ((fa.axis >= 0 || fb.axis >= 0) && (a->type.shape.size() != shape.size() || b->type.shape.size() != shape.size()))
     fail("{}: broadcasting across ranks with per-channel grids is not supported", p.describe());
-  const int axis = shared_axis(fa.axis, fb.axis, p);
+  if (fa.axis >= 0 && fb.axis >= 0 && fa.axis != fb.axis) fb = uniform(std::move(fb), p, name + "/rhs");
+  const int axis = std::max(fa.axis, fb.axis);
   const int64_t n = axis < 0 ? 1 : shape[static_cast<size_t>(axis)];
   std::vector<int64_t> ma, mb;
   std::vector<Exact> unit, offset;

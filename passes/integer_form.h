@@ -44,6 +44,8 @@ class IntegerForms {
   IntegerForm scaled(IntegerForm f, const std::vector<int64_t>& m, int axis, const ir::Op& user, const std::string& name);
   // The same values with every unit positive (x negated on the channels whose unit is negative).
   IntegerForm positive(const IntegerForm& f, const ir::Op& user, const std::string& name);
+  // The same values with one unit and offset 0: no channel axis left to disagree with another's.
+  IntegerForm uniform(IntegerForm f, const ir::Op& user, const std::string& name);
 
  private:
   IntegerForm build(ir::Value* v, const ir::Op& user, const std::string& name);

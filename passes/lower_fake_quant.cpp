@@ -21,12 +21,17 @@ namespace {
 // ratio to the output scale has a small odd factor has its integers multiplied by it.
 ir::Value* requantize_form(ir::Graph& g, IntegerForms& forms, IntegerForm f, AffineChain chain, const ir::Op& quantize,
                            const PassOptions& options, const std::string& name) {
-  if (f.axis >= 0 && chain.axis >= 0 && f.axis != chain.axis)
-    fail("{}: per-channel scales along axis {} meet per-channel constants along axis {}", quantize.describe(), f.axis,
+  const ir::QuantParams& q = *quantize.outputs[0]->type.quant;
+  // Channels of the chain's constants or of the output grid along another axis than the form's:
+  // the form gives up its channels (one unit, offset on the grid).
+  for (int other : {chain.axis, q.per_axis() ? q.axis : -1})
+    if (other >= 0 && f.axis >= 0 && other != f.axis) f = forms.uniform(std::move(f), quantize, name);
+  if (chain.axis >= 0 && q.per_axis() && chain.axis != q.axis)
+    fail("{}: its per-axis grid along axis {} meets per-channel constants along axis {}", quantize.describe(), q.axis,
          chain.axis);
   const int axis = std::max(f.axis, chain.axis);
-  const int64_t channels = axis < 0 ? 1 : f.x->type.shape[static_cast<size_t>(axis)];
-  const Exact out_scale = Exact::from_double(quantize.outputs[0]->type.quant->scales[0]);
+  const int out_axis = q.per_axis() ? q.axis : axis;
+  const int64_t channels = out_axis < 0 ? 1 : f.x->type.shape[static_cast<size_t>(out_axis)];
   std::vector<int64_t> factor;
   std::vector<Exact> offset;
   for (int64_t c = 0; c < channels; ++c) {
@@ -34,13 +39,14 @@ ir::Value* requantize_form(ir::Graph& g, IntegerForms& forms, IntegerForm f, Aff
     const Exact step = sim::mul(a, AffineChain::at(f.unit, c));
     // A ratio M · 2^-n with a small odd M (a Mul by 0.375 = 3 · 2^-3): the integers are multiplied
     // by M, exactly, and the requantize shifts.
+    const Exact out_scale = Exact::from_double(q.scales[q.per_axis() ? static_cast<size_t>(c) : 0]);
     const sim::BinaryParts ratio = sim::decompose(sim::div(step, out_scale).num);
     const int64_t m = ratio.odd > 1 && ratio.odd < (1 << 15) ? static_cast<int64_t>(ratio.odd) : 1;
     factor.push_back(step.negative() ? -m : m);
     offset.push_back(sim::add(AffineChain::at(chain.offset, c), sim::mul(a, AffineChain::at(f.offset, c))));
   }
-  f = forms.widened(forms.scaled(std::move(f), factor, axis, quantize, name + "/scaled"), name + "/wide");
-  chain.axis = axis;
+  f = forms.widened(forms.scaled(std::move(f), factor, out_axis, quantize, name + "/scaled"), name + "/wide");
+  chain.axis = out_axis;
   chain.offset = std::move(offset);
   return emit_requantize(g, {f.x, f.unit, f.axis}, chain, quantize, options, name);
 }
@@ -90,7 +96,8 @@ ir::Value* lower_region(ir::Graph& g, IntegerForms& forms, const ir::Op& quantiz
   if (!p) fail("{}: quantizes '{}' through float arithmetic, which has no integer form", quantize.describe(), chain.source->name);
   if (p->kind == ir::OpKind::avgpool && chain.identity() && dequantizes(p->inputs[0]))
     return lower_avgpool(g, *p, chain, quantize, options, name);
-  if (p->kind == ir::OpKind::concat && chain.axis < 0) return lower_concat(g, forms, *p, chain, quantize, options, name);
+  if (p->kind == ir::OpKind::concat && chain.axis < 0 && !quantize.outputs[0]->type.quant->per_axis())
+    return lower_concat(g, forms, *p, chain, quantize, options, name);
   return requantize_form(g, forms, forms.of(chain.source, quantize, name), chain, quantize, options, name);
 }
 

@@ -59,8 +59,8 @@ std::optional<ShiftAndDivisor> shift_and_divisor(const Exact& ratio) {
 
 }  // namespace
 
-int64_t quantized_bound(const Exact& v, const ir::QuantParams& q, ir::Rounding rule) {
-  auto quotient = sim::divide_for_rounding(v, q.scales[0]);
+int64_t quantized_bound(const Exact& v, const ir::QuantParams& q, ir::Rounding rule, int64_t channel) {
+  auto quotient = sim::divide_for_rounding(v, q.scales[static_cast<size_t>(channel)]);
   int64_t r = sim::round_by_rule(rule, quotient.negative, quotient.magnitude, quotient.fraction);
   return std::clamp(r, q.qmin() - q.zero_points[0], q.qmax() - q.zero_points[0]) + q.zero_points[0];
 }
@@ -70,14 +70,17 @@ ir::Value* emit_requantize(ir::Graph& g, const Accumulator& acc, const AffineCha
   // The quantize's element type and parameters, on the accumulator's shape (a concat operand's).
   const ir::TensorType out{quantize.outputs[0]->type.dtype, acc.value->type.shape, quantize.outputs[0]->type.quant};
   const ir::QuantParams& q = *out.quant;
-  if (q.per_axis()) fail("{}: per-axis quantization of an activation is not supported", quantize.describe());
+  // A per-axis quantized activation: each channel's scale goes into its own shift; one zero point.
+  if (q.per_axis() && std::any_of(q.zero_points.begin(), q.zero_points.end(), [&](int64_t z) { return z != q.zero_points[0]; }))
+    fail("{}: per-axis quantization of an activation with different zero points is not supported", quantize.describe());
   auto rule = *ir::parse_rounding(quantize.get_string("round"));
-  if (acc.axis >= 0 && chain.axis >= 0 && acc.axis != chain.axis)
-    fail("{}: per-channel scales along axis {} meet per-channel constants along axis {}", quantize.describe(), acc.axis,
-         chain.axis);
-  const int axis = std::max(acc.axis, chain.axis);
+  int axis = std::max(acc.axis, chain.axis);
+  for (int other : {acc.axis, chain.axis, q.axis})
+    if (other >= 0 && axis >= 0 && other != axis)
+      fail("{}: per-channel scales or constants along axes {} and {}", quantize.describe(), axis, other);
+    else axis = std::max(axis, other);
   const int64_t channels = axis < 0 ? 1 : acc.value->type.shape[axis];
-  const Exact out_scale = Exact::from_double(q.scales[0]);
+  auto out_scale_of = [&](int64_t c) { return Exact::from_double(q.scales[q.per_axis() ? static_cast<size_t>(c) : 0]); };
 
   std::vector<Exact> ratios, biases;
   std::vector<ShiftAndDivisor> exact;  // every channel's ratio 2^-n / D, one D for all
@@ -85,6 +88,7 @@ ir::Value* emit_requantize(ir::Graph& g, const Accumulator& acc, const AffineCha
     const Exact step = sim::mul(AffineChain::at(chain.scale, c), AffineChain::at(acc.unit, c));  // real value of acc 1
     if (step.negative() || sim::compare(step, Exact::from_int(0)) == 0)
       fail("{}: the accumulator's scale is not positive (channel {})", quantize.describe(), c);
+    const Exact out_scale = out_scale_of(c);
     ratios.push_back(sim::div(step, out_scale));
     biases.push_back(sim::div(AffineChain::at(chain.offset, c), step));
     if (auto e = shift_and_divisor(ratios.back()); e && (exact.empty() || e->divisor == exact[0].divisor))
@@ -117,11 +121,21 @@ ir::Value* emit_requantize(ir::Graph& g, const Accumulator& acc, const AffineCha
   };
   auto all_zero = [](const std::vector<int64_t>& v) { return v.size() == 1 && v[0] == 0; };
 
+  // Activation bounds on the output grid: one integer bound for all channels, or refused.
+  auto bound = [&](const std::optional<Exact>& v, int64_t absent) {
+    if (!v) return absent;
+    const int64_t b = quantized_bound(*v, q, rule, 0);
+    for (int64_t c = 1; q.per_axis() && c < static_cast<int64_t>(q.scales.size()); ++c)
+      if (quantized_bound(*v, q, rule, c) != b)
+        fail("{}: the activation bound {} falls on different integers in different channels of its per-axis grid",
+             quantize.describe(), v->approximate_double());
+    return b;
+  };
   std::map<std::string, ir::AttrValue> attrs{{"shift", list(&ChannelRequant::shift)},
                                              {"axis", static_cast<int64_t>(axis)},
                                              {"round", std::string(ir::rounding_name(rule))},
-                                             {"min", chain.lo ? quantized_bound(*chain.lo, q, rule) : q.qmin()},
-                                             {"max", chain.hi ? quantized_bound(*chain.hi, q, rule) : q.qmax()}};
+                                             {"min", bound(chain.lo, q.qmin())},
+                                             {"max", bound(chain.hi, q.qmax())}};
   if (auto frac = list(&ChannelRequant::fraction_class); !all_zero(frac)) attrs["bias_frac"] = frac;
   if (!all_pot) attrs["multiplier"] = list(&ChannelRequant::multiplier);
   if (divisor > 1) attrs["divisor"] = static_cast<int64_t>(divisor);

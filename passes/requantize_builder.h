@@ -17,11 +17,13 @@ struct Accumulator {
 // Emits requantize(acc [, bias]) computing quantize(A_c * acc * unit_c + B_c), clamped as `chain`
 // says, with `quantize`'s result type; the result is named `name`. Refuses (Error naming
 // `quantize`) a ratio that is not a power of two unless options.allow_non_pot, negative scales,
-// and biases beyond int32.
+// and biases beyond int32. A per-axis quantize (one zero point) puts each channel's scale into
+// its shift.
 ir::Value* emit_requantize(ir::Graph& g, const Accumulator& acc, const AffineChain& chain, const ir::Op& quantize,
                            const PassOptions& options, const std::string& name);
 
-// The quantized bound R(v / scale) + zp of a real activation bound, clamped to the type's range.
-int64_t quantized_bound(const sim::Exact& v, const ir::QuantParams& q, ir::Rounding rule);
+// The quantized bound R(v / scale) + zp of a real activation bound, clamped to the type's range
+// (the scale of `channel` of a per-axis grid).
+int64_t quantized_bound(const sim::Exact& v, const ir::QuantParams& q, ir::Rounding rule, int64_t channel = 0);
 
 }  // namespace qatc::passes
