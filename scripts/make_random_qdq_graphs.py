@@ -10,10 +10,12 @@ ONNX backend-test layout). Same arguments -> byte-identical files.
 
 Why: the regression models exercise the graph shapes PyTorch, MCT and TI happen to export. This
 generator draws small DAGs (opset 13) the way a QAT toolkit writes them -- activations fake-quantized
-by QuantizeLinear -> DequantizeLinear with power-of-two scales, int8 weights -> DequantizeLinear,
-float biases -- but in combinations no exporter has produced yet, above all *multi-path float
-regions*: a Conv/BatchNormalization output that is not re-quantized meeting another branch in
-Add/Sub/Concat before one QuantizeLinear, with Relu/Clip/MaxPool/Pad/arithmetic inside the region.
+by QuantizeLinear -> DequantizeLinear with power-of-two scales (about one in ten of those on an
+NCHW tensor or a Gemm/MatMul output per-axis along axis 1: a power-of-two scale per channel, one
+zero point for all), int8 weights -> DequantizeLinear, float biases -- but in combinations no
+exporter has produced yet, above all *multi-path float regions*: a Conv/BatchNormalization output
+that is not re-quantized meeting another branch in Add/Sub/Concat before one QuantizeLinear, with
+Relu/Clip/MaxPool/Pad/arithmetic inside the region.
 
 Why the expected outputs can be trusted: output_K.pb comes from an evaluator written here, not from
 qatc -- an interpreter of the written model.onnx on PyTorch float64 (torch.nn.functional for
@@ -123,16 +125,29 @@ def torch_pads(p):
     return (p[1], p[3], p[0], p[2])
 
 
-def quantize(x, s, zp, axis, what):
-    """ONNX QuantizeLinear: saturate(round_half_even(x / s) + zp). s is a power of two, so num/s is
-    exact; with den > 1 the one float64 division (num/s)/den is correctly rounded, and since num/s
-    has at most 50 significant bits (checked), a tie is representable (found exactly) and any other
-    quotient is farther from a tie than float64's error, so torch.round sees the right side."""
-    sv, zv = s.num, zp.num
+def per_axis(x, s, zp, axis):
+    """The scale and zero point as tensors broadcasting against x: a 1-D scale of more than one
+    element is per-axis (opset 13) -- one value per slice of x along axis, viewed along that axis."""
+    sv = s.num
+    zv = zp.num if zp is not None else torch.zeros(sv.shape, dtype=F64)
     if sv.dim() == 1 and sv.numel() > 1:
+        axis = axis % x.num.dim()
+        assert sv.numel() == x.num.shape[axis] and zv.shape == sv.shape, "per-axis parameters do not fit"
         shape = [1] * x.num.dim()
         shape[axis] = -1
         sv, zv = sv.view(shape), zv.view(shape)
+    else:
+        assert sv.numel() == 1 and zv.numel() == 1
+    return sv, zv
+
+
+def quantize(x, s, zp, axis, what):
+    """ONNX QuantizeLinear: saturate(round_half_even(x / s) + zp). s is a power of two (per element
+    of a per-axis scale, each channel's own), so num/s is exact; with den > 1 the one float64
+    division (num/s)/den is correctly rounded, and since num/s has at most 50 significant bits
+    (checked), a tie is representable (found exactly) and any other quotient is farther from a tie
+    than float64's error, so torch.round sees the right side."""
+    sv, zv = per_axis(x, s, zp, axis)
     if not bool((torch.frexp(sv)[0].abs() == 0.5).all()):
         raise Inexact(f"{what}: scale not a power of two")
     y = x.num / sv
@@ -144,11 +159,8 @@ def quantize(x, s, zp, axis, what):
 
 
 def dequantize(x, s, zp, axis):
-    sv, zv = s.num, (zp.num if zp is not None else torch.zeros(()))
-    if sv.dim() == 1 and sv.numel() > 1:
-        shape = [1] * x.num.dim()
-        shape[axis] = -1
-        sv, zv = sv.view(shape), zv.view(shape)
+    """(q - zp) * s: an integer of at most 9 bits times a power of two (per channel if per-axis): exact."""
+    sv, zv = per_axis(x, s, zp, axis)
     return V((x.num - zv) * sv)
 
 
@@ -299,9 +311,9 @@ def evaluate(model, inputs):
 # Random graph construction.
 
 class H:
-    """A handle on a computed tensor. q = (scale, zp type) when it is a DequantizeLinear output
-    of an activation quantizer (on a grid); fq caches its quantized twin (one quantizer per tensor,
-    as in QAT)."""
+    """A handle on a computed tensor. q = (coarsest scale, finest scale, zp type) when it is a
+    DequantizeLinear output of an activation quantizer (on a grid; the two scales differ for a
+    per-axis one); fq caches its quantized twin (one quantizer per tensor, as in QAT)."""
 
     def __init__(self, name, shape, q=None):
         self.name, self.shape, self.q = name, tuple(shape), q
@@ -309,8 +321,12 @@ class H:
 
 
 class Builder:
-    def __init__(self, rng, inputs):
+    def __init__(self, rng, inputs, rng_axis):
         self.rng, self.nodes, self.inits = rng, [], []
+        # Per-axis activation quantizers draw from their own stream: the main one (and with it
+        # every graph without one) is the same as before they existed.
+        self.rng_axis = rng_axis
+        self.producer = {}
         self.envs = [dict() for _ in inputs]  # one per data set, filled as nodes are added
         self.n = 0
         self.live = []
@@ -332,6 +348,7 @@ class Builder:
         out = self.fresh(op.lower()[:4] + "_")
         n = helper.make_node(op, ins, [out], name=self.fresh(op), **kw)
         self.nodes.append(n)
+        self.producer[out] = n
         for env in self.envs:
             v = eval_node(n, env.get)
             check_bits(v.num, n.name)
@@ -364,17 +381,66 @@ class Builder:
         m = max(float(env[h.name].approx().abs().max()) for env in self.envs)
         k = rng.randint(3, 7) if m == 0 else math.floor(math.log2(127 / m)) + (rng.random() < 0.15)
         k = min(max(k, 3), 7)
-        return self.quant_pair(h, k)
+        return self.quant_pair(h, k, fit=True)
 
-    def quant_pair(self, h, k):
+    def channel_axis(self, h):
+        """Whether h may be quantized per axis along axis 1: a rank-4 (NCHW) tensor, or an [N, C]
+        tensor whose axis 1 is a Gemm/MatMul's output channels (followed back through elementwise
+        ops and quantizers; not a Flatten/Reshape of a 4-D tensor)."""
+        if len(h.shape) == 4:
+            return True
+        name = h.name
+        while len(h.shape) == 2 and name in self.producer:
+            n = self.producer[name]
+            if n.op_type in ("Gemm", "MatMul"):
+                return True
+            if n.op_type not in ("QuantizeLinear", "DequantizeLinear", "Add", "Sub", "Mul", "Div", "Relu", "Clip"):
+                return False
+            # the first operand of this op's shape (a constant of another shape is not followed)
+            ins = [i for i in n.input if i and i in self.envs[0] and tuple(self.envs[0][i].num.shape) == h.shape]
+            if not ins:
+                return False
+            name = ins[0]
+        return False
+
+    def channel_ks(self, h, k, fit):
+        """Per-channel scale exponents in 3..7 for a per-axis quantizer on h (axis 1): fitted to each
+        channel's data like act_quant's (fit), or k moved by -1..1 per channel (the input's
+        quantizer, whose k leaves some values beyond the range on purpose). Never all equal."""
+        ra, C = self.rng_axis, h.shape[1]
+        ks = []
+        for c in range(C):
+            if fit:
+                m = max(float(env[h.name].approx().select(1, c).abs().max()) for env in self.envs)
+                kc = ra.randint(3, 7) if m == 0 else math.floor(math.log2(127 / m)) + (ra.random() < 0.15)
+            else:
+                kc = k + ra.choice([-1, 0, 0, 1])
+            ks.append(min(max(kc, 3), 7))
+        if len(set(ks)) == 1 and C > 1:
+            c = ra.randrange(C)
+            ks[c] += 1 if ks[c] == 3 else -1 if ks[c] == 7 else ra.choice([-1, 1])
+        return ks
+
+    def quant_pair(self, h, k, fit=False):
+        """QuantizeLinear -> DequantizeLinear on h with scale 2^-k, or (about one in ten where
+        channel_axis allows) per-axis along axis 1 with a scale 2^-k_c per channel and one zero
+        point repeated for every channel."""
         rng = self.rng
         ty, zp = rng.choice([(TP.UINT8, 128), (TP.INT8, 0)])
-        s = self.const("s", np.float32(2.0 ** -k), TP.FLOAT)
-        z = self.const("zp", zp, ty)
+        if self.channel_axis(h) and self.rng_axis.random() < 0.1:
+            ks = self.channel_ks(h, k, fit)
+            C = len(ks)
+            s = self.const("s", np.array([2.0 ** -kc for kc in ks], np.float32), TP.FLOAT)
+            z = self.const("zp", np.full(C, zp, NP_TYPE[ty]), ty)
+            kw, grid = dict(axis=1), (2.0 ** -min(ks), 2.0 ** -max(ks))
+        else:
+            s = self.const("s", np.float32(2.0 ** -k), TP.FLOAT)
+            z = self.const("zp", zp, ty)
+            kw, grid = {}, (2.0 ** -k, 2.0 ** -k)
         self.use(h)
-        qv = self.node("QuantizeLinear", [h.name, s, z])
-        dq = self.node("DequantizeLinear", [qv, s, z])
-        out = self.handle(dq, q=(2.0 ** -k, ty))
+        qv = self.node("QuantizeLinear", [h.name, s, z], **kw)
+        dq = self.node("DequantizeLinear", [qv, s, z], **kw)
+        out = self.handle(dq, q=grid + (ty,))
         h.fq = out
         return out
 
@@ -685,8 +751,9 @@ def op_pad(b):
     pads = [0, 0] + [rng.randint(0, 2) for _ in range(2)] + [0, 0] + [rng.randint(0, 2) for _ in range(2)]
     ins = [h.name, b.const("pads", np.array(pads, np.int64), TP.INT64)]
     if rng.random() < 0.5:
-        if h.q:  # on the input's grid
-            v = h.q[0] * rng.randint(-100, 100)
+        if h.q:  # on the input's grid: up to 100 steps of it (of the finest channel's, on every channel's)
+            coarse, fine, _ = h.q
+            v = coarse * math.trunc(rng.randint(-100, 100) * fine / coarse)
         else:
             v = float(b.dyadic(1, 2.0 ** -5, 2)[0])
         ins.append(b.const("padv", np.float32(v), TP.FLOAT))
@@ -735,7 +802,7 @@ def make_graph(seed, n_sets):
     # ties (round half to even decides), a few beyond the quantizer's range (saturation).
     inputs = [np.array([rng.randint(-150 * 4, 150 * 4) for _ in range(C * Hh * Ww)], np.float32).reshape(1, C, Hh, Ww)
               * np.float32(2.0 ** -(k_in + 2)) for _ in range(n_sets)]
-    b = Builder(rng, inputs)
+    b = Builder(rng, inputs, random.Random(f"per-axis {seed}"))
     for env, x in zip(b.envs, inputs):
         env["input"] = V(torch.from_numpy(x.astype(np.float64)))
     mode = rng.choice(["easy", "mixed", "region", "region"])
