@@ -2,6 +2,7 @@
 
 #include "ir/error.h"
 #include "passes/quant_propagation.h"
+#include "passes/requantize_builder.h"
 #include "sim/qat/window.h"
 
 #include <algorithm>
@@ -347,6 +348,18 @@ IntegerForm IntegerForms::sum(const ir::Op& p, const std::string& name) {
   if ((fa.axis >= 0 || fb.axis >= 0) && (a->type.shape.size() != shape.size() || b->type.shape.size() != shape.size()))
     fail("{}: broadcasting across ranks with per-channel grids is not supported", p.describe());
   if (fa.axis >= 0 && fb.axis >= 0 && fa.axis != fb.axis) fb = uniform(std::move(fb), p, name + "/rhs");
+  if (options_.allow_non_pot && fa.unit.size() == 1 && fb.unit.size() == 1) {
+    // Grids with no common grid a 16-bit factor reaches (0.1f and 0.3f have 2^-27): both move onto
+    // 2^-19 of the coarser step, the coarser exactly, the other by a Q31 requantize.
+    const Exact ua = magnitude(fa.unit[0]), ub = magnitude(fb.unit[0]);
+    const auto g = common_unit(ua, ub);
+    const auto ka = g ? small_integer(sim::div(ua, *g)) : std::nullopt, kb = g ? small_integer(sim::div(ub, *g)) : std::nullopt;
+    if (!ka || !kb || *ka > (1 << 16) || *kb > (1 << 16)) {
+      const Exact fine = sim::mul(sim::compare(ua, ub) > 0 ? ua : ub, Exact::from_scaled(1, -19));
+      if (sim::compare(ua, ub) > 0) fb = rescaled(fb, fine, p, name + "/rhs");
+      else fa = rescaled(fa, fine, p, name + "/lhs");
+    }
+  }
   const int axis = std::max(fa.axis, fb.axis);
   const int64_t n = axis < 0 ? 1 : shape[static_cast<size_t>(axis)];
   std::vector<int64_t> ma, mb;
@@ -370,6 +383,25 @@ IntegerForm IntegerForms::sum(const ir::Op& p, const std::string& name) {
   ir::TensorType t{ir::DType::i32, shape, std::nullopt};
   ir::Value* s = g_.add_op(p.kind, {fa.x, fb.x}, {{g_.unique_name(name + "/sum"), t}}, {}, p.name)->outputs[0];
   return {s, 0, 0, axis, compressed(std::move(unit)), compressed(std::move(offset))};
+}
+
+IntegerForm IntegerForms::rescaled(const IntegerForm& f, const Exact& unit, const ir::Op& user, const std::string& name) {
+  if (!f.x->type.quant || f.x->type.quant->bits > 8 || f.shift != 0)
+    fail("{}: --allow-non-pot aligns only 8-bit quantized operands of a sum onto a common grid, not '{}'",
+         user.describe(), f.x->name);
+  const IntegerForm w = widened(f, name + "/wide");
+  // 8-bit differences times a ratio of at most 2^19 (unit is 2^-19 of the coarser step) stay
+  // below 2^27: a 28-bit result saturates nothing, and the sum fits 32 bits.
+  const auto step = unit.exact_double();
+  if (!step) fail("{}: the common grid of its operands is no double", user.describe());
+  ir::Value target{g_.unique_name(name + "/rescaled"),
+                   {ir::DType::i32, f.x->type.shape, ir::QuantParams{{*step}, {0}, -1, 28, true}}};
+  ir::Op quantize{ir::OpKind::quantize, user.name, {}, {&target}, {{"round", std::string("half_even")}}};
+  AffineChain identity;
+  identity.scale = {Exact::from_int(1)};
+  identity.offset = {kZero};
+  ir::Value* x = emit_requantize(g_, {w.x, w.unit, w.axis}, identity, quantize, options_, target.name);
+  return {x, 0, 0, -1, {unit}, f.offset};
 }
 
 IntegerForm IntegerForms::activation(const ir::Op& p, const std::string& name) {

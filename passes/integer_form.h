@@ -57,6 +57,9 @@ class IntegerForms {
   IntegerForm pooled_sums(const ir::Op& p, const std::string& name);
   IntegerForm moved(const ir::Op& p, const std::string& name);
   IntegerForm joined(const ir::Op& p, const std::string& name);
+  // --allow-non-pot: a quantized operand moved onto grid `unit` by a Q31 requantize (rounded: not
+  // exact), as TFLite aligns an add's operands, where no common grid fits 32 bits.
+  IntegerForm rescaled(const IntegerForm& f, const sim::Exact& unit, const ir::Op& user, const std::string& name);
   // The offset moved into x (on a finer grid if it lies between grid points), so it becomes 0.
   IntegerForm on_grid(IntegerForm f, const ir::Op& user, const std::string& name);
   // One unit for every channel (the greatest unit all channels' units are integer multiples of).

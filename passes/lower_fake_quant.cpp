@@ -41,7 +41,11 @@ ir::Value* requantize_form(ir::Graph& g, IntegerForms& forms, IntegerForm f, Aff
     // by M, exactly, and the requantize shifts.
     const Exact out_scale = Exact::from_double(q.scales[q.per_axis() ? static_cast<size_t>(c) : 0]);
     const sim::BinaryParts ratio = sim::decompose(sim::div(step, out_scale).num);
-    const int64_t m = ratio.odd > 1 && ratio.odd < (1 << 15) ? static_cast<int64_t>(ratio.odd) : 1;
+    // Under --allow-non-pot a Q31 multiplier is the fallback, so only where the product surely
+    // fits 32 bits (a quantized x of at most 16 bits); otherwise exactness is worth the try (the
+    // range analysis refuses a product that could overflow).
+    const bool exact_or_nothing = !options.allow_non_pot || (f.x->type.quant && f.x->type.quant->bits <= 16);
+    const int64_t m = exact_or_nothing && ratio.odd > 1 && ratio.odd < (1 << 15) ? static_cast<int64_t>(ratio.odd) : 1;
     factor.push_back(step.negative() ? -m : m);
     offset.push_back(sim::add(AffineChain::at(chain.offset, c), sim::mul(a, AffineChain::at(f.offset, c))));
   }

@@ -83,6 +83,9 @@ Models and what their exports contain:
   conv, linear and the pool match the export exactly), so the export's ONNX semantics does NOT
   reproduce the data sets (measured: up to 18 (ResNet-18) / 37 (MobileNetV2) output steps).
     int8_resnet18, int8_mobilenet_v2 (width 0.5).
+  Eager QAT with torch's default qconfig (default_qat_qconfig, the exportable FakeQuantize form: affine quint8
+  activations and per-tensor qint8 weights, scales that are NOT powers of two), for --allow-non-pot:
+    tv_mobilenet_v2_default (width 0.5): residual adds of two non-power-of-two grids.
 """
 
 import argparse
@@ -150,6 +153,7 @@ MODELS = [
     ("fx_mobilenet_v2", "fx", _float(torchvision.models.mobilenet_v2, width_mult=0.5), 64, 3102),
     ("int8_resnet18", "int8", _eager(tvq.resnet18), 64, 3201),
     ("int8_mobilenet_v2", "int8", _eager(tvq.mobilenet_v2, width_mult=0.5), 64, 3202),
+    ("tv_mobilenet_v2_default", "eager-default", _eager(tvq.mobilenet_v2, width_mult=0.5), 64, 3301),
 ]
 
 # Seconds per model on one core (for -j: the slowest start first).
@@ -180,7 +184,7 @@ def build(flow, ctor, side, seed):
                                example_inputs=(torch.zeros(shape),))
     else:
         model.fuse_model(is_qat=True)
-        model.qconfig = QCONFIG
+        model.qconfig = tq.default_qat_qconfig if flow == "eager-default" else QCONFIG
         tq.prepare_qat(model, inplace=True)
     calibrate_observers(model, calib_shape, gen)
     qat.train_qat(model, teacher, batch_shape, gen, steps=QAT_STEPS, lr=QAT_LR)
