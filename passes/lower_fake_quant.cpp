@@ -62,7 +62,6 @@ ir::Value* lower_avgpool(ir::Graph& g, const ir::Op& p, const AffineChain& chain
   ir::Value* x = dequantized(p.inputs[0], p, "input");
   const ir::QuantParams& xq = *x->type.quant;
   const ir::QuantParams& yq = *quantize.outputs[0]->type.quant;
-  if (xq.per_axis() || yq.per_axis()) fail("{}: average pooling needs per-tensor scales", p.describe());
   auto ratio = power_of_two_exponent(sim::div(Exact::from_double(xq.scales[0]), Exact::from_double(yq.scales[0])));
   auto attrs = p.attrs;
   attrs["round"] = quantize.get_string("round");
@@ -98,7 +97,11 @@ ir::Value* lower_region(ir::Graph& g, IntegerForms& forms, const ir::Op& quantiz
                         const PassOptions& options, const std::string& name) {
   const ir::Op* p = chain.source->producer;
   if (!p) fail("{}: quantizes '{}' through float arithmetic, which has no integer form", quantize.describe(), chain.source->name);
-  if (p->kind == ir::OpKind::avgpool && chain.identity() && dequantizes(p->inputs[0]))
+  // A pool straight from one per-tensor grid to another rounds its own mean; anything else (a
+  // per-axis grid on either side, arithmetic after it) reads the window sums as an integer form.
+  const auto per_tensor = [](const ir::Value* v) { return v->type.quant && !v->type.quant->per_axis(); };
+  if (p->kind == ir::OpKind::avgpool && chain.identity() && dequantizes(p->inputs[0]) &&
+      per_tensor(p->inputs[0]->producer->inputs[0]) && per_tensor(quantize.outputs[0]))
     return lower_avgpool(g, *p, chain, quantize, options, name);
   if (p->kind == ir::OpKind::concat && chain.axis < 0 && !quantize.outputs[0]->type.quant->per_axis())
     return lower_concat(g, forms, *p, chain, quantize, options, name);
