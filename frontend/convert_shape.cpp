@@ -305,4 +305,46 @@ void convert_slice(ImportContext& ctx) {
   }));
 }
 
+// Split: one slice per output along `axis`, sized by the `split` operand (attribute before opset
+// 13), else equal parts (opset 18's num_outputs: ceil-sized, the last one smaller).
+void convert_split(ImportContext& ctx) {
+  ir::Value* x = ctx.input(0);
+  const ir::Shape& xs = x->type.shape;
+  const int64_t axis = normalize_axis(ctx, ctx.attr_int("axis", 0), xs.size());
+  const int64_t outputs = ctx.node().output_size();
+  std::vector<int64_t> sizes = ctx.opset() < 13 ? ctx.attr_ints("split", {})
+                               : ctx.has_input(1) ? ctx.constant_ints(1, "split")
+                                                  : std::vector<int64_t>{};
+  const int64_t dim = xs[static_cast<size_t>(axis)];
+  if (sizes.empty()) {
+    const int64_t parts = ctx.opset() >= 18 ? ctx.attr_int("num_outputs", outputs) : outputs;
+    if (parts != outputs) ctx.refuse("num_outputs {} but {} outputs", parts, outputs);
+    const int64_t part = ctx.opset() >= 18 ? (dim + parts - 1) / parts : dim / parts;
+    if (ctx.opset() < 18 && dim % parts != 0) ctx.refuse("dimension {} of size {} does not split into {} equal parts", axis, dim, parts);
+    for (int64_t i = 0, left = dim; i < parts; ++i, left -= part) sizes.push_back(std::min(part, left));
+  }
+  if (static_cast<int64_t>(sizes.size()) != outputs)
+    ctx.refuse("{} split sizes for {} outputs", sizes.size(), outputs);
+  int64_t start = 0;
+  for (int64_t i = 0; i < outputs; ++i) {
+    if (sizes[static_cast<size_t>(i)] < 1 || sizes[static_cast<size_t>(i)] > dim - start)
+      ctx.refuse("split sizes [{}] do not cover dimension {} of size {} in parts of at least 1", fmt::join(sizes, ","),
+                 axis, dim);
+    ir::Shape shape = xs;
+    shape[static_cast<size_t>(axis)] = sizes[static_cast<size_t>(i)];
+    std::vector<int64_t> starts(xs.size(), 0), steps(xs.size(), 1);
+    starts[static_cast<size_t>(axis)] = start;
+    start += sizes[static_cast<size_t>(i)];
+    const std::string& name = ctx.node().output(static_cast<int>(i));
+    if (name.empty()) continue;
+    ir::Value* part = ctx.emit(ir::OpKind::slice, {x}, {{"starts", starts}, {"steps", steps}, {"shape", shape}},
+                               i == 0 ? "" : "split" + std::to_string(i));
+    if (i == 0) continue;
+    if (!part->is_constant()) ctx.graph().rename(part, name);  // the model's own name, as output 0 has
+    ctx.bind(name, part);
+  }
+  if (start != dim)
+    ctx.refuse("split sizes [{}] do not add up to dimension {} of size {}", fmt::join(sizes, ","), axis, dim);
+}
+
 }  // namespace qatc::frontend

@@ -52,6 +52,7 @@ void convert_cast(ImportContext& ctx);
 void convert_range(ImportContext& ctx);
 void convert_expand(ImportContext& ctx);
 void convert_slice(ImportContext& ctx);
+void convert_split(ImportContext& ctx);  // binds every output
 // Add/Sub/Mul/Div of integer constants (`x.size(1) // 2`), in 128 bits: ONNX's integer ops wrap
 // around and its integer Div truncates; a result that would wrap is refused.
 void fold_integer_arithmetic(ImportContext& ctx, ir::OpKind kind, const ir::TensorData& a, const ir::TensorData& b);

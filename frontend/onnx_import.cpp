@@ -25,6 +25,7 @@ struct Converter {
   std::string_view op_type;
   int64_t min_opset;  // the oldest opset whose semantics the converter implements
   void (*convert)(ImportContext&);
+  bool all_outputs = false;  // binds every output, not just the first
 };
 
 // Every supported ONNX operator (default domain). Opsets 7 and later are accepted overall.
@@ -55,6 +56,7 @@ constexpr Converter kConverters[] = {
     {"Flatten", 1, convert_flatten},
     {"Reshape", 5, convert_reshape},
     {"Transpose", 1, convert_transpose},
+    {"Split", 2, convert_split, true},
     {"Squeeze", 1, convert_squeeze},
     {"Unsqueeze", 1, convert_unsqueeze},
     {"Concat", 4, convert_concat},
@@ -252,7 +254,7 @@ ImportedModel import_onnx_bytes(const std::string& bytes, const std::string& pat
     if (!conv) ctx.refuse("operator not supported");
     if (!mct && info.opset < conv->min_opset) ctx.refuse("supported from opset {} on", conv->min_opset);
     if (node.output_size() < 1) ctx.refuse("has no outputs");
-    for (int i = 1; i < node.output_size(); ++i)
+    for (int i = 1; !conv->all_outputs && i < node.output_size(); ++i)
       if (!node.output(i).empty() && used.count(node.output(i)))
         ctx.refuse("output {} ('{}') is used, but only the first output is supported", i, node.output(i));
     try {

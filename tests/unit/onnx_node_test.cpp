@@ -67,7 +67,8 @@ const std::vector<std::string> kSupported = {
     "test_resize_downsample_sizes_nearest_tf_half_pixel_for_nn", "test_resize_upsample_scales_nearest",
     "test_resize_upsample_sizes_nearest", "test_resize_upsample_sizes_nearest_ceil_half_pixel",
     "test_resize_upsample_sizes_nearest_floor_align_corners",
-    "test_resize_upsample_sizes_nearest_round_prefer_ceil_asymmetric", "test_squeeze", "test_squeeze_negative_axes",
+    "test_resize_upsample_sizes_nearest_round_prefer_ceil_asymmetric", "test_split_equal_parts_1d", "test_split_equal_parts_2d",
+    "test_split_equal_parts_default_axis", "test_squeeze", "test_squeeze_negative_axes",
     "test_sub", "test_sub_bcast", "test_sub_example", "test_transpose_all_permutations_0",
     "test_transpose_all_permutations_1", "test_transpose_all_permutations_2", "test_transpose_all_permutations_3",
     "test_transpose_all_permutations_4", "test_transpose_all_permutations_5", "test_transpose_default",
@@ -76,18 +77,21 @@ const std::vector<std::string> kSupported = {
     "test_unsqueeze_unsorted_axes", "test_upsample_nearest",
 };
 
-// Shape arithmetic (Gather, ConstantOfShape, Range, Expand, Cast): qatc computes these on constants
-// only, so with every input frozen the whole graph is a constant, which must equal the expected
-// outputs exactly. On computed tensors they are refused (kRefused).
+// Shape arithmetic (Gather, ConstantOfShape, Range, Expand, Cast) and Split's sizes: qatc takes
+// these operands as constants only, so with every input frozen the whole graph is a constant,
+// which must equal the expected outputs exactly. On computed tensors they are refused (kRefused).
 const std::vector<std::string> kShapeArithmetic = {
     "test_gather_0", "test_gather_1", "test_gather_2d_indices", "test_gather_negative_indices",
     "test_constantofshape_float_ones", "test_constantofshape_int_zeros", "test_range_int32_type_negative_delta",
     "test_expand_dim_changed", "test_expand_dim_unchanged", "test_cast_FLOAT_to_DOUBLE",
+    "test_split_variable_parts_1d", "test_split_variable_parts_2d", "test_split_variable_parts_default_axis",
 };
 
 // Tests of supported op types that use something qatc refuses on purpose, with the reason.
 const std::vector<std::pair<std::string, std::string>> kRefused = {
     {"test_gather_0", "gathering from a computed tensor"},
+    {"test_split_variable_parts_1d", "the split 'split' must be a constant"},
+    {"test_split_zero_size_splits", "of size 0"},
     {"test_constantofshape_int_zeros", "must be a constant"},
     {"test_range_float_type_positive_delta", "must be a constant"},
     {"test_expand_dim_changed", "must be a constant"},
