@@ -56,9 +56,7 @@ bool AffineChain::identity() const {
 }
 
 AffineChain trace_affine_chain(const ir::Graph& g, const ir::Op& quantize) {
-  AffineChain chain;
-  chain.scale = {kOne};
-  chain.offset = {kZero};
+  AffineChain chain;  // the identity
   ir::Value* t = quantize.inputs[0];
   bool arithmetic_seen = false;  // between t and y, nearer y than the op being looked at
   while (t->producer && g.users(t).size() == 1 && !g.is_output(t)) {

@@ -17,8 +17,8 @@ namespace qatc::passes {
 struct AffineChain {
   ir::Value* source = nullptr;  // t
   int axis = -1;                // channel axis of scale/offset in t's shape; -1: per tensor
-  std::vector<sim::Exact> scale;   // A_c, one entry per channel (or one)
-  std::vector<sim::Exact> offset;  // B_c
+  std::vector<sim::Exact> scale{sim::Exact::from_int(1)};   // A_c, one entry per channel (or one)
+  std::vector<sim::Exact> offset{sim::Exact::from_int(0)};  // B_c
   std::optional<sim::Exact> lo, hi;  // bounds from ReLU/Clip, on y
   std::vector<ir::Op*> ops;          // the chain's ops, quantize side first
 

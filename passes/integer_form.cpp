@@ -32,6 +32,24 @@ std::optional<int64_t> small_integer(const Exact& v) {
   return p.negative ? -m : m;
 }
 
+// The greatest unit every one of `units` is an integer multiple of (the coarsest grid holding
+// them all), if there is one.
+std::optional<Exact> common_unit_of(const std::vector<Exact>& units) {
+  std::optional<Exact> g = magnitude(units.at(0));
+  for (const Exact& u : units)
+    if (g) g = common_unit(*g, magnitude(u));
+  return g;
+}
+
+// Each unit as an integer multiple of `g` (signed), or nullopt if one needs more than 31 bits.
+std::optional<std::vector<int64_t>> factors_of(const std::vector<Exact>& units, const Exact& g) {
+  std::vector<int64_t> m;
+  for (const Exact& u : units)
+    if (auto k = small_integer(sim::div(u, g))) m.push_back(*k);
+    else return std::nullopt;
+  return m;
+}
+
 // A list of per-channel values with one entry when all are equal.
 template <class T>
 std::vector<T> compressed(std::vector<T> v) {
@@ -255,16 +273,12 @@ IntegerForm IntegerForms::on_grid(IntegerForm f, const ir::Op& user, const std::
 
 IntegerForm IntegerForms::per_tensor(IntegerForm f, const ir::Op& user, const std::string& name) {
   if (f.unit.size() == 1) return f;
-  Exact g = magnitude(f.unit[0]);
-  for (const Exact& u : f.unit)
-    if (auto c = common_unit(g, magnitude(u))) g = *c;
-    else fail("{}: its channels' grids have no common grid", user.describe());
-  std::vector<int64_t> m;
-  for (const Exact& u : f.unit)
-    if (auto k = small_integer(sim::div(u, g))) m.push_back(*k);
-    else fail("{}: putting its channels on one grid needs factors beyond 2^31", user.describe());
+  const auto g = common_unit_of(f.unit);
+  if (!g) fail("{}: its channels' grids have no common grid", user.describe());
+  const auto m = factors_of(f.unit, *g);
+  if (!m) fail("{}: putting its channels on one grid needs factors beyond 2^31", user.describe());
   const int axis = f.axis;
-  return scaled(std::move(f), m, axis, user, name + "/aligned");
+  return scaled(std::move(f), *m, axis, user, name + "/aligned");
 }
 
 IntegerForm IntegerForms::uniform(IntegerForm f, const ir::Op& user, const std::string& name) {
@@ -337,8 +351,7 @@ IntegerForm IntegerForms::constant_step(const ir::Op& p, const std::string& name
   f.axis = axis;
   f.unit = compressed(std::move(unit));
   f.offset = compressed(std::move(offset));
-  (void)name;  // a constant step changes the grid only: no op
-  return f;
+  return f;  // a constant step changes the grid only: no op
 }
 
 IntegerForm IntegerForms::sum(const ir::Op& p, const std::string& name) {
@@ -352,9 +365,9 @@ IntegerForm IntegerForms::sum(const ir::Op& p, const std::string& name) {
     // Grids with no common grid a 16-bit factor reaches (0.1f and 0.3f have 2^-27): both move onto
     // 2^-19 of the coarser step, the coarser exactly, the other by a Q31 requantize.
     const Exact ua = magnitude(fa.unit[0]), ub = magnitude(fb.unit[0]);
-    const auto g = common_unit(ua, ub);
-    const auto ka = g ? small_integer(sim::div(ua, *g)) : std::nullopt, kb = g ? small_integer(sim::div(ub, *g)) : std::nullopt;
-    if (!ka || !kb || *ka > (1 << 16) || *kb > (1 << 16)) {
+    const auto g = common_unit_of({ua, ub});
+    const auto m = g ? factors_of({ua, ub}, *g) : std::nullopt;
+    if (!m || (*m)[0] > (1 << 16) || (*m)[1] > (1 << 16)) {
       const Exact fine = sim::mul(sim::compare(ua, ub) > 0 ? ua : ub, Exact::from_scaled(1, -19));
       if (sim::compare(ua, ub) > 0) fb = rescaled(fb, fine, p, name + "/rhs");
       else fa = rescaled(fa, fine, p, name + "/lhs");
@@ -366,14 +379,13 @@ IntegerForm IntegerForms::sum(const ir::Op& p, const std::string& name) {
   std::vector<Exact> unit, offset;
   for (int64_t c = 0; c < n; ++c) {
     const Exact &ua = at(fa.unit, c), &ub = at(fb.unit, c);
-    const auto g = common_unit(magnitude(ua), magnitude(ub));
-    const auto ka = g ? small_integer(sim::div(ua, *g)) : std::nullopt;
-    const auto kb = g ? small_integer(sim::div(ub, *g)) : std::nullopt;
-    if (!ka || !kb)
+    const auto g = common_unit_of({ua, ub});
+    const auto m = g ? factors_of({ua, ub}, *g) : std::nullopt;
+    if (!m)
       fail("{}: its operands' grids (steps {} and {}) have no common grid within a factor of 2^31", p.describe(),
            ua.approximate_double(), ub.approximate_double());
-    ma.push_back(*ka);
-    mb.push_back(*kb);
+    ma.push_back((*m)[0]);
+    mb.push_back((*m)[1]);
     unit.push_back(*g);
     offset.push_back(p.kind == ir::OpKind::add ? sim::add(at(fa.offset, c), at(fb.offset, c))
                                                : sim::sub(at(fa.offset, c), at(fb.offset, c)));
@@ -394,13 +406,11 @@ IntegerForm IntegerForms::rescaled(const IntegerForm& f, const Exact& unit, cons
   // below 2^27: a 28-bit result saturates nothing, and the sum fits 32 bits.
   const auto step = unit.exact_double();
   if (!step) fail("{}: the common grid of its operands is no double", user.describe());
-  ir::Value target{g_.unique_name(name + "/rescaled"),
-                   {ir::DType::i32, f.x->type.shape, ir::QuantParams{{*step}, {0}, -1, 28, true}}};
+  ir::Value target;  // the result type of a quantize that is not in the graph
+  target.name = g_.unique_name(name + "/rescaled");
+  target.type = {ir::DType::i32, f.x->type.shape, ir::QuantParams{{*step}, {0}, -1, 28, true}};
   ir::Op quantize{ir::OpKind::quantize, user.name, {}, {&target}, {{"round", std::string("half_even")}}};
-  AffineChain identity;
-  identity.scale = {Exact::from_int(1)};
-  identity.offset = {kZero};
-  ir::Value* x = emit_requantize(g_, {w.x, w.unit, w.axis}, identity, quantize, options_, target.name);
+  ir::Value* x = emit_requantize(g_, {w.x, w.unit, w.axis}, AffineChain{}, quantize, options_, target.name);
   return {x, 0, 0, -1, {unit}, f.offset};
 }
 
@@ -503,27 +513,27 @@ IntegerForm IntegerForms::joined(const ir::Op& p, const std::string& name) {
       }
     }
   } else {  // one grid for all: the greatest unit every part's unit is a multiple of
-    for (auto& f : parts) f = per_tensor(on_grid(std::move(f), p, name), p, name);
-    Exact g = magnitude(parts[0].unit[0]);
-    for (const auto& f : parts)
-      if (auto c = common_unit(g, magnitude(f.unit[0]))) g = *c;
-      else fail("{}: its operands have no common grid", p.describe());
-    for (size_t i = 0; i < parts.size(); ++i) {
-      auto k = small_integer(sim::div(parts[i].unit[0], g));
-      if (!k) fail("{}: putting its operands on one grid needs factors beyond 2^31", p.describe());
-      parts[i] = widened(scaled(std::move(parts[i]), {*k}, -1, p, name + "/part" + std::to_string(i)),
-                         name + "/part" + std::to_string(i));
+    std::vector<Exact> units;
+    for (auto& f : parts) {
+      f = per_tensor(on_grid(std::move(f), p, name), p, name);
+      units.push_back(f.unit[0]);
     }
-    unit = {g};
+    const auto g = common_unit_of(units);
+    if (!g) fail("{}: its operands have no common grid", p.describe());
+    const auto m = factors_of(units, *g);
+    if (!m) fail("{}: putting its operands on one grid needs factors beyond 2^31", p.describe());
+    for (size_t i = 0; i < parts.size(); ++i)
+      parts[i] = widened(scaled(std::move(parts[i]), {(*m)[i]}, -1, p, name + "/part" + std::to_string(i)),
+                         name + "/part" + std::to_string(i));
+    unit = {*g};
     offset = {kZero};
   }
   std::vector<ir::Value*> xs;
   for (const auto& f : parts) xs.push_back(f.x);
   ir::TensorType t{ir::DType::i32, p.outputs[0]->type.shape, std::nullopt};
   ir::Value* x = g_.add_op(ir::OpKind::concat, xs, {{g_.unique_name(name + "/concat"), t}}, p.attrs, p.name)->outputs[0];
-  const bool per_channel = unit.size() > 1 || offset.size() > 1;
-  IntegerForm out{x, 0, 0, per_channel ? axis : -1, compressed(std::move(unit)), compressed(std::move(offset))};
-  if (out.unit.size() == 1 && out.offset.size() == 1) out.axis = -1;
+  IntegerForm out{x, 0, 0, axis, compressed(std::move(unit)), compressed(std::move(offset))};
+  if (out.unit.size() == 1 && out.offset.size() == 1) out.axis = -1;  // one grid after all
   return out;
 }
 
