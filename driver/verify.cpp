@@ -10,14 +10,17 @@
 #include "driver/log.h"
 #include "driver/progress.h"
 #include "frontend/file_io.h"
+#include "ir/error.h"
 #include "ir/number_text.h"
 #include "passes/pass.h"
 #include "sim/int/simulator.h"
 #include "sim/qat/evaluator.h"
+#include "targets/target.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 
@@ -48,6 +51,19 @@ sim::QatObserver recorder(Trace& t, const ir::Graph& g, const DataSet& set) {
   return [&t](const ir::Op& op, const ir::TensorData& d) { t.insert_or_assign(op.outputs[0]->name, d); };
 }
 
+// --target's comma-separated names (verify --engine c checks the code of each).
+std::vector<std::string> split_targets(const std::string& list) {
+  std::vector<std::string> names;
+  for (size_t begin = 0;;) {
+    const size_t end = list.find(',', begin);
+    names.push_back(list.substr(begin, end == std::string::npos ? std::string::npos : end - begin));
+    if (names.back().empty()) fail("--target '{}': an empty target name", list);
+    if (std::count(names.begin(), names.end(), names.back()) > 1) fail("--target '{}': '{}' is named twice", list, names.back());
+    if (end == std::string::npos) return names;
+    begin = end + 1;
+  }
+}
+
 std::string describe_divergence(const Divergence& d) {
   return fmt::format("first differs at layer '{}' {}: {} vs {}; {}", d.layer, d.index, d.a, d.b, d.cause);
 }
@@ -69,27 +85,46 @@ int verify(const VerifyOptions& o) {
   frontend::ImportedModel lowered = import_model(model);
   lower_model(lowered.graph, allow_non_pot);
   const DataSets sets(o.data, qat.graph);  // each read just before it runs
-  std::unique_ptr<CEngine> c_engine;
-  if (o.engine != "int-sim") c_engine = std::make_unique<CEngine>(o.c);
+  // The generated code for each target of --target (comma-separated): the simulator's runs are
+  // shared by all of them. Each is labelled "c", or "c:TARGET" when there are several.
+  struct CTarget {
+    std::string label;
+    std::unique_ptr<CEngine> engine;
+  };
+  std::vector<CTarget> c_engines;
+  if (o.engine != "int-sim") {
+    const std::vector<std::string> targets = split_targets(o.c.compile.target);
+    const std::vector<targets::Target> known = targets::load_targets(o.c.compile.targets_dir);
+    for (const std::string& target : targets) targets::find_target(known, target);  // all named before any build
+    for (const std::string& target : targets) {
+      CEngineOptions c = o.c;
+      c.compile.target = target;
+      if (targets.size() > 1 && !c.work_dir.empty()) c.work_dir = (std::filesystem::path(c.work_dir) / target).string();
+      c_engines.push_back({targets.size() > 1 ? "c:" + target : "c", std::make_unique<CEngine>(std::move(c))});
+    }
+  }
 
   const sim::QatOptions exact{.arithmetic = sim::Arithmetic::exact};
   const sim::QatOptions float32{.arithmetic = sim::Arithmetic::float32,
                                 .quantize_by_reciprocal = qat.info.dialect == "pytorch-qdq"};
   const auto& outputs = qat.graph.outputs();
+  // One row per compared pair of engines and output, in the order they are printed.
   std::vector<OutputComparison> totals;
   for (const char* b : {"qat-exact", "qat-float32", "expected"})
     for (const ir::Value* out : outputs) totals.push_back({"int-sim", b, out->name});
-  for (const char* b : {"int-sim", "qat-exact"})
-    for (const ir::Value* out : outputs) totals.push_back({"c", b, out->name});
+  for (const CTarget& c : c_engines)
+    for (const char* b : {"int-sim", "qat-exact"})
+      for (const ir::Value* out : outputs) totals.push_back({c.label, b, out->name});
   auto totals_for = [&](std::string_view a, std::string_view b, size_t output) -> OutputComparison& {
-    size_t row = a == "c" ? (b == "int-sim" ? 3 : 4) : b == "qat-exact" ? 0 : b == "qat-float32" ? 1 : 2;
-    return totals[row * outputs.size() + output];
+    for (OutputComparison& t : totals)
+      if (t.a == a && t.b == b && t.output == outputs[output]->name) return t;
+    throw std::logic_error(fmt::format("verify: no comparison row {} vs {}", a, b));
   };
 
   nlohmann::json set_results = nlohmann::json::array();
   VerifyReport html;
   html.model = model.model, html.dialect = qat.info.dialect, html.engine = o.engine;
-  html.target = o.c.compile.target, html.allow_non_pot = allow_non_pot;
+  html.target = fmt::format("{}", fmt::join(split_targets(o.c.compile.target), ", ")), html.allow_non_pot = allow_non_pot;
   std::optional<LayerStatsCollector> layer_stats;
   if (!o.html.empty()) layer_stats.emplace(lowered.graph, qat.graph);
   int passed = 0, failed = 0;
@@ -130,7 +165,7 @@ int verify(const VerifyOptions& o) {
                           {"differing_layers", layers.differing}};
     std::string line = fmt::format("{}: int-sim {} qat-exact ({} of {} quantized layers equal)", set.dir,
                                    bit_exact ? "==" : "!=", layers.layers - layers.differing, layers.layers);
-    if (c_engine) {
+    for (const auto& [label, c_engine] : c_engines) {
       // The generated code runs on the integer simulator's quantized inputs; its integer outputs
       // must equal the simulator's, and dequantized, the exact reference's.
       const codegen::Firmware& fw = c_engine->firmware();
@@ -144,14 +179,14 @@ int verify(const VerifyOptions& o) {
         const Comparison c = compare(c_out[i], sim_value, {});
         if ((c.mismatches || c.shape_differs) && first.empty())
           first = fmt::format(" (output '{}' {})", fw.outputs[i], describe(c, sim_value.shape()));
-        c_equal &= tally_pair("c", c_out[i], "int-sim", i, sim_value);
+        c_equal &= tally_pair(label, c_out[i], "int-sim", i, sim_value);
         const ir::Value* v = lowered.graph.find_value(fw.outputs[i]);
         if (v->type.quant && !v->type.quant->per_axis() && outputs[i]->producer &&
             outputs[i]->producer->kind == ir::OpKind::dequantize)
-          c_equal &= tally_pair("c", dequantized(c_out[i], *v->type.quant), "qat-exact", i, r_exact[i]);
+          c_equal &= tally_pair(label, dequantized(c_out[i], *v->type.quant), "qat-exact", i, r_exact[i]);
       }
       bit_exact &= c_equal;
-      line += fmt::format("; c {} int-sim{}", c_equal ? "==" : "!=", first);
+      line += fmt::format("; {} {} int-sim{}", label, c_equal ? "==" : "!=", first);
     }
     if (layers.first) {
       Divergence& d = *layers.first;
@@ -182,13 +217,15 @@ int verify(const VerifyOptions& o) {
   }
 
   nlohmann::json comparisons = nlohmann::json::array();
+  size_t a_width = 0;
+  for (const OutputComparison& t : totals) a_width = std::max(a_width, t.a.size());
   for (const OutputComparison& t : totals) {
     if (t.elements == 0) continue;  // no expected outputs in the data sets
     html.comparisons.push_back(t);
     comparisons.push_back({{"a", t.a}, {"b", t.b}, {"output", t.output}, {"elements", t.elements},
                            {"mismatches", t.mismatches}, {"max_abs_diff_lsb", t.max_abs_diff_lsb}});
-    std::cout << fmt::format("{:<7} vs {:<11} output '{}': {} of {} elements differ (max {} LSB)\n", t.a, t.b, t.output,
-                             t.mismatches, t.elements, t.max_abs_diff_lsb);
+    std::cout << fmt::format("{:<{}} vs {:<11} output '{}': {} of {} elements differ (max {} LSB)\n", t.a, a_width, t.b,
+                             t.output, t.mismatches, t.elements, t.max_abs_diff_lsb);
   }
   if (!o.json.empty()) {
     nlohmann::json report{{"model", model.model},
@@ -222,11 +259,12 @@ void register_verify(CLI::App& app, Action& action) {
       "For every test_data_set_N in DIR: runs the QAT forward pass exactly and in float32 and the integer\n"
       "simulator on the lowered graph; compares every output (and the data set's output_K.pb) and, on a\n"
       "difference, names the first diverging layer, element, values and likely cause. With --engine c\n"
-      "it also compiles the model for --target, builds the generated code with $CC/$CXX and --cflags,\n"
-      "runs it on every data set and compares it with the simulator and the exact reference.\n"
+      "it also compiles the model for --target (several, comma-separated: the simulator runs once for\n"
+      "all), builds the generated code with $CC/$CXX and --cflags, runs it on every data set and compares\n"
+      "it with the simulator and the exact reference.\n"
       "Exit 0 iff the integer engine equals the exact reference everywhere; 1 otherwise; 2 on bad input.\n"
       "Example:\n  qatc verify model.onnx --data model_data --json report.json\n"
-      "  qatc verify model.onnx --data model_data --engine c --target c7x-mma --cflags '-O2 -fsanitize=address'");
+      "  qatc verify model.onnx --data model_data --engine c --target host,c7x-mma --cflags '-O2 -fsanitize=address'");
   add_compile_options(*cmd, options->c.compile);
   add_data_option(*cmd, options->data);
   cmd->add_option("--engine", options->engine,

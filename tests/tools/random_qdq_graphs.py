@@ -70,7 +70,7 @@ def names_of(model_path):
     return names, values, outputs
 
 
-C_FLAGS = "-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+C_FLAGS = "-O1 -g1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
 
 def run_one(qatc, case, results, timeout, check_reference, c_target=None):
