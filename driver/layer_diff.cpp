@@ -42,12 +42,31 @@ std::string explain(const ir::Op& quantize, int64_t i, const Trace& a, const std
 
 }  // namespace
 
+namespace {
+
+bool integer_clip(const ir::Op& op) { return op.kind == ir::OpKind::clip && ir::is_integer(op.outputs[0]->type.dtype); }
+
+}  // namespace
+
+const ir::Value& quantized_layer(const ir::Graph& g, const ir::Op& quantize) {
+  const ir::Value* v = quantize.outputs[0];
+  for (std::vector<ir::Op*> users = g.users(v); users.size() == 1 && integer_clip(*users[0]); users = g.users(v))
+    v = users[0]->outputs[0];
+  return *v;
+}
+
+const ir::Op* layer_quantize(const ir::Value& v) {
+  const ir::Op* p = v.producer;
+  while (p && integer_clip(*p)) p = p->inputs[0]->producer;
+  return p && p->kind == ir::OpKind::quantize ? p : nullptr;
+}
+
 LayerComparison compare_layers(const ir::Graph& qat, const Trace& a, const std::string& a_name, const Trace& b,
                                const std::string& b_name) {
   LayerComparison result;
   for (const ir::Op* op : qat.ops()) {
     if (op->kind != ir::OpKind::quantize) continue;
-    const std::string& name = op->outputs[0]->name;
+    const std::string& name = quantized_layer(qat, *op).name;
     auto ia = a.find(name), ib = b.find(name);
     if (ia == a.end() || ib == b.end() || ia->second.shape() != ib->second.shape()) continue;
     ++result.layers;

@@ -27,6 +27,13 @@ struct LayerComparison {
   std::optional<Divergence> first;  // the first differing one, in `qat`'s op order
 };
 
+// The integer tensor a quantize op's layer ends in: itself, or where torch's reduce_range exports
+// clip the quantized integers (QuantizeLinear -> Clip(0, 127)), the clipped tensor, which is all the
+// lowered graph holds.
+const ir::Value& quantized_layer(const ir::Graph& g, const ir::Op& quantize);
+// The reverse: the quantize op whose layer ends in v, or null.
+const ir::Op* layer_quantize(const ir::Value& v);
+
 // Compares every quantize result of `qat` (each quantized layer) between traces a and b;
 // `a_name`/`b_name` label them in the cause. Values the traces lack are skipped.
 LayerComparison compare_layers(const ir::Graph& qat, const Trace& a, const std::string& a_name, const Trace& b,
