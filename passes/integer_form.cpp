@@ -113,11 +113,9 @@ int shared_axis(int a, int b, const ir::Op& op) {
 }
 
 // An exact integer as the double an integer clip bound or pad value is written as.
-double bound_value(const Exact& v, const ir::Op& op) {
-  auto d = v.exact_double();
-  if (!d || std::fabs(*d) > 0x1p31) fail("{}: its bound or value lies 2^31 or more grid steps from zero", op.describe());
-  return *d;
-}
+// --allow-non-pot: a constant that lies on no grid within 2^24 of its operand's is rounded onto a grid
+// 2^8 times finer (an error of at most 1/512 step, which verify measures), as the Q31 multipliers round.
+constexpr int64_t kApproximateFineFactor = 1 << 8;
 
 }  // namespace
 
@@ -245,6 +243,10 @@ IntegerForm IntegerForms::holding(IntegerForm f, const std::vector<Exact>& point
     const auto g = common_unit(unit, point);
     const auto factor = g ? small_integer(sim::div(unit, *g)) : std::nullopt;
     // 2^24: a finer grid than that leaves an int32 tensor no room for the values themselves.
+    if ((!factor || *factor > (1 << 24)) && options_.allow_non_pot) {
+      m.push_back(kApproximateFineFactor);
+      continue;
+    }
     if (!factor || *factor > (1 << 24))
       fail("{}: the constant {} lies between the points of its operand's grid (step {}), and a grid holding both is "
            "more than 2^24 times finer",
@@ -255,15 +257,23 @@ IntegerForm IntegerForms::holding(IntegerForm f, const std::vector<Exact>& point
   return scaled(std::move(f), m, axis, user, name);
 }
 
+int64_t IntegerForms::grid_steps(const Exact& v, const Exact& unit, const ir::Op& user) const {
+  const Exact steps = sim::div(v, unit);
+  if (auto k = small_integer(steps)) return *k;
+  const double approximate = steps.approximate_double();
+  if (!options_.allow_non_pot || std::fabs(approximate) >= 0x1p31)
+    fail("{}: the constant {} lies 2^31 or more grid steps (of {}) from zero", user.describe(),
+         v.approximate_double(), unit.approximate_double());
+  return static_cast<int64_t>(std::nearbyint(approximate));  // rounded: --allow-non-pot (kApproximateFineFactor)
+}
+
 IntegerForm IntegerForms::on_grid(IntegerForm f, const ir::Op& user, const std::string& name) {
   if (std::all_of(f.offset.begin(), f.offset.end(), is_zero)) return f;
   const std::vector<Exact> offset = f.offset;
   f = widened(holding(std::move(f), offset, user, name + "/fine"), name + "/wide");
   std::vector<int64_t> steps;
   for (int64_t c = 0; c < static_cast<int64_t>(std::max(f.offset.size(), f.unit.size())); ++c) {
-    auto k = small_integer(sim::div(at(f.offset, c), at(f.unit, c)));
-    if (!k) fail("{}: a constant offset lies 2^31 or more grid steps from zero", user.describe());
-    steps.push_back(*k);
+    steps.push_back(grid_steps(at(f.offset, c), at(f.unit, c), user));
   }
   ir::Value* k = channel_constant(name + "/offset", compressed(steps), f.axis, f.x->type.shape.size());
   f.x = g_.add_op(ir::OpKind::add, {f.x, k}, {{g_.unique_name(name + "/shifted"), f.x->type}}, {}, user.name)->outputs[0];
@@ -361,18 +371,7 @@ IntegerForm IntegerForms::sum(const ir::Op& p, const std::string& name) {
   if ((fa.axis >= 0 || fb.axis >= 0) && (a->type.shape.size() != shape.size() || b->type.shape.size() != shape.size()))
     fail("{}: broadcasting across ranks with per-channel grids is not supported", p.describe());
   if (fa.axis >= 0 && fb.axis >= 0 && fa.axis != fb.axis) fb = uniform(std::move(fb), p, name + "/rhs");
-  if (options_.allow_non_pot && fa.unit.size() == 1 && fb.unit.size() == 1) {
-    // Grids with no common grid a 16-bit factor reaches (0.1f and 0.3f have 2^-27): both move onto
-    // 2^-19 of the coarser step, the coarser exactly, the other by a Q31 requantize.
-    const Exact ua = magnitude(fa.unit[0]), ub = magnitude(fb.unit[0]);
-    const auto g = common_unit_of({ua, ub});
-    const auto m = g ? factors_of({ua, ub}, *g) : std::nullopt;
-    if (!m || (*m)[0] > (1 << 16) || (*m)[1] > (1 << 16)) {
-      const Exact fine = sim::mul(sim::compare(ua, ub) > 0 ? ua : ub, Exact::from_scaled(1, -19));
-      if (sim::compare(ua, ub) > 0) fb = rescaled(fb, fine, p, name + "/rhs");
-      else fa = rescaled(fa, fine, p, name + "/lhs");
-    }
-  }
+  if (options_.allow_non_pot) align_non_pot(fa, fb, p, name);
   const int axis = std::max(fa.axis, fb.axis);
   const int64_t n = axis < 0 ? 1 : shape[static_cast<size_t>(axis)];
   std::vector<int64_t> ma, mb;
@@ -397,21 +396,70 @@ IntegerForm IntegerForms::sum(const ir::Op& p, const std::string& name) {
   return {s, 0, 0, axis, compressed(std::move(unit)), compressed(std::move(offset))};
 }
 
-IntegerForm IntegerForms::rescaled(const IntegerForm& f, const Exact& unit, const ir::Op& user, const std::string& name) {
-  if (!f.x->type.quant || f.x->type.quant->bits > 8 || f.shift != 0)
-    fail("{}: --allow-non-pot aligns only 8-bit quantized operands of a sum onto a common grid, not '{}'",
-         user.describe(), f.x->name);
-  const IntegerForm w = widened(f, name + "/wide");
-  // 8-bit differences times a ratio of at most 2^19 (unit is 2^-19 of the coarser step) stay
-  // below 2^27: a 28-bit result saturates nothing, and the sum fits 32 bits.
-  const auto step = unit.exact_double();
-  if (!step) fail("{}: the common grid of its operands is no double", user.describe());
+void IntegerForms::align_non_pot(IntegerForm& fa, IntegerForm& fb, const ir::Op& p, const std::string& name) {
+  const int64_t n = std::max({fa.unit.size(), fb.unit.size()});
+  bool near = true;  // every channel's grids meet within 16-bit factors: the exact alignment below
+  for (int64_t c = 0; c < n && near; ++c) {
+    const Exact ua = magnitude(at(fa.unit, c)), ub = magnitude(at(fb.unit, c));
+    const auto g = common_unit_of({ua, ub});
+    const auto m = g ? factors_of({ua, ub}, *g) : std::nullopt;
+    near = m && (*m)[0] <= (1 << 16) && (*m)[1] <= (1 << 16);
+  }
+  if (near) return;
+  auto largest = [](const IntegerForm& f) {
+    Exact u = magnitude(f.unit[0]);
+    for (const Exact& v : f.unit)
+      if (sim::compare(magnitude(v), u) > 0) u = magnitude(v);
+    return u;
+  };
+  const bool a_coarser = sim::compare(largest(fa), largest(fb)) > 0;
+  IntegerForm& coarse = a_coarser ? fa : fb;
+  IntegerForm& fine = a_coarser ? fb : fa;
+  const std::string coarse_name = name + (a_coarser ? "/lhs" : "/rhs"), fine_name = name + (a_coarser ? "/rhs" : "/lhs");
+  // Grids with no common grid a 16-bit factor reaches (0.1f and 0.3f have 2^-27). Two quantized
+  // operands both move onto 2^-19 of the coarser step, the coarser exactly, the finer by a Q31
+  // requantize, as TFLite aligns an add's operands; a quantized operand beside a wider value (a
+  // conv's accumulator) moves onto that value's finer grid, channel by channel.
+  if (coarse.unit.size() == 1 && fine.unit.size() == 1 && fine.x->type.quant)
+    fine = rescaled(fine, {sim::mul(largest(coarse), Exact::from_scaled(1, -19))}, -1, p, fine_name);
+  else if (coarse.x->type.quant)
+    coarse = rescaled(coarse, fine.unit, fine.axis, p, coarse_name);
+  else
+    fail("{}: --allow-non-pot aligns a sum's operands by requantizing a quantized one onto the other's grid, and "
+         "neither '{}' nor '{}' is a quantized tensor",
+         p.describe(), fa.x->name, fb.x->name);
+}
+
+IntegerForm IntegerForms::rescaled(const IntegerForm& f, const std::vector<Exact>& unit, int axis, const ir::Op& user,
+                                   const std::string& name) {
+  const IntegerForm w = widened(positive(f, user, name), name + "/wide");
+  // Differences of b-bit integers times the largest ratio of source to target step must stay below
+  // 2^27: a 28-bit result saturates nothing, and the sum fits 32 bits.
+  const int bits = (f.x->type.quant ? f.x->type.quant->bits : 32) + f.shift;
+  const int64_t n = std::max<int64_t>(static_cast<int64_t>(unit.size()), static_cast<int64_t>(w.unit.size()));
+  std::vector<double> steps;
+  for (int64_t c = 0; c < n; ++c) {
+    const Exact ratio = sim::div(at(w.unit, c), magnitude(at(unit, c)));
+    if (sim::compare(ratio, Exact::from_scaled(1, 27 - bits)) > 0)
+      fail("{}: --allow-non-pot would move '{}' onto a grid {} times finer, beyond 32 bits", user.describe(), f.x->name,
+           ratio.approximate_double());
+    if (unit.size() > 1 || c == 0) {
+      const auto step = magnitude(at(unit, c)).exact_double();
+      if (!step) fail("{}: the common grid of its operands is no double", user.describe());
+      steps.push_back(*step);
+    }
+  }
+  const int target_axis = unit.size() > 1 ? axis : -1;
   ir::Value target;  // the result type of a quantize that is not in the graph
   target.name = g_.unique_name(name + "/rescaled");
-  target.type = {ir::DType::i32, f.x->type.shape, ir::QuantParams{{*step}, {0}, -1, 28, true}};
+  target.type = {ir::DType::i32, f.x->type.shape,
+                 ir::QuantParams{steps, std::vector<int64_t>(steps.size(), 0), target_axis, 28, true}};
   ir::Op quantize{ir::OpKind::quantize, user.name, {}, {&target}, {{"round", std::string("half_even")}}};
   ir::Value* x = emit_requantize(g_, {w.x, w.unit, w.axis}, AffineChain{}, quantize, options_, target.name);
-  return {x, 0, 0, -1, {unit}, f.offset};
+  // The offsets stay where they were, along f's axis; the units are the target's.
+  IntegerForm r{x, 0, 0, target_axis >= 0 ? target_axis : f.axis, {}, f.offset};
+  for (const Exact& u : unit) r.unit.push_back(magnitude(u));
+  return r;
 }
 
 IntegerForm IntegerForms::activation(const ir::Op& p, const std::string& name) {
@@ -428,8 +476,8 @@ IntegerForm IntegerForms::activation(const ir::Op& p, const std::string& name) {
   for (const Exact& point : points) f = holding(std::move(f), {point}, p, name + "/fine");
   f = widened(f, name + "/wide");
   std::map<std::string, ir::AttrValue> attrs;
-  if (lo) attrs["min"] = bound_value(sim::div(*lo, f.unit[0]), p);
-  if (hi) attrs["max"] = bound_value(sim::div(*hi, f.unit[0]), p);
+  if (lo) attrs["min"] = static_cast<double>(grid_steps(*lo, f.unit[0], p));
+  if (hi) attrs["max"] = static_cast<double>(grid_steps(*hi, f.unit[0], p));
   f.x = g_.add_op(ir::OpKind::clip, {f.x}, {{g_.unique_name(name + "/clip"), f.x->type}}, attrs, p.name)->outputs[0];
   return f;
 }
@@ -469,7 +517,7 @@ IntegerForm IntegerForms::moved(const ir::Op& p, const std::string& name) {
     f = on_grid(std::move(f), p, name);
     if (!is_zero(value)) f = holding(per_tensor(std::move(f), p, name), {value}, p, name + "/fine");
     f = widened(f, name + "/wide");
-    attrs["value"] = bound_value(sim::div(value, f.unit[0]), p);
+    attrs["value"] = static_cast<double>(grid_steps(value, f.unit[0], p));
   }
   std::optional<MovedAxis> axis;
   if (f.axis >= 0) {

@@ -57,15 +57,21 @@ class IntegerForms {
   IntegerForm pooled_sums(const ir::Op& p, const std::string& name);
   IntegerForm moved(const ir::Op& p, const std::string& name);
   IntegerForm joined(const ir::Op& p, const std::string& name);
-  // --allow-non-pot: a quantized operand moved onto grid `unit` by a Q31 requantize (rounded: not
-  // exact), as TFLite aligns an add's operands, where no common grid fits 32 bits.
-  IntegerForm rescaled(const IntegerForm& f, const sim::Exact& unit, const ir::Op& user, const std::string& name);
+  // --allow-non-pot: where a sum's operands have no common grid within 16-bit factors, one quantized
+  // operand is moved onto a grid the other reaches exactly.
+  void align_non_pot(IntegerForm& fa, IntegerForm& fb, const ir::Op& p, const std::string& name);
+  // --allow-non-pot: a quantized operand moved onto grid `unit` (per channel along `axis`, or one) by
+  // a Q31 requantize (rounded: not exact), as TFLite aligns an add's operands.
+  IntegerForm rescaled(const IntegerForm& f, const std::vector<sim::Exact>& unit, int axis, const ir::Op& user,
+                       const std::string& name);
   // The offset moved into x (on a finer grid if it lies between grid points), so it becomes 0.
   IntegerForm on_grid(IntegerForm f, const ir::Op& user, const std::string& name);
   // One unit for every channel (the greatest unit all channels' units are integer multiples of).
   IntegerForm per_tensor(IntegerForm f, const ir::Op& user, const std::string& name);
   // A grid fine enough that every value in `points` lies on it: x scaled so its unit divides them.
   IntegerForm holding(IntegerForm f, const std::vector<sim::Exact>& points, const ir::Op& user, const std::string& name);
+  // v / unit as an integer: exact, or under --allow-non-pot rounded to the nearest; else an Error.
+  int64_t grid_steps(const sim::Exact& v, const sim::Exact& unit, const ir::Op& user) const;
   // An i32 constant of per-channel values broadcasting along `axis` of a tensor of rank `rank`.
   ir::Value* channel_constant(const std::string& name, const std::vector<int64_t>& v, int axis, size_t rank);
 

@@ -15,6 +15,11 @@ Generates DIR/g_NNN (only when the generator or its arguments changed: DIR/stamp
            graph still checks qatc's exact reference against the independent evaluator;
   FAIL     anything else: a mismatch, exit 1 or 3, a signal, a timeout, a refusal of several lines
            or naming nothing.
+With --non-pot the same graphs are first made non-power-of-two (every QuantizeLinear/DequantizeLinear
+scale times a random factor in [0.55, 0.95]; no output_K.pb, since no exact reference exists for
+them) and verified with --allow-non-pot: a graph is LOWERED when verify runs to its end (exit 0, or
+1 for the difference it measures, with an int-sim vs qat-exact comparison of every output element in
+its JSON), REFUSED as above, and FAIL otherwise.
 Prints the counts and a histogram of refusal reasons (names and numbers stripped) and exits 1 on
 any FAIL. Logs and JSON of each run are kept in DIR/results/ for a look afterwards.
 """
@@ -61,6 +66,40 @@ def generate(out, count, seed, jobs):
     os.rename(tmp, out)
 
 
+def derive_non_pot(src, dst, seed):
+    """DST/g_NNN: SRC's graphs with every quantizer scale times a factor in [0.55, 0.95] (one per scale
+    tensor, so a QuantizeLinear and its DequantizeLinear keep sharing it), inputs only."""
+    import random
+    from onnx import numpy_helper
+    stamp = open(os.path.join(src, "stamp")).read().strip() + f" non-pot {seed}"
+    stamp_file = os.path.join(dst, "stamp")
+    if os.path.exists(stamp_file) and open(stamp_file).read().strip() == stamp:
+        return
+    tmp = dst + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    rng = random.Random(seed)
+    for g in sorted(d for d in os.listdir(src) if d.startswith("g_")):
+        m = onnx.load(os.path.join(src, g, "model.onnx"))
+        scales = sorted({n.input[1] for n in m.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")})
+        inits = {t.name: t for t in m.graph.initializer}
+        for name in scales:
+            if name in inits:
+                a = numpy_helper.to_array(inits[name])
+                scaled = (a * a.dtype.type(rng.uniform(0.55, 0.95))).astype(a.dtype)
+                inits[name].CopyFrom(numpy_helper.from_array(scaled, name))
+        os.makedirs(os.path.join(tmp, g))
+        onnx.save(m, os.path.join(tmp, g, "model.onnx"))
+        for ds in sorted(d for d in os.listdir(os.path.join(src, g)) if d.startswith("test_data_set_")):
+            os.makedirs(os.path.join(tmp, g, ds))
+            for f in os.listdir(os.path.join(src, g, ds)):
+                if f.startswith("input_"):
+                    shutil.copy(os.path.join(src, g, ds, f), os.path.join(tmp, g, ds, f))
+    with open(os.path.join(tmp, "stamp"), "w") as f:
+        f.write(stamp + "\n")
+    shutil.rmtree(dst, ignore_errors=True)
+    os.rename(tmp, dst)
+
+
 def names_of(model_path):
     m = onnx.load(model_path)
     names = {n.name for n in m.graph.node}
@@ -73,7 +112,7 @@ def names_of(model_path):
 C_FLAGS = "-O1 -g1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
 
-def run_one(qatc, case, results, timeout, check_reference, c_target=None):
+def run_one(qatc, case, results, timeout, check_reference, c_target=None, non_pot=False):
     """Returns (class, detail, refusal reason or None)."""
     name = os.path.basename(case)
     model = os.path.join(case, "model.onnx")
@@ -82,8 +121,8 @@ def run_one(qatc, case, results, timeout, check_reference, c_target=None):
         os.remove(j)
     t0 = time.time()
     try:
-        r = subprocess.run([qatc, "verify", model, "--data", case, "--json", j, "-q"],
-                           capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run([qatc, "verify", model, "--data", case, "--json", j, "-q"]
+                           + (["--allow-non-pot"] if non_pot else []), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return "FAIL", f"timeout after {timeout} s", None, time.time() - t0
     dt = time.time() - t0
@@ -114,6 +153,8 @@ def run_one(qatc, case, results, timeout, check_reference, c_target=None):
         return "FAIL", "refusal that is not one line naming a node: " + r.stderr.strip()[:500], None, dt
     if r.returncode < 0:
         return "FAIL", f"killed by signal {-r.returncode}: " + r.stderr.strip()[-800:], None, dt
+    if non_pot:
+        return non_pot_result(r, j, outputs, dt)
     if r.returncode != 0:
         return "FAIL", f"exit {r.returncode}: " + (r.stdout + r.stderr).strip()[-800:], None, dt
     if not os.path.exists(j):
@@ -159,6 +200,23 @@ def run_one(qatc, case, results, timeout, check_reference, c_target=None):
     return "EXACT", note, None, time.time() - t0
 
 
+def non_pot_result(r, j, outputs, dt):
+    """LOWERED when verify ran to its end under --allow-non-pot: exit 0, or 1 for a difference it
+    measured and reported, with every output element compared with qat-exact."""
+    if r.returncode not in (0, 1):
+        return "FAIL", f"exit {r.returncode}: " + (r.stdout + r.stderr).strip()[-800:], None, dt
+    if not os.path.exists(j):
+        return "FAIL", f"exit {r.returncode} but no JSON written", None, dt
+    rep = json.load(open(j))
+    cmp = {(c["a"], c["b"], c["output"]): c for c in rep.get("comparisons", [])}
+    want = {o: rep.get("data_sets", 0) * math.prod(dims) for o, dims in outputs.items()}
+    missing = [o for o, n in want.items() if n == 0 or cmp.get(("int-sim", "qat-exact", o), {}).get("elements") != n]
+    if missing or not rep.get("allow_non_pot") or (r.returncode == 0) != bool(rep.get("bit_exact")):
+        return "FAIL", f"exit {r.returncode}, JSON incomplete or inconsistent (outputs {missing})", None, dt
+    lsb = max(cmp[("int-sim", "qat-exact", o)]["max_abs_diff_lsb"] for o in want)
+    return "LOWERED", f"max {lsb} LSB from qat-exact", None, dt
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--qatc", required=True)
@@ -174,6 +232,8 @@ def main():
                     help="also check the generated C (under ASan/UBSan) of every Nth graph, if exact, "
                          "cycling through --c-targets")
     ap.add_argument("--c-targets", default="host,c7x-mma,c7x-256")
+    ap.add_argument("--non-pot", action="store_true",
+                    help="verify non-power-of-two variants of the graphs with --allow-non-pot (see above)")
     ap.add_argument("--max-refused", type=float, default=1.0,
                     help="fail if a larger fraction is refused: guards the lowering's reach against regressions")
     o = ap.parse_args()
@@ -181,6 +241,9 @@ def main():
     out = os.path.abspath(o.out)
     if not o.no_generate:
         generate(out, o.count, o.seed, o.jobs)
+    if o.non_pot:
+        derive_non_pot(out, out + "-nonpot", o.seed)
+        out += "-nonpot"
     t_gen = time.time() - t0
     cases = sorted(os.path.join(out, d) for d in os.listdir(out) if d.startswith("g_"))
     results = os.path.join(out, "results")
@@ -188,8 +251,10 @@ def main():
     with concurrent.futures.ThreadPoolExecutor(o.jobs) as pool:
         targets = o.c_targets.split(",")
         c_target = lambda i: targets[(i // o.c_every) % len(targets)] if o.c_every and i % o.c_every == 0 else None
-        runs = list(pool.map(lambda ic: run_one(o.qatc, ic[1], results, o.timeout, not o.no_reference_check,
-                                                c_target(ic[0])), enumerate(cases)))
+        runs = list(pool.map(lambda ic: run_one(o.qatc, ic[1], results, o.timeout,
+                                                not o.no_reference_check and not o.non_pot,
+                                                None if o.non_pot else c_target(ic[0]), o.non_pot),
+                             enumerate(cases)))
     counts = collections.Counter(r[0] for r in runs)
     reasons = collections.Counter(r[2] for r in runs if r[2])
     for case, (cls, detail, _, dt) in zip(cases, runs):
@@ -197,6 +262,10 @@ def main():
             print(f"FAIL {case}: {detail}")
     f32 = sum(1 for r in runs if r[0] == "EXACT" and "float32" in r[1])
     with_c = sum(1 for r in runs if r[0] == "EXACT" and "C for" in r[1])
+    if o.non_pot:
+        lsb = collections.Counter(int(r[1].split()[1]) for r in runs if r[0] == "LOWERED")
+        print(f"non-power-of-two variants: {counts['LOWERED']} lowered (max difference from qat-exact in LSB: "
+              + ", ".join(f"{k}: {lsb[k]} graphs" for k in sorted(lsb)) + ")")
     print(f"random QDQ graphs ({out}): {counts['EXACT']} exact ({with_c} with their generated C), {counts['REFUSED']} refused, {counts['FAIL']} failed"
           f" of {len(cases)}; generated in {t_gen:.0f} s, verified in {time.time() - t0 - t_gen:.0f} s"
           + (f"; {f32} exact graphs differ from qatc's float32 engine (float32 rounding; not a failure)" if f32 else ""))
