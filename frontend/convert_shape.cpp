@@ -250,6 +250,7 @@ void convert_expand(ImportContext& ctx) {
     if (d < 0) ctx.refuse("dimension {} of the target shape is negative", d);
   const auto shape = broadcast(xs, ir::Shape(target.begin(), target.end()));
   if (!shape) ctx.refuse("cannot expand [{}] to [{}]", fmt::join(xs, ","), fmt::join(target, ","));
+  ir::checked_num_elements(*shape, data ? data->dtype() : x->type.dtype, "the result of " + ctx.describe_node());
   if (!data) {
     if (ir::num_elements(*shape) != ir::num_elements(xs))
       ctx.refuse("expanding the computed tensor '{}' (copying its elements) is not supported", x->name);

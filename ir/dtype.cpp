@@ -1,5 +1,7 @@
 #include "ir/dtype.h"
 
+#include "ir/error.h"
+
 #include <array>
 #include <limits>
 
@@ -50,7 +52,8 @@ int64_t int_max(DType t) {
 
 int64_t num_elements(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n)) fail("shape {} has more than 2^63 elements", shape_string(shape));
   return n;
 }
 

@@ -1,4 +1,5 @@
 // Element types, quantization parameters and exact number text.
+#include "ir/error.h"
 #include "ir/number_text.h"
 #include "ir/quant.h"
 
@@ -21,6 +22,15 @@ TEST_CASE("integer ranges of every element type") {
   for (DType t : {DType::f32, DType::f64, DType::i8, DType::u8, DType::i16, DType::u16, DType::i32, DType::i64})
     CHECK(parse_dtype(dtype_name(t)) == t);
   CHECK_FALSE(parse_dtype("f16"));
+}
+
+TEST_CASE("element counts past 2^63 are an error, not an overflow") {
+  CHECK(num_elements({1, 3, 224, 224}) == 150528);
+  CHECK(num_elements({}) == 1);
+  CHECK(num_elements({4, 0, int64_t{1} << 62}) == 0);
+  // The fuzzer's Expand to [..., 67, 82, 68, ..., 65536, 8]: the product wrapped (UBSan) before.
+  CHECK_THROWS_WITH(num_elements({int64_t{1} << 40, int64_t{1} << 30}), Catch::Contains("more than 2^63 elements"));
+  CHECK_THROWS_AS(num_elements({3037000500, 3037000500}), qatc::Error);
 }
 
 TEST_CASE("power-of-two exponents are exact") {
