@@ -555,6 +555,7 @@ class Planner {
         break;
       }
       case KernelKind::concat: s.spec.attrs["axis"] = op.get_int("axis"); break;
+      case KernelKind::lut: s.spec.attrs["first"] = ir::int_min(op.inputs[0]->type.dtype); break;
       case KernelKind::transpose: s.spec.attrs["perm"] = op.get_ints("perm"); break;
       case KernelKind::gather: {
         const auto sources = sim::axis_sources(op, op.inputs[0]->type.shape);
@@ -591,6 +592,7 @@ class Planner {
       case K::clip: return plan_simple(op, KernelKind::clip);
       case K::concat: return plan_simple(op, KernelKind::concat);
       case K::transpose: return plan_simple(op, KernelKind::transpose);
+      case K::lut: return plan_simple(op, KernelKind::lut);
       case K::pad:
       case K::slice:
       case K::resize: return plan_simple(op, KernelKind::gather);

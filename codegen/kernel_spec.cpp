@@ -23,6 +23,7 @@ std::string_view kernel_kind_name(KernelKind k) {
     case KernelKind::concat: return "concat";
     case KernelKind::gather: return "gather";
     case KernelKind::transpose: return "transpose";
+    case KernelKind::lut: return "lut";
   }
   __builtin_unreachable();
 }

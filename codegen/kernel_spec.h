@@ -25,6 +25,7 @@ enum class KernelKind : uint8_t {
   concat,      // (x...) along axis
   gather,      // pad, resize and slice: per-axis source index tables
   transpose,
+  lut,         // (x, table) -> table[x - first], first = the least value of x's type
 };
 
 std::string_view kernel_kind_name(KernelKind k);

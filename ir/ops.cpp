@@ -141,6 +141,19 @@ void check_widen_types(const Op& op) {
   if (op.get_int("shift") < 0) type_error(op, "shift must be >= 0");
 }
 
+// An 8- or 16-bit integer operand indexes a 1-D table of one entry per value of its type, whose
+// element type is the result's.
+void check_lut_types(const Op& op) {
+  const DType x = in_type(op, 0);
+  if (is_float(x) || bit_width(x) > 16) type_error(op, "looks up an 8- or 16-bit integer tensor");
+  if (!op.inputs[1]->is_constant()) type_error(op, "the table must be a constant");
+  const Shape& table = op.inputs[1]->type.shape;
+  if (table != Shape{int64_t{1} << bit_width(x)})
+    fail("{}: the table must have shape [{}] (one entry per {} value)", op.describe(), int64_t{1} << bit_width(x),
+         dtype_name(x));
+  if (is_float(out_type(op)) || in_type(op, 1) != out_type(op)) type_error(op, "the table has the result's integer type");
+}
+
 void check_quantize_types(const Op& op) {
   check_rounding(op);
   if (!is_float(in_type(op, 0))) type_error(op, "quantizes a float tensor");
@@ -213,6 +226,7 @@ std::vector<OpInfo> make_registry() {
        nullptr, check_requantize_types},
       {OpKind::widen, "widen", 1, 1, {{"shift", A::int_, true}, {"zero_point", A::int_, true}}, nullptr,
        check_widen_types},
+      {OpKind::lut, "lut", 2, 2, {}, nullptr, check_lut_types},
   };
   for (size_t i = 0; i < r.size(); ++i) {
     if (static_cast<size_t>(r[i].kind) != i) throw std::logic_error("op registry out of enum order");

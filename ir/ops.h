@@ -36,6 +36,7 @@ enum class OpKind : uint8_t {
   // Integer-only ops of the lowered graph (docs/ir.md gives their exact semantics).
   requantize,  // acc [, bias]  rounding shift (or Q31 multiply) to a quantized type, saturated
   widen,       // x               (x - zero_point) * 2^shift in a wider integer type
+  lut,         // x, table        table[x - min(x's type)]: a constant table of 2^bits entries
 };
 
 enum class AttrKind : uint8_t { int_, float_, string_, ints, floats };

@@ -218,7 +218,8 @@ ShapeRule shape_rule(OpKind kind) {
     case OpKind::quantize:
     case OpKind::dequantize:
     case OpKind::requantize:
-    case OpKind::widen: return infer_same;
+    case OpKind::widen:
+    case OpKind::lut: return infer_same;
   }
   __builtin_unreachable();
 }

@@ -147,6 +147,9 @@ void check_accumulator_ranges(ir::Graph& g, const PassOptions&) {
         require_fits(*op, r, t, "the widened value");
         break;
       }
+      case ir::OpKind::lut:  // the table's own values
+        r = data_range(*op->inputs[1]->data);
+        break;
       case ir::OpKind::add:
       case ir::OpKind::sub: {
         Range a = of(op->inputs[0]), b = of(op->inputs[1]);

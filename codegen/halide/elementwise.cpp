@@ -1,4 +1,4 @@
-// add, sub and mul (numpy broadcasting), widen and clip: the twins of sim/int/elementwise.cpp. Sums are
+// add, sub and mul (numpy broadcasting), widen, clip and lut: the twins of sim/int/elementwise.cpp. Sums are
 // formed in 64 bits and narrowed to the result type, which the range analysis has proven holds them.
 #include "codegen/halide/pipeline.h"
 
@@ -45,6 +45,15 @@ KernelPipeline elementwise_pipeline(const KernelSpec& s, Backend backend) {
       ImageParam x = input(s, 0, "x");
       y(v) = cast(out, clamp(cast<int64_t>(x(v)), Expr(s.get_int("lo")), Expr(s.get_int("hi"))));
       args = {x};
+      break;
+    }
+    case KernelKind::lut: {
+      // A gather from the table; the clamp only tells Halide's bounds inference what x's type
+      // already guarantees (every value has its entry).
+      ImageParam x = input(s, 0, "x"), table = input(s, 1, "table");
+      const auto last = static_cast<int32_t>(s.args[1].shape[0] - 1);
+      y(v) = table(clamp(cast<int32_t>(x(v)) - Expr(static_cast<int32_t>(s.get_int("first"))), 0, last));
+      args = {x, table};
       break;
     }
     default: throw std::logic_error("elementwise_pipeline: not an elementwise kernel");

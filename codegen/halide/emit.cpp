@@ -25,7 +25,8 @@ hl::KernelPipeline pipeline(const KernelSpec& s, hl::Backend backend) {
     case KernelKind::sub:
     case KernelKind::mul:
     case KernelKind::widen:
-    case KernelKind::clip: return hl::elementwise_pipeline(s, backend);
+    case KernelKind::clip:
+    case KernelKind::lut: return hl::elementwise_pipeline(s, backend);
     case KernelKind::maxpool:
     case KernelKind::avgpool: return hl::pool_pipeline(s, backend);
     case KernelKind::concat:

@@ -1,5 +1,5 @@
 // Elementwise integer ops: add, sub and mul with numpy broadcasting (sim/qat's strided walks), clip, and
-// widen. All exact: a result that does not fit its type is an overflow error, never a wrap.
+// widen, and table lookups. All exact: a result that does not fit its type is an overflow error, never a wrap.
 #include "sim/int/int_types.h"
 #include "sim/int/kernels.h"
 #include "sim/qat/strided.h"
@@ -67,6 +67,22 @@ ir::TensorData widen(const ir::Op& op, const ir::TensorData& x) {
         const i128 centred = i128{in[i]} - zp;  // below 2^65: any shift past 64 overflows a nonzero value
         out[i] = fit<Out>(op, centred == 0 ? 0 : centred * (i128{1} << std::min<int64_t>(shift, 64)));
       }
+    });
+  });
+  return y;
+}
+
+// table[x − min of x's type] (check_lut_types holds the table to one entry per value).
+ir::TensorData lut(const ir::Op& op, const ir::TensorData& x, const ir::TensorData& table) {
+  ir::TensorData y(op.outputs[0]->type.dtype, x.shape());
+  const int64_t first = ir::int_min(x.dtype());
+  visit_int_dtype(x.dtype(), [&](auto t) {
+    const auto in = x.as<decltype(t)>();
+    visit_int_dtype(y.dtype(), [&](auto u) {
+      using Out = decltype(u);
+      const auto entries = table.as<Out>();
+      Out* out = y.as<Out>().data();
+      for (size_t i = 0; i < in.size(); ++i) out[i] = entries[static_cast<size_t>(in[i] - first)];
     });
   });
   return y;

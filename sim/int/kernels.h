@@ -21,10 +21,11 @@ ir::TensorData requantize(const ir::Op& op, const ir::TensorData& acc, const ir:
 ir::TensorData maxpool(const ir::Op& op, const ir::TensorData& x);
 ir::TensorData avgpool(const ir::Op& op, const ir::TensorData& x);
 
-// elementwise.cpp: add and sub (numpy broadcasting), clip, widen.
+// elementwise.cpp: add and sub (numpy broadcasting), clip, widen, lut.
 ir::TensorData binary(const ir::Op& op, const ir::TensorData& a, const ir::TensorData& b);
 ir::TensorData clip(const ir::Op& op, const ir::TensorData& x);
 ir::TensorData widen(const ir::Op& op, const ir::TensorData& x);
+ir::TensorData lut(const ir::Op& op, const ir::TensorData& x, const ir::TensorData& table);
 
 // layout.cpp: concat, pad, resize, reshape, transpose, slice.
 ir::TensorData layout(const ir::Op& op, const std::vector<const ir::TensorData*>& operands);

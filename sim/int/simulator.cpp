@@ -108,6 +108,7 @@ class Simulation {
       case K::mul: return integer::binary(op, operand(op, 0), operand(op, 1));
       case K::clip: return integer::clip(op, operand(op, 0));
       case K::widen: return integer::widen(op, operand(op, 0));
+      case K::lut: return integer::lut(op, operand(op, 0), operand(op, 1));
       case K::concat:
       case K::pad:
       case K::resize:

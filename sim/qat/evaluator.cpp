@@ -177,7 +177,8 @@ class Evaluation {
       case K::quantize: return quantize<A>(op, operand<A>(op, 0), options_);
       case K::dequantize: return dequantize<A>(op, operand<IntArith>(op, 0));
       case K::requantize:
-      case K::widen: fail("{}: an op of the lowered integer graph; the integer simulator runs it", op.describe());
+      case K::widen:
+      case K::lut: fail("{}: an op of the lowered integer graph; the integer simulator runs it", op.describe());
     }
     __builtin_unreachable();
   }

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <tuple>
 #include <random>
 
 using namespace qatc;
@@ -253,6 +254,20 @@ TEST_CASE("add, sub, widen and clip kernels equal the simulator, with broadcasti
   %c = clip(%y) {max = 100.0, min = -3.5} : i8[2,3,17] quant<i8: scale = 2^-3, zp = 0>
   output %c
 })");
+}
+
+TEST_CASE("lut kernels equal the simulator: 8- and 16-bit indices, signed and unsigned, any result type") {
+  for (const auto& [x, y, lo, hi] : std::vector<std::tuple<std::string, std::string, int64_t, int64_t>>{
+           {"i8", "u8", 0, 255}, {"u8", "i8", -128, 127}, {"i16", "i16", -32768, 32767}, {"u16", "i32", -100000, 100000}}) {
+    const int64_t entries = int64_t{1} << (x.ends_with("16") ? 16 : 8);
+    check_kernels(fmt::format(R"(graph @lut {{
+  input %x : {x}[2,3,37] quant<{x}: scale = 2^-4, zp = 0>
+  const %table : {y}[{n}] = {t}
+  %y = lut(%x, %table) : {y}[2,3,37]
+  output %y
+}})",
+                              fmt::arg("x", x), fmt::arg("y", y), fmt::arg("n", entries), fmt::arg("t", values(entries, lo, hi))));
+  }
 }
 
 TEST_CASE("pooling kernels equal the simulator: padding, ceil mode, count_include_pad, divisor shifts") {
