@@ -62,6 +62,26 @@ void convert_div(ImportContext& ctx) { convert_binary(ctx, ir::OpKind::div); }
 
 void convert_relu(ImportContext& ctx) { ctx.emit(ir::OpKind::relu, {ctx.input(0)}); }
 
+// max(0, min(1, alpha·x + beta)) as the float ops it is. PyTorch exports its hardsigmoid,
+// min(max(x + 3, 0), 6) / 6, as HardSigmoid(alpha = float32(1/6), beta = 1/2): from a PyTorch model
+// those attributes are read as that formula, which is what PyTorch computed in training (in float32:
+// add, clamp, divide) and, exactly, what (x + 3)/6 is; x · float32(1/6) + 1/2 differs from it, lands
+// off the ties (x + 3)/6 lands on, and so rounds some codes differently.
+void convert_hard_sigmoid(ImportContext& ctx) {
+  const double alpha = ctx.attr_float("alpha", static_cast<double>(0.2f));
+  const double beta = ctx.attr_float("beta", 0.5);
+  ir::Value* x = ctx.input(0);
+  if (ctx.producer() == "pytorch" && alpha == static_cast<double>(1.0f / 6.0f) && beta == 0.5) {
+    ir::Value* shifted = ctx.emit(ir::OpKind::add, {x, float_scalar(ctx, "three", 3.0)}, {}, "plus_three");
+    ir::Value* clipped = ctx.emit(ir::OpKind::clip, {shifted}, {{"min", 0.0}, {"max", 6.0}}, "relu6");
+    ctx.emit(ir::OpKind::div, {clipped, float_scalar(ctx, "six", 6.0)});
+    return;
+  }
+  ir::Value* scaled = ctx.emit(ir::OpKind::mul, {x, float_scalar(ctx, "alpha_value", alpha)}, {}, "alpha");
+  ir::Value* shifted = ctx.emit(ir::OpKind::add, {scaled, float_scalar(ctx, "beta_value", beta)}, {}, "beta");
+  ctx.emit(ir::OpKind::clip, {shifted}, {{"min", 0.0}, {"max", 1.0}});
+}
+
 // Bounds: attributes before opset 11, optional constant operands from 11 on. Absent = unbounded.
 void convert_clip(ImportContext& ctx) {
   std::map<std::string, ir::AttrValue> attrs;

@@ -33,6 +33,7 @@ void convert_sub(ImportContext& ctx);
 void convert_mul(ImportContext& ctx);
 void convert_div(ImportContext& ctx);
 void convert_relu(ImportContext& ctx);
+void convert_hard_sigmoid(ImportContext& ctx);
 void convert_clip(ImportContext& ctx);
 // convert_layout.cpp
 void convert_identity(ImportContext& ctx);

@@ -16,10 +16,14 @@ std::string describe_node(const onnx::NodeProto& node, int64_t opset);
 
 class ImportContext {
  public:
-  ImportContext(ir::Graph& graph, int64_t opset) : graph_(graph), opset_(opset) {}
+  ImportContext(ir::Graph& graph, int64_t opset, std::string producer = {})
+      : graph_(graph), opset_(opset), producer_(std::move(producer)) {}
 
   ir::Graph& graph() { return graph_; }
   int64_t opset() const { return opset_; }
+  // The model's producer_name ("pytorch", ...): some exporters' ops say what their framework computed
+  // only up to float32 rounding of their attributes (HardSigmoid's alpha = float32(1/6)).
+  const std::string& producer() const { return producer_; }
 
   // --- whole-graph bookkeeping (used by the import loop)
   void add_initializer(const std::string& name, ir::TensorData data);
@@ -78,6 +82,7 @@ class ImportContext {
 
   ir::Graph& graph_;
   int64_t opset_;
+  std::string producer_;
   const onnx::NodeProto* node_ = nullptr;
   std::unordered_map<std::string, ir::Value*> values_;
   std::unordered_map<std::string, ir::TensorData> constants_;  // initializers and Constant outputs

@@ -51,6 +51,7 @@ constexpr Converter kConverters[] = {
     {"Div", 7, convert_div},
     {"Relu", 1, convert_relu},
     {"Clip", 6, convert_clip},
+    {"HardSigmoid", 6, convert_hard_sigmoid},
     {"Identity", 1, convert_identity},
     {"Constant", 1, convert_constant},
     {"Flatten", 1, convert_flatten},
@@ -218,7 +219,7 @@ ImportedModel import_onnx_bytes(const std::string& bytes, const std::string& pat
 
   ir::Graph& g = result.graph;
   g.name = m.graph().name().empty() ? std::filesystem::path(path).stem().string() : m.graph().name();
-  ImportContext ctx(g, info.opset);
+  ImportContext ctx(g, info.opset, m.producer_name());
   for (const auto& t : m.graph().initializer()) ctx.add_initializer(t.name(), tensor_from_proto(t));
   for (const auto& in : m.graph().input()) {
     if (initializer_names.count(in.name())) continue;

@@ -38,6 +38,7 @@ const std::vector<std::string> kSupported = {
     "test_concat_2d_axis_negative_2", "test_concat_3d_axis_0", "test_concat_3d_axis_1", "test_concat_3d_axis_2",
     "test_concat_3d_axis_negative_1", "test_concat_3d_axis_negative_2", "test_concat_3d_axis_negative_3",
     "test_constant", "test_constant_pad", "test_conv_with_autopad_same",
+    "test_hardsigmoid", "test_hardsigmoid_default", "test_hardsigmoid_example",
     "test_conv_with_strides_and_asymmetric_padding", "test_conv_with_strides_no_padding",
     "test_conv_with_strides_padding", "test_convinteger_with_padding", "test_convinteger_without_padding",
     "test_dequantizelinear", "test_dequantizelinear_axis", "test_div",
