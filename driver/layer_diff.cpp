@@ -40,10 +40,6 @@ std::string explain(const ir::Op& quantize, int64_t i, const Trace& a, const std
   return "float32 arithmetic moved the value across a rounding boundary; " + where;
 }
 
-}  // namespace
-
-namespace {
-
 bool integer_clip(const ir::Op& op) { return op.kind == ir::OpKind::clip && ir::is_integer(op.outputs[0]->type.dtype); }
 
 }  // namespace

@@ -91,8 +91,9 @@ LayerStatsCollector::LayerStatsCollector(const ir::Graph& lowered, const ir::Gra
     const bool per_tensor = !v->type.quant->per_axis();
     // The lowering keeps the QAT graph's names: a quantize's result keeps its name, and an op moved
     // onto the integers computes "<float tensor>.q", the grid integers of that float tensor.
-    if (const ir::Value* same = qat.find_value(v->name); per_tensor && same && layer_quantize(*same))
-      row.qat_quantize = layer_quantize(*same);
+    const ir::Value* same = qat.find_value(v->name);
+    if (const ir::Op* quantize = same ? layer_quantize(*same) : nullptr; per_tensor && quantize)
+      row.qat_quantize = quantize;
     else if (per_tensor && v->name.ends_with(".q"))
       if (const ir::Value* grid = qat.find_value(v->name.substr(0, v->name.size() - 2)); grid &&
                                                                                          ir::is_float(grid->type.dtype))

@@ -92,15 +92,15 @@ int verify(const VerifyOptions& o) {
     std::unique_ptr<CEngine> engine;
   };
   std::vector<CTarget> c_engines;
+  const std::vector<std::string> target_names = split_targets(o.c.compile.target);
   if (o.engine != "int-sim") {
-    const std::vector<std::string> targets = split_targets(o.c.compile.target);
     const std::vector<targets::Target> known = targets::load_targets(o.c.compile.targets_dir);
-    for (const std::string& target : targets) targets::find_target(known, target);  // all named before any build
-    for (const std::string& target : targets) {
+    for (const std::string& target : target_names) targets::find_target(known, target);  // all named before any build
+    for (const std::string& target : target_names) {
       CEngineOptions c = o.c;
       c.compile.target = target;
-      if (targets.size() > 1 && !c.work_dir.empty()) c.work_dir = (std::filesystem::path(c.work_dir) / target).string();
-      c_engines.push_back({targets.size() > 1 ? "c:" + target : "c", std::make_unique<CEngine>(std::move(c))});
+      if (target_names.size() > 1 && !c.work_dir.empty()) c.work_dir = (std::filesystem::path(c.work_dir) / target).string();
+      c_engines.push_back({target_names.size() > 1 ? "c:" + target : "c", std::make_unique<CEngine>(std::move(c))});
     }
   }
 
@@ -124,7 +124,7 @@ int verify(const VerifyOptions& o) {
   nlohmann::json set_results = nlohmann::json::array();
   VerifyReport html;
   html.model = model.model, html.dialect = qat.info.dialect, html.engine = o.engine;
-  html.target = fmt::format("{}", fmt::join(split_targets(o.c.compile.target), ", ")), html.allow_non_pot = allow_non_pot;
+  html.target = fmt::format("{}", fmt::join(target_names, ", ")), html.allow_non_pot = allow_non_pot;
   std::optional<LayerStatsCollector> layer_stats;
   if (!o.html.empty()) layer_stats.emplace(lowered.graph, qat.graph);
   int passed = 0, failed = 0;

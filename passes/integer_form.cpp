@@ -112,7 +112,6 @@ int shared_axis(int a, int b, const ir::Op& op) {
   return std::max(a, b);
 }
 
-// An exact integer as the double an integer clip bound or pad value is written as.
 // --allow-non-pot: a constant that lies on no grid within 2^24 of its operand's is rounded onto a grid
 // 2^8 times finer (an error of at most 1/512 step, which verify measures), as the Q31 multipliers round.
 constexpr int64_t kApproximateFineFactor = 1 << 8;
@@ -243,11 +242,12 @@ IntegerForm IntegerForms::holding(IntegerForm f, const std::vector<Exact>& point
     const auto g = common_unit(unit, point);
     const auto factor = g ? small_integer(sim::div(unit, *g)) : std::nullopt;
     // 2^24: a finer grid than that leaves an int32 tensor no room for the values themselves.
-    if ((!factor || *factor > (1 << 24)) && options_.allow_non_pot) {
+    const bool too_fine = !factor || *factor > (1 << 24);
+    if (too_fine && options_.allow_non_pot) {
       m.push_back(kApproximateFineFactor);
       continue;
     }
-    if (!factor || *factor > (1 << 24))
+    if (too_fine)
       fail("{}: the constant {} lies between the points of its operand's grid (step {}), and a grid holding both is "
            "more than 2^24 times finer",
            user.describe(), at(points, c).approximate_double(), unit.approximate_double());

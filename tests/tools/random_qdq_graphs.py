@@ -42,28 +42,36 @@ GENERATOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                          "make_random_qdq_graphs.py")
 
 
-def generate(out, count, seed, jobs):
-    """Writes the graphs beside OUT and renames them into place, so an interrupted run never
-    leaves a half-written set that a later run would take as current."""
-    with open(GENERATOR, "rb") as f:
-        stamp = hashlib.sha256(f.read() + f"{count} {seed}".encode()).hexdigest()
+def build_once(out, stamp, write):
+    """Runs write(tmp) unless OUT already holds what `stamp` names, then renames tmp into place, so
+    an interrupted run never leaves a half-written set that a later run would take as current."""
     stamp_file = os.path.join(out, "stamp")
     if os.path.exists(stamp_file) and open(stamp_file).read().strip() == stamp:
         return
     tmp = out + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    # Split by graph number over `jobs` processes (each graph depends only on seed and number).
-    procs = [subprocess.Popen([sys.executable, GENERATOR, tmp, "--seed", str(seed), "--only"]
-                              + [str(i) for i in range(j, count, jobs)], stdout=subprocess.PIPE, text=True)
-             for j in range(min(jobs, count))]
-    for p in procs:
-        p.communicate()
-        if p.returncode:
-            sys.exit(f"random_qdq_graphs: the generator failed (exit {p.returncode})")
+    write(tmp)
     with open(os.path.join(tmp, "stamp"), "w") as f:
         f.write(stamp + "\n")
     shutil.rmtree(out, ignore_errors=True)
     os.rename(tmp, out)
+
+
+def generate(out, count, seed, jobs):
+    with open(GENERATOR, "rb") as f:
+        stamp = hashlib.sha256(f.read() + f"{count} {seed}".encode()).hexdigest()
+
+    def write(tmp):
+        # Split by graph number over `jobs` processes (each graph depends only on seed and number).
+        procs = [subprocess.Popen([sys.executable, GENERATOR, tmp, "--seed", str(seed), "--only"]
+                                  + [str(i) for i in range(j, count, jobs)], stdout=subprocess.PIPE, text=True)
+                 for j in range(min(jobs, count))]
+        for p in procs:
+            p.communicate()
+            if p.returncode:
+                sys.exit(f"random_qdq_graphs: the generator failed (exit {p.returncode})")
+
+    build_once(out, stamp, write)
 
 
 def derive_non_pot(src, dst, seed):
@@ -71,33 +79,27 @@ def derive_non_pot(src, dst, seed):
     tensor, so a QuantizeLinear and its DequantizeLinear keep sharing it), inputs only."""
     import random
     from onnx import numpy_helper
-    stamp = open(os.path.join(src, "stamp")).read().strip() + f" non-pot {seed}"
-    stamp_file = os.path.join(dst, "stamp")
-    if os.path.exists(stamp_file) and open(stamp_file).read().strip() == stamp:
-        return
-    tmp = dst + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    rng = random.Random(seed)
-    for g in sorted(d for d in os.listdir(src) if d.startswith("g_")):
-        m = onnx.load(os.path.join(src, g, "model.onnx"))
-        scales = sorted({n.input[1] for n in m.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")})
-        inits = {t.name: t for t in m.graph.initializer}
-        for name in scales:
-            if name in inits:
-                a = numpy_helper.to_array(inits[name])
-                scaled = (a * a.dtype.type(rng.uniform(0.55, 0.95))).astype(a.dtype)
-                inits[name].CopyFrom(numpy_helper.from_array(scaled, name))
-        os.makedirs(os.path.join(tmp, g))
-        onnx.save(m, os.path.join(tmp, g, "model.onnx"))
-        for ds in sorted(d for d in os.listdir(os.path.join(src, g)) if d.startswith("test_data_set_")):
-            os.makedirs(os.path.join(tmp, g, ds))
-            for f in os.listdir(os.path.join(src, g, ds)):
-                if f.startswith("input_"):
-                    shutil.copy(os.path.join(src, g, ds, f), os.path.join(tmp, g, ds, f))
-    with open(os.path.join(tmp, "stamp"), "w") as f:
-        f.write(stamp + "\n")
-    shutil.rmtree(dst, ignore_errors=True)
-    os.rename(tmp, dst)
+
+    def write(tmp):
+        rng = random.Random(seed)
+        for g in sorted(d for d in os.listdir(src) if d.startswith("g_")):
+            m = onnx.load(os.path.join(src, g, "model.onnx"))
+            scales = sorted({n.input[1] for n in m.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")})
+            inits = {t.name: t for t in m.graph.initializer}
+            for name in scales:
+                if name in inits:
+                    a = numpy_helper.to_array(inits[name])
+                    scaled = (a * a.dtype.type(rng.uniform(0.55, 0.95))).astype(a.dtype)
+                    inits[name].CopyFrom(numpy_helper.from_array(scaled, name))
+            os.makedirs(os.path.join(tmp, g))
+            onnx.save(m, os.path.join(tmp, g, "model.onnx"))
+            for ds in sorted(d for d in os.listdir(os.path.join(src, g)) if d.startswith("test_data_set_")):
+                os.makedirs(os.path.join(tmp, g, ds))
+                for f in os.listdir(os.path.join(src, g, ds)):
+                    if f.startswith("input_"):
+                        shutil.copy(os.path.join(src, g, ds, f), os.path.join(tmp, g, ds, f))
+
+    build_once(dst, open(os.path.join(src, "stamp")).read().strip() + f" non-pot {seed}", write)
 
 
 def names_of(model_path):
