@@ -1,6 +1,8 @@
 // qatc inspect: what a model is made of and how it is quantized.
 #include "driver/commands.h"
+#include "ir/error.h"
 #include "ir/text.h"
+#include "passes/lookup_table.h"
 
 #include <fmt/format.h>
 
@@ -24,6 +26,29 @@ std::string quant_summary(const ir::QuantParams& q) {
   return fmt::format("{:<6} per-axis {} ({} scales {}..{}), zp {}  {}", ir::storage_text(q), q.axis, q.scales.size(),
                      ir::scale_text(*lo), ir::scale_text(*hi), zero_zp ? "0" : "varies",
                      q.all_pot() ? "power of two" : "NOT all powers of two");
+}
+
+// The regions the lowering turns into lookup tables, with the float ops each table replaces; a
+// region refused as a table is named with the reason.
+void print_lookup_tables(const ir::Graph& graph) {
+  std::vector<std::string> lines;
+  for (const ir::Op* op : graph.ops()) {
+    if (op->kind != ir::OpKind::quantize || !op->inputs[0]->producer) continue;
+    try {
+      auto region = passes::table_region(*op);
+      if (!region) continue;
+      std::vector<std::string_view> ops;
+      for (const ir::Op* r : region->ops)
+        if (r->kind != ir::OpKind::dequantize) ops.push_back(r->info().name);
+      lines.push_back(fmt::format("  {}  {} entries over '{}': {}", op->outputs[0]->name,
+                                  int64_t{1} << ir::bit_width(region->input->type.dtype), region->input->name,
+                                  fmt::join(ops, ", ")));
+    } catch (const Error& e) {
+      lines.push_back(fmt::format("  {}  refused: {}", op->outputs[0]->name, e.what()));
+    }
+  }
+  if (lines.empty()) return;
+  std::cout << fmt::format("lookup tables: {}\n{}\n", lines.size(), fmt::join(lines, "\n"));
 }
 
 int inspect(const InspectOptions& o) {
@@ -58,6 +83,7 @@ int inspect(const InspectOptions& o) {
   for (const ir::Value* v : quantized) width = std::max(width, v->name.size());
   for (const ir::Value* v : quantized)
     std::cout << fmt::format("  {:<{}}  {}\n", v->name, width, quant_summary(*v->type.quant));
+  print_lookup_tables(graph);
   return 0;
 }
 

@@ -21,6 +21,25 @@ std::optional<double> steps(const Trace& t, const ir::Op& quantize, int64_t i) {
   return it->second.float_at(i) / s;
 }
 
+// A transcendental function between the quantize and the dequantizes it reads (sigmoid, tanh, erf,
+// exp, elu): a float32 framework computes it to within an ulp, qat-exact to the real value.
+const ir::Op* transcendental_in(const ir::Op& quantize) {
+  using K = ir::OpKind;
+  std::vector<const ir::Op*> stack{quantize.inputs[0]->producer};
+  while (!stack.empty()) {
+    const ir::Op* op = stack.back();
+    stack.pop_back();
+    if (!op || op->kind == K::dequantize || !ir::is_float(op->outputs[0]->type.dtype)) continue;
+    if (op->kind == K::sigmoid || op->kind == K::tanh || op->kind == K::erf || op->kind == K::exp || op->kind == K::elu)
+      return op;
+    if (op->kind != K::add && op->kind != K::sub && op->kind != K::mul && op->kind != K::div && op->kind != K::relu &&
+        op->kind != K::clip && op->kind != K::leaky_relu)
+      continue;
+    for (const ir::Value* in : op->inputs) stack.push_back(in->producer);
+  }
+  return nullptr;
+}
+
 std::string explain(const ir::Op& quantize, int64_t i, const Trace& a, const std::string& a_name, const Trace& b,
                     const std::string& b_name) {
   const std::string ints = a_name == "int-sim" || b_name == "int-sim" ? "int-sim" : "";
@@ -32,6 +51,10 @@ std::string explain(const ir::Op& quantize, int64_t i, const Trace& a, const std
   auto is_tie = [](double v) { return std::fabs(v - std::trunc(v)) == 0.5; };
   std::string where = fmt::format("before rounding {} has {} steps, {} has {} steps", a_name, ir::double_text(*sa),
                                   b_name, ir::double_text(*sb));
+  if (const ir::Op* f = transcendental_in(quantize); f && *sa != *sb)
+    where += fmt::format(" (the float32 framework's {} '{}' is float32, within an ulp of the real value qat-exact "
+                         "rounds)",
+                         f->info().name, f->outputs[0]->name);
   if (*sa == *sb)
     return "same value before rounding, rounded differently (the float32 framework computes the quotient in "
            "float32, e.g. x * (1/s)); " + where;

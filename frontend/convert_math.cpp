@@ -62,25 +62,68 @@ void convert_div(ImportContext& ctx) { convert_binary(ctx, ir::OpKind::div); }
 
 void convert_relu(ImportContext& ctx) { ctx.emit(ir::OpKind::relu, {ctx.input(0)}); }
 
-// max(0, min(1, alpha·x + beta)) as the float ops it is. PyTorch exports its hardsigmoid,
-// min(max(x + 3, 0), 6) / 6, as HardSigmoid(alpha = float32(1/6), beta = 1/2): from a PyTorch model
-// those attributes are read as that formula, which is what PyTorch computed in training (in float32:
-// add, clamp, divide) and, exactly, what (x + 3)/6 is; x · float32(1/6) + 1/2 differs from it, lands
-// off the ties (x + 3)/6 lands on, and so rounds some codes differently.
+namespace {
+
+constexpr double kTorchSixth = static_cast<double>(1.0f / 6.0f);
+
+// PyTorch exports its hardsigmoid, min(max(x + 3, 0), 6) / 6, as HardSigmoid(alpha = float32(1/6),
+// beta = 1/2), and its hardswish as HardSwish (opset 14) or x · that HardSigmoid: from a PyTorch
+// model these are read as torch's formulas, which is what PyTorch computed in training (in float32:
+// add, clamp, multiply, divide) and, exactly, what (x + 3)/6 is. x · float32(1/6) + 1/2 differs from
+// it, lands off the ties (x + 3)/6 lands on, and so rounds some codes differently.
+bool torch_hard_sigmoid(const ImportContext& ctx, double alpha, double beta) {
+  return ctx.producer() == "pytorch" && alpha == kTorchSixth && beta == 0.5;
+}
+
+// relu6(x + 3): torch's hardsigmoid and hardswish before their division by 6.
+ir::Value* torch_relu6_shifted(ImportContext& ctx, ir::Value* x) {
+  ir::Value* shifted = ctx.emit(ir::OpKind::add, {x, float_scalar(ctx, "three", 3.0)}, {}, "plus_three");
+  return ctx.emit(ir::OpKind::clip, {shifted}, {{"min", 0.0}, {"max", 6.0}}, "relu6");
+}
+
+// max(0, min(1, alpha·x + beta)) as the float ops ONNX defines it by; the last op is named `suffix`.
+ir::Value* onnx_hard_sigmoid(ImportContext& ctx, ir::Value* x, double alpha, double beta, const std::string& suffix) {
+  ir::Value* scaled = ctx.emit(ir::OpKind::mul, {x, float_scalar(ctx, "alpha_value", alpha)}, {}, "alpha");
+  ir::Value* shifted = ctx.emit(ir::OpKind::add, {scaled, float_scalar(ctx, "beta_value", beta)}, {}, "beta");
+  return ctx.emit(ir::OpKind::clip, {shifted}, {{"min", 0.0}, {"max", 1.0}}, suffix);
+}
+
+}  // namespace
+
 void convert_hard_sigmoid(ImportContext& ctx) {
   const double alpha = ctx.attr_float("alpha", static_cast<double>(0.2f));
   const double beta = ctx.attr_float("beta", 0.5);
   ir::Value* x = ctx.input(0);
-  if (ctx.producer() == "pytorch" && alpha == static_cast<double>(1.0f / 6.0f) && beta == 0.5) {
-    ir::Value* shifted = ctx.emit(ir::OpKind::add, {x, float_scalar(ctx, "three", 3.0)}, {}, "plus_three");
-    ir::Value* clipped = ctx.emit(ir::OpKind::clip, {shifted}, {{"min", 0.0}, {"max", 6.0}}, "relu6");
-    ctx.emit(ir::OpKind::div, {clipped, float_scalar(ctx, "six", 6.0)});
+  if (torch_hard_sigmoid(ctx, alpha, beta)) {
+    ctx.emit(ir::OpKind::div, {torch_relu6_shifted(ctx, x), float_scalar(ctx, "six", 6.0)});
     return;
   }
-  ir::Value* scaled = ctx.emit(ir::OpKind::mul, {x, float_scalar(ctx, "alpha_value", alpha)}, {}, "alpha");
-  ir::Value* shifted = ctx.emit(ir::OpKind::add, {scaled, float_scalar(ctx, "beta_value", beta)}, {}, "beta");
-  ctx.emit(ir::OpKind::clip, {shifted}, {{"min", 0.0}, {"max", 1.0}});
+  onnx_hard_sigmoid(ctx, x, alpha, beta, "");
 }
+
+// x · hardsigmoid(x) with alpha = 1/6, beta = 1/2; torch's x · relu6(x + 3) / 6 from a PyTorch model.
+void convert_hard_swish(ImportContext& ctx) {
+  ir::Value* x = ctx.input(0);
+  if (torch_hard_sigmoid(ctx, kTorchSixth, 0.5)) {
+    ir::Value* product = ctx.emit(ir::OpKind::mul, {x, torch_relu6_shifted(ctx, x)}, {}, "times_x");
+    ctx.emit(ir::OpKind::div, {product, float_scalar(ctx, "six", 6.0)});
+    return;
+  }
+  ctx.emit(ir::OpKind::mul, {x, onnx_hard_sigmoid(ctx, x, kTorchSixth, 0.5, "hard_sigmoid")});
+}
+
+void convert_leaky_relu(ImportContext& ctx) {
+  ctx.emit(ir::OpKind::leaky_relu, {ctx.input(0)}, {{"alpha", ctx.attr_float("alpha", static_cast<double>(0.01f))}});
+}
+
+void convert_elu(ImportContext& ctx) {
+  ctx.emit(ir::OpKind::elu, {ctx.input(0)}, {{"alpha", ctx.attr_float("alpha", 1.0)}});
+}
+
+void convert_sigmoid(ImportContext& ctx) { ctx.emit(ir::OpKind::sigmoid, {ctx.input(0)}); }
+void convert_tanh(ImportContext& ctx) { ctx.emit(ir::OpKind::tanh, {ctx.input(0)}); }
+void convert_erf(ImportContext& ctx) { ctx.emit(ir::OpKind::erf, {ctx.input(0)}); }
+void convert_exp(ImportContext& ctx) { ctx.emit(ir::OpKind::exp, {ctx.input(0)}); }
 
 // Bounds: attributes before opset 11, optional constant operands from 11 on. Absent = unbounded.
 void convert_clip(ImportContext& ctx) {

@@ -34,6 +34,13 @@ void convert_mul(ImportContext& ctx);
 void convert_div(ImportContext& ctx);
 void convert_relu(ImportContext& ctx);
 void convert_hard_sigmoid(ImportContext& ctx);
+void convert_hard_swish(ImportContext& ctx);
+void convert_leaky_relu(ImportContext& ctx);
+void convert_elu(ImportContext& ctx);
+void convert_sigmoid(ImportContext& ctx);
+void convert_tanh(ImportContext& ctx);
+void convert_erf(ImportContext& ctx);
+void convert_exp(ImportContext& ctx);
 void convert_clip(ImportContext& ctx);
 // convert_layout.cpp
 void convert_identity(ImportContext& ctx);

@@ -23,6 +23,13 @@ enum class OpKind : uint8_t {
   div,
   relu,        // x
   clip,        // x                    min/max attributes (absent = unbounded)
+  // Float-only activations: the lowering turns a region using them into a lut.
+  leaky_relu,  // x                    x < 0 ? alpha·x : x
+  elu,         // x                    x < 0 ? alpha·(e^x − 1) : x
+  sigmoid,     // x                    1 / (1 + e^−x)
+  tanh,        // x
+  erf,         // x
+  exp,         // x
   concat,      // x...                 along axis
   maxpool,     // x
   avgpool,     // x                    count_include_pad selects the divisor at borders

@@ -215,6 +215,12 @@ ShapeRule shape_rule(OpKind kind) {
     case OpKind::slice: return infer_slice;
     case OpKind::relu:
     case OpKind::clip:
+    case OpKind::leaky_relu:
+    case OpKind::elu:
+    case OpKind::sigmoid:
+    case OpKind::tanh:
+    case OpKind::erf:
+    case OpKind::exp:
     case OpKind::quantize:
     case OpKind::dequantize:
     case OpKind::requantize:

@@ -157,7 +157,8 @@ IntegerForm IntegerForms::build(ir::Value* v, const ir::Op& user, const std::str
     case K::div:
       if (exact_constant(*p->inputs[0]) || exact_constant(*p->inputs[1])) return constant_step(*p, name);
       if (p->kind == K::add || p->kind == K::sub) return sum(*p, name);
-      fail("{}: multiplies or divides two activations, which no integer grid holds exactly", p->describe());
+      if (p->kind == K::mul) return activation_product(*p, name);
+      fail("{}: divides by an activation, which no integer grid holds exactly", p->describe());
     case K::relu:
     case K::clip: return activation(*p, name);
     case K::maxpool:
@@ -168,6 +169,15 @@ IntegerForm IntegerForms::build(ir::Value* v, const ir::Op& user, const std::str
     case K::resize: return moved(*p, name);
     case K::avgpool: return pooled_sums(*p, name);
     case K::concat: return joined(*p, name);
+    case K::leaky_relu:
+    case K::elu:
+    case K::sigmoid:
+    case K::tanh:
+    case K::erf:
+    case K::exp:
+      fail("{}: a nonlinear function whose region (up to {}) reads more than one quantized tensor or other ops, so "
+           "neither a lookup table nor an integer grid holds it",
+           p->describe(), user.describe());
     default: fail("{}: has no integer form (it feeds {})", p->describe(), user.describe());
   }
 }
@@ -394,6 +404,27 @@ IntegerForm IntegerForms::sum(const ir::Op& p, const std::string& name) {
   ir::TensorType t{ir::DType::i32, shape, std::nullopt};
   ir::Value* s = g_.add_op(p.kind, {fa.x, fb.x}, {{g_.unique_name(name + "/sum"), t}}, {}, p.name)->outputs[0];
   return {s, 0, 0, axis, compressed(std::move(unit)), compressed(std::move(offset))};
+}
+
+IntegerForm IntegerForms::activation_product(const ir::Op& p, const std::string& name) {
+  ir::Value *a = p.inputs[0], *b = p.inputs[1];
+  IntegerForm fa = of(a, p, a->name + "/int"), fb = of(b, p, b->name + "/int");
+  const ir::Shape& shape = p.outputs[0]->type.shape;
+  // Channels survive only where both operands index them along the same axis of the result.
+  if (a->type.shape.size() != shape.size() || b->type.shape.size() != shape.size() ||
+      (fa.axis >= 0 && fb.axis >= 0 && fa.axis != fb.axis)) {
+    fa = uniform(std::move(fa), p, name + "/lhs");
+    fb = uniform(std::move(fb), p, name + "/rhs");
+  }
+  fa = widened(on_grid(std::move(fa), p, name + "/lhs"), name + "/lhs");
+  fb = widened(on_grid(std::move(fb), p, name + "/rhs"), name + "/rhs");
+  const int axis = std::max(fa.axis, fb.axis);
+  std::vector<Exact> unit;
+  for (int64_t c = 0; c < (axis < 0 ? 1 : shape[static_cast<size_t>(axis)]); ++c)
+    unit.push_back(sim::mul(at(fa.unit, c), at(fb.unit, c)));
+  ir::TensorType t{ir::DType::i32, shape, std::nullopt};
+  ir::Value* product = g_.add_op(ir::OpKind::mul, {fa.x, fb.x}, {{g_.unique_name(name + "/product"), t}}, {}, p.name)->outputs[0];
+  return {product, 0, 0, axis, compressed(std::move(unit)), {kZero}};
 }
 
 void IntegerForms::align_non_pot(IntegerForm& fa, IntegerForm& fb, const ir::Op& p, const std::string& name) {

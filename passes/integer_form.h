@@ -7,7 +7,7 @@
 // of) and adds the integers; ReLU, Clip, MaxPool and Pad act on the integers once the offset lies on
 // the grid and the unit is positive; data movement moves x. The quantize at the end rounds once
 // (passes/requantize_builder.h). No step rounds, so the region stays exact, however many paths meet
-// in it; what has no such form (a product of two activations, a bound off every usable grid) is
+// in it; what has no such form (a quotient of two activations, a bound off every usable grid) is
 // refused naming the op.
 #pragma once
 
@@ -53,6 +53,9 @@ class IntegerForms {
   IntegerForm product(const ir::Op& p, const std::string& name);
   IntegerForm constant_step(const ir::Op& p, const std::string& name);
   IntegerForm sum(const ir::Op& p, const std::string& name);
+  // (u_a·x_a)(u_b·x_b) = u_a·u_b·(x_a·x_b): with both offsets moved onto their grids, the integers
+  // multiply in i32 (squeeze-excitation's x · gate, gating) and the units multiply.
+  IntegerForm activation_product(const ir::Op& p, const std::string& name);
   IntegerForm activation(const ir::Op& p, const std::string& name);
   IntegerForm pooled_sums(const ir::Op& p, const std::string& name);
   IntegerForm moved(const ir::Op& p, const std::string& name);

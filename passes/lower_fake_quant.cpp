@@ -4,6 +4,7 @@
 #include "passes/affine_chain.h"
 #include "passes/eliminate_dead_code.h"
 #include "passes/integer_form.h"
+#include "passes/lookup_table.h"
 #include "passes/requantize_builder.h"
 #include "sim/qat/numeric_error.h"
 
@@ -158,7 +159,8 @@ void lower_fake_quant(ir::Graph& g, const PassOptions& options) {
     const std::string name = old_result->name;
     ir::Value* result = nullptr;
     try {
-      result = lower_region(g, forms, *q, trace_affine_chain(g, *q), options, name + "/lowered");
+      if (auto region = table_region(*q)) result = emit_lookup_table(g, *region, *q, name + "/lowered");
+      else result = lower_region(g, forms, *q, trace_affine_chain(g, *q), options, name + "/lowered");
     } catch (const sim::NumericError& e) {
       // Constants whose exact products or sums need more than the exact arithmetic's 113 bits.
       fail("{}: its scales, weights and bias cannot be combined exactly: {}", q->describe(), e.what());

@@ -64,15 +64,17 @@ Models and what their exports contain:
                            MaxPool 3x3/1 branch), ceil-mode MaxPools.
     tv_inception_v3        aux_logits=False, transform_input=False: 1x7/7x1 convs, Pad ->
                            AveragePool 3x3/1 -> Conv branches, MaxPool 3x3/2, Concats.
-    tv_mobilenet_v3_large  NOT EXPECTED TO VERIFY YET (a later issue): Hardswish exports as
-                           Q/DQ -> HardSigmoid(alpha 1/6 as float32, beta 0.5) -> Mul(x, .) at opset 13;
-                           squeeze-excitation is GlobalAveragePool (unobserved) -> Conv -> Relu -> Conv
-                           -> Q/DQ -> HardSigmoid -> Q/DQ (fixed qparams 1/256, zp 0) -> Mul.
+    tv_mobilenet_v3_large  Hardswish exports as Q/DQ -> HardSigmoid(alpha 1/6 as float32, beta 0.5)
+                           -> Mul(x, .) at opset 13 (a lookup table); squeeze-excitation is
+                           GlobalAveragePool (unobserved) -> Conv -> Relu -> Conv -> Q/DQ ->
+                           HardSigmoid -> Q/DQ (fixed qparams 1/256, zp 0) -> Mul of two quantized
+                           tensors (an integer product).
   FX QAT (quantize_fx.prepare_qat_fx on the plain torchvision.models.resnet18 / mobilenet_v2,
   QConfigMapping().set_global(qconfig), example input): FX fuses Conv+BN(+ReLU) itself; same Q/DQ
   and Conv -> Div -> BatchNormalization shapes; the pooled tensor gets Q/DQ with its input's
   qparams (GlobalAveragePool -> Q/DQ -> Flatten -> Q/DQ -> Gemm); ReLU6 stays Clip(0, 6).
-    fx_resnet18, fx_mobilenet_v2 (width 0.5).
+    fx_resnet18, fx_mobilenet_v2 (width 0.5), fx_mobilenet_v3_small (torch's fixed qparams for
+    hardsigmoid, as its default QAT mapping sets them; FX observes the Hardswish outputs).
   Converted int8 (the eager QAT models of tv_resnet18 / tv_mobilenet_v2 converted with eager
   torch.ao.quantization.convert, engine qnnpack; not convert_fx): QuantizeLinear -> Cast(uint8) ->
   DequantizeLinear around every quantized op, weights as int8 constants -> DequantizeLinear(axis 0),
@@ -131,6 +133,19 @@ ACT_U8_SYM = FakeQuantize.with_args(observer=PotSymmetricU8Observer, quant_min=0
 QCONFIG = QConfig(activation=ACT_U8_SYM, weight=qat.W_PER_CHANNEL)
 
 
+def fx_qconfig_mapping():
+    """QCONFIG everywhere, except torch's fixed-qparams ops (hardsigmoid, sigmoid: 1/256; tanh: 1/128,
+    zero point 128), which FX refuses to prepare with any other activation fake-quant; the table is
+    the one torch's own get_default_qat_qconfig_mapping reads."""
+    from torch.ao.quantization.fake_quantize import FixedQParamsFakeQuantize
+    from torch.ao.quantization.qconfig_mapping import _FIXED_QPARAMS_OP_TO_OBSERVER
+    mapping = QConfigMapping().set_global(QCONFIG)
+    for op, observer in _FIXED_QPARAMS_OP_TO_OBSERVER.items():
+        fixed = QConfig(activation=FixedQParamsFakeQuantize.with_args(observer=observer), weight=qat.W_PER_CHANNEL)
+        mapping.set_object_type(op, fixed)
+    return mapping
+
+
 def _eager(ctor, **kw):
     return lambda: ctor(weights=None, quantize=False, num_classes=10, **kw)
 
@@ -151,6 +166,7 @@ MODELS = [
     ("tv_mobilenet_v3_large", "eager", _eager(tvq.mobilenet_v3_large), 64, 3006),
     ("fx_resnet18", "fx", _float(torchvision.models.resnet18), 64, 3101),
     ("fx_mobilenet_v2", "fx", _float(torchvision.models.mobilenet_v2, width_mult=0.5), 64, 3102),
+    ("fx_mobilenet_v3_small", "fx", _float(torchvision.models.mobilenet_v3_small), 64, 3103),
     ("int8_resnet18", "int8", _eager(tvq.resnet18), 64, 3201),
     ("int8_mobilenet_v2", "int8", _eager(tvq.mobilenet_v2, width_mult=0.5), 64, 3202),
     ("tv_mobilenet_v2_default", "eager-default", _eager(tvq.mobilenet_v2, width_mult=0.5), 64, 3301),
@@ -180,8 +196,7 @@ def build(flow, ctor, side, seed):
 
     model.train()
     if flow == "fx":
-        model = prepare_qat_fx(model, QConfigMapping().set_global(QCONFIG),
-                               example_inputs=(torch.zeros(shape),))
+        model = prepare_qat_fx(model, fx_qconfig_mapping(), example_inputs=(torch.zeros(shape),))
     else:
         model.fuse_model(is_qat=True)
         model.qconfig = tq.default_qat_qconfig if flow == "eager-default" else QCONFIG

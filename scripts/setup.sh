@@ -10,6 +10,7 @@ packages=(
   libonnx-testdata                                # ONNX backend node tests (conformance data)
   libhalide14-0-dev                               # kernel code generation (brings LLVM 14)
   libfmt-dev                                      # formatting
+  libmpfr-dev                                     # correctly rounded sigmoid, tanh, erf, exp (exact mode)
   nlohmann-json3-dev                              # JSON reports
   libcli11-dev                                    # command-line parsing
   catch2                                          # unit tests

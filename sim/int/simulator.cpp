@@ -123,7 +123,13 @@ class Simulation {
       case K::dequantize: return integer::dequantize(op, operand(op, 0));
       case K::batchnorm:
       case K::div:
-      case K::relu: break;
+      case K::relu:
+      case K::leaky_relu:
+      case K::elu:
+      case K::sigmoid:
+      case K::tanh:
+      case K::erf:
+      case K::exp: break;
     }
     fail("{}: not an op of the integer graph (docs/ir.md)", op.describe());
   }

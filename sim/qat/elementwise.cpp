@@ -1,5 +1,6 @@
 // Elementwise ops: numpy-broadcasting binary arithmetic, relu and clip.
 #include "ir/graph.h"
+#include "sim/qat/enclosure_arith.h"
 #include "sim/qat/exact_arith.h"
 #include "sim/qat/float32_arith.h"
 #include "sim/qat/int_arith.h"
@@ -17,16 +18,22 @@ template <class T, class F>
 Array<T> broadcast_map(const Array<T>& a, const Array<T>& b, const ir::Shape& out_shape, F f) {
   Array<T> y(out_shape);
   const std::vector<int64_t> sa = broadcast_strides(a.shape, out_shape), sb = broadcast_strides(b.shape, out_shape);
-  for_each_strided<2>(out_shape, {&sa, &sb}, [&](int64_t i, const std::array<int64_t, 2>& off) {
-    y.data[i] = f(a.data[off[0]], b.data[off[1]]);
-  });
+  int64_t at = 0;
+  try {
+    for_each_strided<2>(out_shape, {&sa, &sb}, [&](int64_t i, const std::array<int64_t, 2>& off) {
+      at = i;
+      y.data[i] = f(a.data[off[0]], b.data[off[1]]);
+    });
+  } catch (const NumericError& e) {
+    throw NumericError("element " + std::to_string(at) + ": " + e.what());
+  }
   return y;
 }
 
 template <class T, class F>
 Array<T> map(const Array<T>& x, F f) {
   Array<T> y(x.shape);
-  for (size_t i = 0; i < x.data.size(); ++i) y.data[i] = f(x.data[i]);
+  for_each_element(x.data.size(), [&](size_t i) { y.data[i] = f(x.data[i]); });
   return y;
 }
 
@@ -36,6 +43,18 @@ template <class A>
 typename A::Num clip_bound(double bound, bool lower) {
   if constexpr (A::integer) return A::from_double(std::clamp(lower ? std::ceil(bound) : std::floor(bound), -0x1p62, 0x1p62));
   else return A::from_double(bound);
+}
+
+// max(v, lo) and min(v, hi); an enclosure's bounds move separately.
+template <class A, class N>
+N at_least(const N& v, const N& lo) {
+  if constexpr (requires { A::at_least(v, lo); }) return A::at_least(v, lo);
+  else return A::less(v, lo) ? lo : v;
+}
+template <class A, class N>
+N at_most(const N& v, const N& hi) {
+  if constexpr (requires { A::at_most(v, hi); }) return A::at_most(v, hi);
+  else return A::less(hi, v) ? hi : v;
 }
 
 }  // namespace
@@ -60,7 +79,7 @@ NumArray<A> binary(const ir::Op& op, const NumArray<A>& a, const NumArray<A>& b)
 template <class A>
 NumArray<A> relu(const NumArray<A>& x) {
   const typename A::Num zero{};
-  return map(x, [&](const auto& v) { return A::less(v, zero) ? zero : v; });
+  return map(x, [&](const auto& v) { return at_least<A>(v, zero); });
 }
 
 template <class A>
@@ -71,8 +90,8 @@ NumArray<A> clip(const ir::Op& op, const NumArray<A>& x) {
   const N hi = has_max ? clip_bound<A>(op.get_float("max"), false) : N{};
   // min(max(x, lo), hi) as in ONNX and PyTorch: hi wins when the bounds cross.
   return map(x, [&](N v) {
-    if (has_min && A::less(v, lo)) v = lo;
-    if (has_max && A::less(hi, v)) v = hi;
+    if (has_min) v = at_least<A>(v, lo);
+    if (has_max) v = at_most<A>(v, hi);
     return v;
   });
 }
@@ -84,6 +103,7 @@ NumArray<A> clip(const ir::Op& op, const NumArray<A>& x) {
 QATC_INSTANTIATE(F32Arith)
 QATC_INSTANTIATE(ExactArith)
 QATC_INSTANTIATE(IntArith)
+QATC_INSTANTIATE(EnclosureArith)
 #undef QATC_INSTANTIATE
 
 }  // namespace qatc::sim

@@ -2,6 +2,7 @@
 
 #include "ir/error.h"
 #include "sim/qat/conv_bn_pattern.h"
+#include "sim/qat/enclosure_arith.h"
 #include "sim/qat/exact_arith.h"
 #include "sim/qat/float32_arith.h"
 #include "sim/qat/int_arith.h"
@@ -10,6 +11,7 @@
 #include "sim/qat/numeric_error.h"
 #include "sim/qat/tensor_io.h"
 
+#include <optional>
 #include <type_traits>
 #include <unordered_map>
 #include <variant>
@@ -117,8 +119,47 @@ class Evaluation {
     auto it = values_.find(v);
     if (it == values_.end()) fail("{}: operand '{}' has no value (ops out of topological order?)", op.describe(), v->name);
     const auto* a = std::get_if<Array<typename B::Num>>(&it->second);
+    if (!a && std::holds_alternative<Array<Enclosure>>(it->second))
+      fail("{}: operand '{}' holds irrational values (of sigmoid, tanh, erf, exp or elu), which the exact evaluator "
+           "carries only through elementwise arithmetic to a quantize",
+           op.describe(), v->name);
     if (!a) fail("{}: operand '{}' is not a{} tensor", op.describe(), v->name, B::integer ? "n integer" : " float");
     return *a;
+  }
+
+  // Whether an operand holds enclosures (exact mode, after a transcendental function).
+  bool enclosed(const ir::Op& op) const {
+    for (const ir::Value* v : op.inputs)
+      if (auto it = values_.find(v); it != values_.end() && std::holds_alternative<Array<Enclosure>>(it->second))
+        return true;
+    return false;
+  }
+
+  // Operand i as enclosures: the value itself, or an exact float operand enclosed into `promoted`.
+  const Array<Enclosure>& enclosure_operand(const ir::Op& op, size_t i, Array<Enclosure>& promoted) const {
+    if (const auto* e = std::get_if<Array<Enclosure>>(&values_.at(op.inputs[i]))) return *e;
+    if constexpr (std::is_same_v<Num, Exact>) {
+      const Array<Exact>& x = operand<A>(op, i);
+      promoted = Array<Enclosure>(x.shape);
+      for (size_t k = 0; k < x.data.size(); ++k) promoted.data[k] = Enclosure(x.data[k]);
+      return promoted;
+    }
+    throw std::logic_error("enclosure_operand(): enclosures exist in exact mode only");
+  }
+
+  // A binary elementwise op on enclosures, if an operand holds them.
+  template <class F>
+  std::optional<Tensor> on_enclosures(const ir::Op& op, F&& f) const {
+    if (!enclosed(op)) return std::nullopt;
+    std::vector<Array<Enclosure>> promoted(op.inputs.size());
+    std::vector<const Array<Enclosure>*> xs;
+    for (size_t i = 0; i < op.inputs.size(); ++i) xs.push_back(&enclosure_operand(op, i, promoted[i]));
+    return Tensor(f(xs));
+  }
+
+  Tensor evaluate_transcendental(const ir::Op& op) {
+    if (auto r = on_enclosures(op, [&](const auto& xs) { return transcendental(op, *xs[0]); })) return std::move(*r);
+    return transcendental(op, operand<A>(op, 0));
   }
 
   // Runs f(policy) with the integer policy or A, as the op's tensors are integer or float.
@@ -150,13 +191,30 @@ class Evaluation {
       case K::add:
       case K::sub:
       case K::mul:
+      case K::div:
+        if (auto r = on_enclosures(op, [&](const auto& xs) { return binary<EnclosureArith>(op, *xs[0], *xs[1]); }))
+          return std::move(*r);
+        if (op.kind == K::div) return binary<A>(op, operand<A>(op, 0), operand<A>(op, 1));
         return on_element_type(integer, [&](auto b) {
           using B = decltype(b);
           return binary<B>(op, operand<B>(op, 0), operand<B>(op, 1));
         });
-      case K::div: return binary<A>(op, operand<A>(op, 0), operand<A>(op, 1));
-      case K::relu: return unary([&](auto b, const auto& x) { return relu<decltype(b)>(x); });
-      case K::clip: return unary([&](auto b, const auto& x) { return clip<decltype(b)>(op, x); });
+      case K::relu:
+        if (auto r = on_enclosures(op, [&](const auto& xs) { return relu<EnclosureArith>(*xs[0]); })) return std::move(*r);
+        return unary([&](auto b, const auto& x) { return relu<decltype(b)>(x); });
+      case K::clip:
+        if (auto r = on_enclosures(op, [&](const auto& xs) { return clip<EnclosureArith>(op, *xs[0]); }))
+          return std::move(*r);
+        return unary([&](auto b, const auto& x) { return clip<decltype(b)>(op, x); });
+      case K::leaky_relu:
+        if (auto r = on_enclosures(op, [&](const auto& xs) { return leaky_relu<EnclosureArith>(op, *xs[0]); }))
+          return std::move(*r);
+        return leaky_relu<A>(op, operand<A>(op, 0));
+      case K::elu:
+      case K::sigmoid:
+      case K::tanh:
+      case K::erf:
+      case K::exp: return evaluate_transcendental(op);
       case K::concat:
         return on_element_type(integer, [&](auto b) {
           using B = decltype(b);
@@ -174,7 +232,10 @@ class Evaluation {
       case K::reshape: return unary([&](auto, const auto& x) { return reshape(op, x); });
       case K::transpose: return unary([&](auto, const auto& x) { return transpose(op, x); });
       case K::slice: return unary([&](auto, const auto& x) { return slice(op, x); });
-      case K::quantize: return quantize<A>(op, operand<A>(op, 0), options_);
+      case K::quantize:
+        if (auto r = on_enclosures(op, [&](const auto& xs) { return quantize<EnclosureArith>(op, *xs[0], options_); }))
+          return std::move(*r);
+        return quantize<A>(op, operand<A>(op, 0), options_);
       case K::dequantize: return dequantize<A>(op, operand<IntArith>(op, 0));
       case K::requantize:
       case K::widen:

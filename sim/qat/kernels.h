@@ -4,6 +4,7 @@
 #pragma once
 
 #include "sim/qat/array.h"
+#include "sim/qat/enclosure.h"
 #include "sim/qat/evaluator.h"
 
 #include <vector>
@@ -23,13 +24,21 @@ NumArray<A> conv(const ir::Op& op, const NumArray<A>& x, const NumArray<A>& w, c
 template <class A>
 NumArray<A> matmul(const ir::Op& op, const NumArray<A>& a, const NumArray<A>& b);
 
-// elementwise.cpp: add, sub, mul, div (div: not IntArith), relu, clip.
+// elementwise.cpp: add, sub, mul, div (div: not IntArith), relu, clip; also on EnclosureArith.
 template <class A>
 NumArray<A> binary(const ir::Op& op, const NumArray<A>& a, const NumArray<A>& b);
 template <class A>
 NumArray<A> relu(const NumArray<A>& x);
 template <class A>
 NumArray<A> clip(const ir::Op& op, const NumArray<A>& x);
+
+// activation.cpp. leaky_relu: A is F32Arith, ExactArith or EnclosureArith. elu, sigmoid, tanh, erf
+// and exp: float32 values as a framework computes them, exact values as enclosures of the results.
+template <class A>
+NumArray<A> leaky_relu(const ir::Op& op, const NumArray<A>& x);
+Array<float> transcendental(const ir::Op& op, const Array<float>& x);
+Array<Enclosure> transcendental(const ir::Op& op, const Array<Exact>& x);
+Array<Enclosure> transcendental(const ir::Op& op, const Array<Enclosure>& x);
 
 // pool.cpp (avgpool: not IntArith)
 template <class A>

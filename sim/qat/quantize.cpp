@@ -2,6 +2,7 @@
 // dequantize: (q - zero_point) * scale. Per-axis parameters apply to the slice along `axis`.
 #include "ir/error.h"
 #include "ir/graph.h"
+#include "sim/qat/enclosure_arith.h"
 #include "sim/qat/exact_arith.h"
 #include "sim/qat/float32_arith.h"
 #include "sim/qat/kernels.h"
@@ -47,11 +48,11 @@ Array<int64_t> quantize(const ir::Op& op, const NumArray<A>& x, const QatOptions
   if (!rule) fail("{}: unknown rounding rule '{}'", op.describe(), op.get_string("round"));
   const QuantSlices slice(op, q, x.shape);
   Array<int64_t> y(x.shape);
-  for (size_t i = 0; i < x.data.size(); ++i) {
+  for_each_element(x.data.size(), [&](size_t i) {
     const size_t s = slice(static_cast<int64_t>(i));
     int64_t r = A::quantize(x.data[i], q.scales[s], *rule, options.quantize_by_reciprocal);
     y.data[i] = std::clamp(r + q.zero_points[s], q.qmin(), q.qmax());
-  }
+  });
   return y;
 }
 
@@ -69,6 +70,7 @@ NumArray<A> dequantize(const ir::Op& op, const Array<int64_t>& x) {
 
 template Array<int64_t> quantize<F32Arith>(const ir::Op&, const NumArray<F32Arith>&, const QatOptions&);
 template Array<int64_t> quantize<ExactArith>(const ir::Op&, const NumArray<ExactArith>&, const QatOptions&);
+template Array<int64_t> quantize<EnclosureArith>(const ir::Op&, const NumArray<EnclosureArith>&, const QatOptions&);
 template NumArray<F32Arith> dequantize<F32Arith>(const ir::Op&, const Array<int64_t>&);
 template NumArray<ExactArith> dequantize<ExactArith>(const ir::Op&, const Array<int64_t>&);
 

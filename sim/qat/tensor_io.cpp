@@ -1,5 +1,6 @@
 #include "sim/qat/tensor_io.h"
 
+#include "sim/qat/enclosure_arith.h"
 #include "sim/qat/exact_arith.h"
 #include "sim/qat/float32_arith.h"
 
@@ -23,16 +24,25 @@ SimTensor<A> import_tensor(const ir::TensorData& d) {
   });
 }
 
+namespace {
+
+// Float values under policy B, stored as B::Stored.
+template <class B>
+ir::TensorData export_float(const Array<typename B::Num>& real, bool exact_only) {
+  using S = typename B::Stored;
+  ir::TensorData d(ir::dtype_of<S>(), real.shape);
+  std::transform(real.data.begin(), real.data.end(), d.as<S>().begin(), [&](const typename B::Num& v) {
+    return static_cast<S>(exact_only ? B::to_double(v) : B::approximate_double(v));
+  });
+  return d;
+}
+
+}  // namespace
+
 template <class A>
 ir::TensorData export_tensor(const SimTensor<A>& t, ir::DType int_dtype, bool exact_only) {
-  if (const auto* real = std::get_if<Array<typename A::Num>>(&t)) {
-    using S = typename A::Stored;
-    ir::TensorData d(ir::dtype_of<S>(), real->shape);
-    std::transform(real->data.begin(), real->data.end(), d.as<S>().begin(), [&](const typename A::Num& v) {
-      return static_cast<S>(exact_only ? A::to_double(v) : A::approximate_double(v));
-    });
-    return d;
-  }
+  if (const auto* real = std::get_if<Array<typename A::Num>>(&t)) return export_float<A>(*real, exact_only);
+  if (const auto* enclosed = std::get_if<Array<Enclosure>>(&t)) return export_float<EnclosureArith>(*enclosed, exact_only);
   const auto& ints = std::get<Array<int64_t>>(t);
   ir::TensorData d(int_dtype, ints.shape);
   ir::visit_dtype(int_dtype, [&](auto e) {
