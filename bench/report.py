@@ -64,6 +64,18 @@ def main(bench_dir):
     ort_ops = {n["op"] for m in ("resnet18", "mobilenet_v2") for n in load(os.path.join(results, m, "ort.json"))["nodes"]}
     print("ORT ran these operator kinds: %s" % ", ".join(sorted(ort_ops)))
     print()
+    lut = os.path.join(results, "hardswish")
+    host, c, sim, ort = (load(os.path.join(lut, f + ".json")) for f in ("host", "c", "sim", "ort"))
+    elements = 16 * 112 * 112
+    print("A lookup-table layer: MobileNetV3's first HardSwish alone (1x16x112x112, int8 in and out):\n")
+    print("| ORT ms | host ms | host x ORT | host Gelem/s | C ms | C x ORT | sim ms |")
+    print("|---|---|---|---|---|---|---|")
+    print("| %.3f | %.3f | %.2f | %.2f | %.3f | %.2f | %.1f |" % (
+        ort["median_ms"], host["median_ms"], ort["median_ms"] / host["median_ms"],
+        elements / (host["median_ms"] / 1e3) / 1e9, c["median_ms"], ort["median_ms"] / c["median_ms"],
+        sim["median_ms"]))
+    print("ORT ran: %s" % ", ".join(sorted({n["op"] for n in ort["nodes"]})))
+    print()
     print("The largest 3x3 conv layers (by MACs), alone:\n")
     print("| model | layer | kernel | MMAC | ORT ms | host ms | host x ORT | host GMAC/s | host % peak | C ms |")
     print("|---|---|---|---|---|---|---|---|---|---|")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The benchmark: ResNet-18 and MobileNetV2 (224x224, power-of-two QAT), single thread, each run by
+# The benchmark: ResNet-18 and MobileNetV2 (224x224, power-of-two QAT) and MobileNetV3's first
+# HardSwish alone (a lookup-table layer), single thread, each run by
 #   host   qatc's kernels as host objects (Halide's LLVM backend, --target host --emit obj)
 #   c      qatc's generated C (the firmware path), built with -O3 -march=native
 #   sim    qatc's bit-exact integer simulator
@@ -17,7 +18,7 @@ export OMP_NUM_THREADS=1
 bash "$ROOT/scripts/setup.sh" bench
 
 mkdir -p "$B/results"
-for m in resnet18 mobilenet_v2; do
+for m in resnet18 mobilenet_v2 hardswish; do
   [ -f "$B/models/$m/model.onnx" ] || /usr/bin/python3 "$ROOT/scripts/make_bench_models.py" "$B/models"
 done
 if [ ! -d "$B/node/node_modules/onnxruntime-node" ]; then
@@ -31,7 +32,7 @@ gcc -O2 -std=c11 "$ROOT/bench/int8_peak.c" -o "$B/int8_peak"
 
 seconds() { local t0 t1; t0=$(date +%s%N); "$@" > /dev/null; t1=$(date +%s%N); echo "$(( (t1 - t0) / 1000000 ))"; }
 
-for m in resnet18 mobilenet_v2; do
+for m in resnet18 mobilenet_v2 hardswish; do
   M=$B/models/$m R=$B/results/$m O=$B/out/$m
   mkdir -p "$R"
   echo "== $m" >&2

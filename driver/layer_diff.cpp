@@ -30,7 +30,8 @@ const ir::Op* transcendental_in(const ir::Op& quantize) {
     const ir::Op* op = stack.back();
     stack.pop_back();
     if (!op || op->kind == K::dequantize || !ir::is_float(op->outputs[0]->type.dtype)) continue;
-    if (op->kind == K::sigmoid || op->kind == K::tanh || op->kind == K::erf || op->kind == K::exp || op->kind == K::elu)
+    if (op->kind == K::sigmoid || op->kind == K::tanh || op->kind == K::erf || op->kind == K::exp || op->kind == K::elu ||
+        op->kind == K::log || op->kind == K::softplus)
       return op;
     if (op->kind != K::add && op->kind != K::sub && op->kind != K::mul && op->kind != K::div && op->kind != K::relu &&
         op->kind != K::clip && op->kind != K::leaky_relu)

@@ -124,6 +124,8 @@ void convert_sigmoid(ImportContext& ctx) { ctx.emit(ir::OpKind::sigmoid, {ctx.in
 void convert_tanh(ImportContext& ctx) { ctx.emit(ir::OpKind::tanh, {ctx.input(0)}); }
 void convert_erf(ImportContext& ctx) { ctx.emit(ir::OpKind::erf, {ctx.input(0)}); }
 void convert_exp(ImportContext& ctx) { ctx.emit(ir::OpKind::exp, {ctx.input(0)}); }
+void convert_log(ImportContext& ctx) { ctx.emit(ir::OpKind::log, {ctx.input(0)}); }
+void convert_softplus(ImportContext& ctx) { ctx.emit(ir::OpKind::softplus, {ctx.input(0)}); }
 
 // Bounds: attributes before opset 11, optional constant operands from 11 on. Absent = unbounded.
 void convert_clip(ImportContext& ctx) {

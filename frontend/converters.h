@@ -41,6 +41,8 @@ void convert_sigmoid(ImportContext& ctx);
 void convert_tanh(ImportContext& ctx);
 void convert_erf(ImportContext& ctx);
 void convert_exp(ImportContext& ctx);
+void convert_log(ImportContext& ctx);
+void convert_softplus(ImportContext& ctx);
 void convert_clip(ImportContext& ctx);
 // convert_layout.cpp
 void convert_identity(ImportContext& ctx);

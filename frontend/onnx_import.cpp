@@ -59,6 +59,8 @@ constexpr Converter kConverters[] = {
     {"Tanh", 6, convert_tanh},
     {"Erf", 9, convert_erf},
     {"Exp", 6, convert_exp},
+    {"Log", 6, convert_log},
+    {"Softplus", 1, convert_softplus},
     {"Identity", 1, convert_identity},
     {"Constant", 1, convert_constant},
     {"Flatten", 1, convert_flatten},

@@ -200,6 +200,8 @@ std::vector<OpInfo> make_registry() {
       {OpKind::tanh, "tanh", 1, 1, {}, nullptr, check_float_types},
       {OpKind::erf, "erf", 1, 1, {}, nullptr, check_float_types},
       {OpKind::exp, "exp", 1, 1, {}, nullptr, check_float_types},
+      {OpKind::log, "log", 1, 1, {}, nullptr, check_float_types},
+      {OpKind::softplus, "softplus", 1, 1, {}, nullptr, check_float_types},
       {OpKind::concat, "concat", 1, -1, {{"axis", A::int_, true}}, nullptr, check_same_types},
       {OpKind::maxpool, "maxpool", 1, 1, pool_attrs({}), nullptr, check_same_types},
       {OpKind::avgpool, "avgpool", 1, 1,

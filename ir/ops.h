@@ -30,6 +30,8 @@ enum class OpKind : uint8_t {
   tanh,        // x
   erf,         // x
   exp,         // x
+  log,         // x                    natural logarithm (not finite at x <= 0)
+  softplus,    // x                    ln(1 + e^x)
   concat,      // x...                 along axis
   maxpool,     // x
   avgpool,     // x                    count_include_pad selects the divisor at borders

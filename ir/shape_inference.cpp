@@ -221,6 +221,8 @@ ShapeRule shape_rule(OpKind kind) {
     case OpKind::tanh:
     case OpKind::erf:
     case OpKind::exp:
+    case OpKind::log:
+    case OpKind::softplus:
     case OpKind::quantize:
     case OpKind::dequantize:
     case OpKind::requantize:

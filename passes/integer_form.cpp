@@ -175,6 +175,8 @@ IntegerForm IntegerForms::build(ir::Value* v, const ir::Op& user, const std::str
     case K::tanh:
     case K::erf:
     case K::exp:
+    case K::log:
+    case K::softplus:
       fail("{}: a nonlinear function whose region (up to {}) reads more than one quantized tensor or other ops, so "
            "neither a lookup table nor an integer grid holds it",
            p->describe(), user.describe());

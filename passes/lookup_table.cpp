@@ -16,7 +16,8 @@ using K = ir::OpKind;
 
 // Functions no integer grid holds: only a table computes them exactly.
 bool is_function(K k) {
-  return k == K::leaky_relu || k == K::elu || k == K::sigmoid || k == K::tanh || k == K::erf || k == K::exp;
+  return k == K::leaky_relu || k == K::elu || k == K::sigmoid || k == K::tanh || k == K::erf || k == K::exp ||
+         k == K::log || k == K::softplus;
 }
 
 bool is_elementwise(K k) {
@@ -50,7 +51,8 @@ struct Walk {
   bool visit(const ir::Value* v, const ir::Op& user) {
     if (!seen.insert(v).second) return true;
     if (const ir::Value* c = constant_of(v)) {
-      if (!uniform(*c->data) && !varying) constant_user = &user, varying = c;
+      const bool per_axis = c->type.quant && c->type.quant->per_axis();
+      if ((per_axis || !uniform(*c->data)) && !varying) constant_user = &user, varying = c;
       if (v->producer) region.ops.push_back(v->producer);
       return true;
     }
@@ -77,9 +79,10 @@ struct Walk {
 
 }  // namespace
 
-std::optional<TableRegion> table_region(const ir::Op& quantize) {
+std::optional<TableRegion> table_region(const ir::Op& quantize, bool affine_too) {
   Walk walk{quantize.inputs[0]->type.shape, {}, {}, nullptr, nullptr, false};
-  if (!walk.visit(quantize.inputs[0], quantize) || !walk.needs_table || !walk.region.input) return std::nullopt;
+  if (!walk.visit(quantize.inputs[0], quantize) || !(walk.needs_table || affine_too) || !walk.region.input)
+    return std::nullopt;
   const ir::Value* input = walk.region.input;
   if (input->type.quant->per_axis())
     fail("{}: a lookup table needs one grid for its input '{}', which is quantized per channel", quantize.describe(),
@@ -108,7 +111,8 @@ ir::Value* emit_lookup_table(ir::Graph& g, const TableRegion& region, const ir::
     if constexpr (std::is_integral_v<T>)
       for (int64_t i = 0; i < count; ++i) codes.as<T>()[static_cast<size_t>(i)] = static_cast<T>(first + i);
   });
-  std::unordered_map<const ir::Value*, ir::Value*> copy{{region.input, codes_graph.add_constant("codes", codes, in.quant)}};
+  std::unordered_map<const ir::Value*, ir::Value*> copy{
+      {region.input, codes_graph.add_constant(region.input->name, codes, in.quant)}};
   auto copied = [&](const ir::Value* v) {
     if (auto it = copy.find(v); it != copy.end()) return it->second;
     ir::TensorData scalar(v->data->dtype(), {});

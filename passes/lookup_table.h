@@ -19,10 +19,11 @@ struct TableRegion {
   std::vector<const ir::Op*> ops;   // dequantizes and float ops, in topological order
 };
 
-// The region ending at `quantize` if it is elementwise in one quantized tensor and needs a table
-// (an affine region keeps its requantize). Refuses (Error naming the op) a table region with a
-// per-channel grid or constant, or a 32-bit input.
-std::optional<TableRegion> table_region(const ir::Op& quantize);
+// The region ending at `quantize` if it is elementwise in one quantized tensor and needs a table;
+// an affine region keeps its requantize unless `affine_too` (for one whose integer form was refused:
+// a slope of 0.2 has no exact shift, but a table of it is exact). Refuses (Error naming the op) a
+// table region with a per-channel grid or constant, or a 32-bit input.
+std::optional<TableRegion> table_region(const ir::Op& quantize, bool affine_too = false);
 
 // lut(input, table) with `quantize`'s result type, named `name`; Error naming `quantize` and the
 // input code when the region's value at some code has no correctly rounded code (not finite, or

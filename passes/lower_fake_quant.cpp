@@ -109,6 +109,23 @@ ir::Value* lower_region(ir::Graph& g, IntegerForms& forms, const ir::Op& quantiz
   return requantize_form(g, forms, forms.of(chain.source, quantize, name), chain, quantize, options, name);
 }
 
+// The integer form of a region; if it has none (a slope such as HardSigmoid's 0.2 leaves no exact
+// shift) but the region is elementwise in one quantized tensor, its table, which is exact anyway.
+ir::Value* lower_region_or_table(ir::Graph& g, IntegerForms& forms, const ir::Op& quantize, const PassOptions& options,
+                                 const std::string& name) {
+  try {
+    return lower_region(g, forms, quantize, trace_affine_chain(g, quantize), options, name);
+  } catch (const Error&) {
+    std::optional<TableRegion> region;
+    try {
+      region = table_region(quantize, /*affine_too=*/true);
+    } catch (const Error&) {
+    }
+    if (!region) throw;  // the integer form's reason
+    return emit_lookup_table(g, *region, quantize, name);
+  }
+}
+
 // Lists every tensor whose scale is not a power of two, in one line.
 void refuse_non_pot(const ir::Graph& g) {
   std::vector<std::string> offenders;
@@ -160,7 +177,7 @@ void lower_fake_quant(ir::Graph& g, const PassOptions& options) {
     ir::Value* result = nullptr;
     try {
       if (auto region = table_region(*q)) result = emit_lookup_table(g, *region, *q, name + "/lowered");
-      else result = lower_region(g, forms, *q, trace_affine_chain(g, *q), options, name + "/lowered");
+      else result = lower_region_or_table(g, forms, *q, options, name + "/lowered");
     } catch (const sim::NumericError& e) {
       // Constants whose exact products or sums need more than the exact arithmetic's 113 bits.
       fail("{}: its scales, weights and bias cannot be combined exactly: {}", q->describe(), e.what());

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Generate the benchmark models: power-of-two QAT ResNet-18 and MobileNetV2 at 224x224.
+"""Generate the benchmark models: power-of-two QAT ResNet-18 and MobileNetV2 at 224x224, and
+MobileNetV3's first HardSwish alone (a lookup-table layer).
 
 Run with Debian's interpreter (torch 1.13, onnx, numpy):
 
@@ -159,6 +160,17 @@ class MobileNetV2(nn.Module):
         self.qconfig = QC_S8_PC
 
 
+class HardSwish(nn.Module):
+    """MobileNetV3-Large's first activation alone: HardSwish on 16x112x112 between power-of-two
+    fake-quants, exported as torch does at opset 13 (Mul(x, HardSigmoid(x))). qatc makes it one
+    lookup table; ORT runs what the QDQ graph says. Nothing to train."""
+    input_shape = (1, 16, 112, 112)
+
+    def forward(self, x):
+        x = torch.fake_quantize_per_tensor_affine(x, 2.0 ** -4, 0, -128, 127)
+        return torch.fake_quantize_per_tensor_affine(nn.functional.hardswish(x), 2.0 ** -4, 0, -128, 127)
+
+
 def scalar_qparams(model_bytes):
     """Q/DQ scales and zero points of shape [1] become scalars."""
     m = onnx.load_from_string(model_bytes)
@@ -176,7 +188,7 @@ def scalar_qparams(model_bytes):
     return m.SerializeToString()
 
 
-MODELS = [("resnet18", ResNet18, 9001), ("mobilenet_v2", MobileNetV2, 9002)]
+MODELS = [("resnet18", ResNet18, 9001), ("mobilenet_v2", MobileNetV2, 9002), ("hardswish", HardSwish, 9003)]
 
 
 def main(argv=None):
@@ -187,8 +199,11 @@ def main(argv=None):
     torch.use_deterministic_algorithms(True)
     qat.TRAIN_STEPS, qat.CALIB_BATCHES = 4, 2  # 224x224 on two cores: a few steps are enough
     for name, cls, seed in MODELS:
-        qat.BATCH = cls.train_batch
-        model = qat.build_qat_model(cls, seed)
+        if cls is HardSwish:
+            model = HardSwish().eval()
+        else:
+            qat.BATCH = cls.train_batch
+            model = qat.build_qat_model(cls, seed)
         onnx_bytes = scalar_qparams(qat.export_onnx(model, cls.input_shape))
         gen = torch.Generator().manual_seed(seed + 500)
         x = qat.make_input(cls.input_shape, gen)

@@ -129,7 +129,9 @@ class Simulation {
       case K::sigmoid:
       case K::tanh:
       case K::erf:
-      case K::exp: break;
+      case K::exp:
+      case K::log:
+      case K::softplus: break;
     }
     fail("{}: not an op of the integer graph (docs/ir.md)", op.describe());
   }

@@ -1,5 +1,5 @@
 // Activations beyond relu and clip. leaky_relu is exact arithmetic in every mode. elu, sigmoid,
-// tanh, erf and exp: in float32 mode as a float32 framework computes them, up to its last-ulp
+// tanh, erf, exp, log and softplus: in float32 mode as a float32 framework computes them, up to its last-ulp
 // choices (the function in double, rounded once to float32; torch's vectorized kernels may differ
 // from that by an ulp, and verify says so where it shows); in exact mode as enclosures of the real
 // value (sim/qat/enclosure.h), so that a quantize rounds the true value.
@@ -24,6 +24,8 @@ Function function_of(const ir::Op& op) {
     case ir::OpKind::tanh: return Function::tanh;
     case ir::OpKind::erf: return Function::erf;
     case ir::OpKind::exp: return Function::exp;
+    case ir::OpKind::log: return Function::log;
+    case ir::OpKind::softplus: return Function::softplus;
     default: throw std::logic_error("function_of(): not a transcendental function: " + op.describe());
   }
 }
@@ -42,6 +44,8 @@ float float32_function(const ir::Op& op, float x) {
     case ir::OpKind::tanh: return static_cast<float>(std::tanh(v));
     case ir::OpKind::erf: return static_cast<float>(std::erf(v));
     case ir::OpKind::exp: return static_cast<float>(std::exp(v));
+    case ir::OpKind::log: return static_cast<float>(std::log(v));
+    case ir::OpKind::softplus: return static_cast<float>(std::log1p(std::exp(v)));
     default: throw std::logic_error("float32_function(): not a transcendental function: " + op.describe());
   }
 }

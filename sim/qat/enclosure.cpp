@@ -48,6 +48,13 @@ void sigmoid(mpfr_ptr r, mpfr_srcptr x, mpfr_rnd_t rnd) {
   mpfr_ui_div(r, 1, t, rnd);
 }
 
+// ln(1 + e^x), rounded in direction `rnd` (both steps increase, so both round that way).
+void softplus(mpfr_ptr r, mpfr_srcptr x, mpfr_rnd_t rnd) {
+  Scratch t;
+  mpfr_exp(t, x, rnd);
+  mpfr_log1p(r, t, rnd);
+}
+
 // g on the negative part of x and the identity on the rest: x < 0 ? g(x) : x, for g with g(0) = 0.
 template <class G>
 Enclosure split_at_zero(const Enclosure& x, G g) {
@@ -196,6 +203,8 @@ Enclosure apply(Function f, const Enclosure& x) {
     case Function::tanh: r = increasing(x, mpfr_tanh); break;
     case Function::erf: r = increasing(x, mpfr_erf); break;
     case Function::exp: r = increasing(x, mpfr_exp); break;
+    case Function::log: r = increasing(x, mpfr_log); break;
+    case Function::softplus: r = increasing(x, softplus); break;
   }
   require_finite(r, "the function's value");
   return r;

@@ -1,5 +1,5 @@
-// The exact evaluator's number after a transcendental function: sigmoid, tanh, erf, exp and elu of
-// a nonzero rational are irrational, so no Exact holds them. An Enclosure is an interval [lo, hi] of
+// The exact evaluator's number after a transcendental function: sigmoid, tanh, erf, exp, softplus
+// and elu of a nonzero rational are irrational (log of a rational other than 1 too), so no Exact holds them. An Enclosure is an interval [lo, hi] of
 // MPFR numbers (kEnclosureBits of significand) that contains the real value: every operation rounds
 // lo down and hi up, and MPFR's functions are correctly rounded, so the bounds are proven.
 //
@@ -53,7 +53,7 @@ Enclosure div(const Enclosure& a, const Enclosure& b);  // NumericError if b may
 Enclosure at_least(const Enclosure& x, const Enclosure& b);
 Enclosure at_most(const Enclosure& x, const Enclosure& b);
 
-enum class Function { sigmoid, tanh, erf, exp };
+enum class Function { sigmoid, tanh, erf, exp, log, softplus };
 Enclosure apply(Function f, const Enclosure& x);  // NumericError if a bound is not finite
 // x < 0 ? alpha·x : x and x < 0 ? alpha·(e^x − 1) : x.
 Enclosure leaky_relu(const Enclosure& x, const Enclosure& alpha);

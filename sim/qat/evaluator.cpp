@@ -214,7 +214,9 @@ class Evaluation {
       case K::sigmoid:
       case K::tanh:
       case K::erf:
-      case K::exp: return evaluate_transcendental(op);
+      case K::exp:
+      case K::log:
+      case K::softplus: return evaluate_transcendental(op);
       case K::concat:
         return on_element_type(integer, [&](auto b) {
           using B = decltype(b);

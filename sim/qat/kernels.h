@@ -32,8 +32,8 @@ NumArray<A> relu(const NumArray<A>& x);
 template <class A>
 NumArray<A> clip(const ir::Op& op, const NumArray<A>& x);
 
-// activation.cpp. leaky_relu: A is F32Arith, ExactArith or EnclosureArith. elu, sigmoid, tanh, erf
-// and exp: float32 values as a framework computes them, exact values as enclosures of the results.
+// activation.cpp. leaky_relu: A is F32Arith, ExactArith or EnclosureArith. elu, sigmoid, tanh, erf,
+// exp, log and softplus: float32 values as a framework computes them, exact values as enclosures of the results.
 template <class A>
 NumArray<A> leaky_relu(const ir::Op& op, const NumArray<A>& x);
 Array<float> transcendental(const ir::Op& op, const Array<float>& x);

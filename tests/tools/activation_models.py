@@ -7,6 +7,7 @@ for them:
     hardswish    Mul(x, HardSigmoid(x))           hardswish_op14   HardSwish (opset 14)
     silu         Mul(x, Sigmoid(x))               sigmoid, tanh    Sigmoid, Tanh
     gelu         Div, Erf, Add, Mul, Mul          leaky_relu, elu  LeakyRelu(0.1), Elu(1)
+    mish         Mul(x, Tanh(Softplus(x)))
     tanh16       Tanh between int16 fake-quants (2^-12 in, 2^-15 out), opset 21 written with
                  onnx.helper: torch exports only 8-bit fake-quant; its outputs are still PyTorch's.
 
@@ -82,4 +83,5 @@ if __name__ == "__main__":
     write(out, "gelu", Activation(F.gelu, 2.0 ** -3, -128, 127))
     write(out, "leaky_relu", Activation(lambda v: F.leaky_relu(v, 0.1), 2.0 ** -5, -128, 127))
     write(out, "elu", Activation(F.elu, 2.0 ** -4, -128, 127))
+    write(out, "mish", Activation(F.mish, 2.0 ** -3, -128, 127))
     write_tanh16(out)

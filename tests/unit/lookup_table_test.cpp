@@ -33,6 +33,9 @@ const std::vector<Case> kCases = {
     {"elu", "%f = elu(%xd) {alpha = 1.0} : f32[256]", [](long double x) { return x < 0 ? expm1l(x) : x; }},
     {"silu", "%s = sigmoid(%xd) : f32[256]\n  %f = mul(%xd, %s) : f32[256]",
      [](long double x) { return x * sigmoid(x); }},
+    {"softplus", "%f = softplus(%xd) : f32[256]", [](long double x) { return log1pl(expl(x)); }},
+    {"mish", "%p = softplus(%xd) : f32[256]\n  %t = tanh(%p) : f32[256]\n  %f = mul(%xd, %t) : f32[256]",
+     [](long double x) { return x * tanhl(log1pl(expl(x))); }},
     {"leaky_relu", "%f = leaky_relu(%xd) {alpha = 0.125} : f32[256]",
      [](long double x) { return x < 0 ? x * 0.125L : x; }},
 };
