@@ -44,6 +44,8 @@ def main(bench_dir):
         report = load(os.path.join(bench_dir, "out", model, "report.json"))
         host, c, sim, ort = (load(os.path.join(r, f + ".json")) for f in ("host", "c", "sim", "ort"))
         compile_times = load(os.path.join(r, "compile.json"))
+        if host["output_fnv1a"] != c["output_fnv1a"]:  # the C is verified against the simulator
+            sys.exit("%s: the host objects computed another output than the generated C" % model)
         macs = report["macs"]
 
         def gmacs(ms):
@@ -66,6 +68,8 @@ def main(bench_dir):
     print()
     lut = os.path.join(results, "hardswish")
     host, c, sim, ort = (load(os.path.join(lut, f + ".json")) for f in ("host", "c", "sim", "ort"))
+    if host["output_fnv1a"] != c["output_fnv1a"]:
+        sys.exit("hardswish: the host objects computed another output than the generated C")
     elements = 16 * 112 * 112
     print("A lookup-table layer: MobileNetV3's first HardSwish alone (1x16x112x112, int8 in and out):\n")
     print("| ORT ms | host ms | host x ORT | host Gelem/s | C ms | C x ORT | sim ms |")

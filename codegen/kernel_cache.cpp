@@ -48,7 +48,10 @@ std::string KernelCache::get(const KernelSpec& spec, const std::string& kind, co
     return make();
   }
   // The key text is stored in the entry and compared, so a hash collision is a miss, not a wrong kernel.
-  const std::string key = fmt::format("{}\n{}\n{}\n{}\n", spec.signature(), kind, halide_version(), QATC_GENERATOR_STAMP);
+  // Host artifacts ("s", "o") are for this CPU's features only: another CPU must not read them.
+  const std::string cpu = kind == "cpp" ? "" : host_code_signature();
+  const std::string key =
+      fmt::format("{}\n{}\n{}\n{}\n{}\n", spec.signature(), kind, halide_version(), QATC_GENERATOR_STAMP, cpu);
   const std::string header = fmt::format("{}\n{}", key.size(), key);
   const std::filesystem::path entry = dir_ / fmt::format("{}-{:016x}.{}", spec.name(), fnv1a(key), kind);
   std::error_code ec;

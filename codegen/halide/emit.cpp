@@ -1,5 +1,6 @@
 #include "codegen/halide/emit.h"
 
+#include "codegen/halide/host_code.h"
 #include "codegen/halide/pipeline.h"
 #include "codegen/kernel_abi.h"
 #include "frontend/file_io.h"
@@ -47,9 +48,11 @@ Target c_target() {
   return t;
 }
 
-// This CPU, minus what Halide 14 claims but the CPU lacks: it reports Sapphire Rapids for any
-// AVX512-BF16 CPU, which includes AVX512-FP16 (CPUID leaf 7, EDX bit 23).
-Target host_target() {
+// The JIT's target: Halide's own target machine compiles for it, so it is this CPU minus what
+// Halide 14 claims but the CPU lacks: it reports Sapphire Rapids for any AVX512-BF16 CPU, and that
+// level includes AVX512-FP16 (CPUID leaf 7, EDX bit 23). Host objects are not limited so
+// (host_code.h).
+Target jit_target() {
   Target t = get_host_target();
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (t.has_feature(Target::AVX512_SapphireRapids) && (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 23))))
@@ -103,13 +106,15 @@ std::string emit_kernel_assembly(const KernelSpec& s) {
   hl::KernelPipeline p = pipeline(s, hl::Backend::llvm);
   TempDir dir;
   const std::filesystem::path file = dir.path() / "kernel.s";
-  p.output.compile_to_assembly(file.string(), p.arguments(), impl_name(s), host_target());
+  hl::emit_host_code(p.output.compile_to_module(p.arguments(), impl_name(s), hl::host_lowering_target()), file,
+                     hl::HostOutput::assembly);
   return frontend::read_file(file.string());
 }
 
 void emit_kernel_object(const KernelSpec& s, const std::filesystem::path& file) {
   hl::KernelPipeline p = pipeline(s, hl::Backend::llvm);
-  p.output.compile_to_object(file.string(), p.arguments(), impl_name(s), host_target());
+  hl::emit_host_code(p.output.compile_to_module(p.arguments(), impl_name(s), hl::host_lowering_target()), file,
+                     hl::HostOutput::object);
 }
 
 ir::TensorData realize_kernel(const KernelSpec& s, const std::vector<const ir::TensorData*>& args, bool c_schedule) {
@@ -117,11 +122,13 @@ ir::TensorData realize_kernel(const KernelSpec& s, const std::vector<const ir::T
   for (size_t i = 0; i < p.inputs.size(); ++i) p.inputs[i].set(view(*args[i], hl::halide_type(args[i]->dtype())));
   ir::TensorData result(s.result().dtype, s.result().shape);
   Buffer<> out = view(result, hl::halide_type(result.dtype()));
-  Target t = host_target().without_feature(Target::NoRuntime).without_feature(Target::NoAsserts).with_feature(Target::JIT);
+  Target t = jit_target().without_feature(Target::NoRuntime).without_feature(Target::NoAsserts).with_feature(Target::JIT);
   p.output.realize(Pipeline::RealizationArg(out), t);
   return result;
 }
 
 std::string halide_version() { return "Halide " QATC_HALIDE_VERSION; }
+
+const std::string& host_code_signature() { return hl::host_code_signature(); }
 
 }  // namespace qatc::codegen

@@ -25,3 +25,9 @@ config.substitutions.append(("%testdata", "/usr/share/libonnx-testdata/data/node
 config.environment["QATC_KERNEL_CACHE"] = os.path.join(config.qatc_build_dir, "tests", "lit", "kernel-cache")
 config.substitutions.append(("%examples", os.path.join(config.qatc_source_dir, "examples")))
 config.substitutions.append(("%bench", os.path.join(config.qatc_source_dir, "bench")))
+# CPU features a test may require (// REQUIRES: avx512vnni): lit reports such a test as UNSUPPORTED
+# on a CPU without the feature, rather than passing or failing it.
+with open("/proc/cpuinfo") as cpuinfo:
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo if line.startswith("flags")), [])
+if "avx512_vnni" in flags:
+    config.available_features.add("avx512vnni")
