@@ -22,7 +22,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <future>
 #include <iostream>
+#include <thread>
 
 namespace qatc::driver {
 
@@ -34,6 +37,7 @@ struct VerifyOptions {
   std::string json;
   std::string html;
   bool quiet = false;
+  unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
   CEngineOptions c;  // c.compile holds the model and lowering options shared by every engine
 };
 
@@ -49,6 +53,26 @@ double output_step(const ir::Value& v) {
 sim::QatObserver recorder(Trace& t, const ir::Graph& g, const DataSet& set) {
   for (size_t i = 0; i < g.inputs().size(); ++i) t.insert_or_assign(g.inputs()[i]->name, set.inputs[i]);
   return [&t](const ir::Op& op, const ir::TensorData& d) { t.insert_or_assign(op.outputs[0]->name, d); };
+}
+
+// One data set run by the three engines, every layer recorded. Sets are independent of each other,
+// so --jobs runs several at once while the comparisons consume them in order.
+struct SetRuns {
+  DataSet set;
+  Trace t_exact, t_float32, t_int;
+  std::vector<ir::TensorData> r_exact, r_float32, r_int;
+  double ms = 0;
+};
+
+SetRuns run_engines(const DataSets& sets, size_t n, const ir::Graph& qat, const ir::Graph& lowered,
+                    const sim::QatOptions& exact, const sim::QatOptions& float32) {
+  Stopwatch clock;
+  SetRuns r{sets.read(n), {}, {}, {}, {}, {}, {}, 0};
+  r.r_exact = sim::evaluate_qat(qat, r.set.inputs, exact, recorder(r.t_exact, qat, r.set));
+  r.r_float32 = sim::evaluate_qat(qat, r.set.inputs, float32, recorder(r.t_float32, qat, r.set));
+  r.r_int = sim::simulate_integer(lowered, r.set.inputs, recorder(r.t_int, lowered, r.set));
+  r.ms = clock.ms();
+  return r;
 }
 
 // --target's comma-separated names (verify --engine c checks the code of each).
@@ -129,14 +153,20 @@ int verify(const VerifyOptions& o) {
   if (!o.html.empty()) layer_stats.emplace(lowered.graph, qat.graph);
   int passed = 0, failed = 0;
   ProgressBar progress("data sets", !o.quiet);
+  // Up to --jobs sets run ahead on their own threads (one job: on this one, when its turn comes).
+  std::deque<std::future<SetRuns>> ahead;
+  size_t launched = 0;
+  const auto policy = o.jobs > 1 ? std::launch::async : std::launch::deferred;
   for (size_t n = 0; n < sets.size(); ++n) {
+    for (; launched < sets.size() && ahead.size() < o.jobs; ++launched)
+      ahead.push_back(std::async(policy, run_engines, std::cref(sets), launched, std::cref(qat.graph),
+                                 std::cref(lowered.graph), std::cref(exact), std::cref(float32)));
     progress.update(n, sets.size(), sets.dir(n));
-    const DataSet set = sets.read(n);
-    Stopwatch clock;
-    Trace t_exact, t_float32, t_int;
-    auto r_exact = sim::evaluate_qat(qat.graph, set.inputs, exact, recorder(t_exact, qat.graph, set));
-    auto r_float32 = sim::evaluate_qat(qat.graph, set.inputs, float32, recorder(t_float32, qat.graph, set));
-    auto r_int = sim::simulate_integer(lowered.graph, set.inputs, recorder(t_int, lowered.graph, set));
+    SetRuns runs = ahead.front().get();
+    ahead.pop_front();
+    const DataSet& set = runs.set;
+    const Trace &t_exact = runs.t_exact, &t_float32 = runs.t_float32, &t_int = runs.t_int;
+    const auto &r_exact = runs.r_exact, &r_float32 = runs.r_float32, &r_int = runs.r_int;
 
     bool bit_exact = true, float32_equal = true, expected_equal = true;
     auto tally_pair = [&](std::string_view a, const ir::TensorData& actual, std::string_view b, size_t i,
@@ -215,7 +245,7 @@ int verify(const VerifyOptions& o) {
                                           {"index", d->index}, {"values", {d->a, d->b}}, {"cause", d->cause}};
       }
     }
-    note("{}: verified in {:.0f} ms", set.dir, clock.ms());
+    note("{}: engines ran in {:.0f} ms", set.dir, runs.ms);
     if (layer_stats) {
       layer_stats->add(t_int, t_exact, t_float32);
       html.data_sets.push_back({bit_exact, line});
@@ -291,6 +321,11 @@ void register_verify(CLI::App& app, Action& action) {
                   "Also write a self-contained HTML report: verdict, outputs, data sets, and every quantized layer's "
                   "shift, rounding, range used, mismatches and value/error histograms");
   cmd->add_flag("-q,--quiet", options->quiet, "Print only differing data sets and the summary");
+  cmd->add_option("--jobs,-j", options->jobs,
+                  "Data sets run at once, each on its own thread (default: every core); the output is the same, "
+                  "in the same order")
+      ->check(CLI::Range(1u, 1024u))
+      ->capture_default_str();
   cmd->callback([&action, options] {
     options->c.compile.quiet = options->quiet;  // no kernel progress bar either
     if (options->engine == "sim") options->engine = "int-sim";
