@@ -38,6 +38,7 @@ struct VerifyOptions {
   std::string html;
   bool quiet = false;
   unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
+  std::string shard;  // "K/N": the data sets n with n % N == K - 1
   CEngineOptions c;  // c.compile holds the model and lowering options shared by every engine
 };
 
@@ -88,6 +89,31 @@ std::vector<std::string> split_targets(const std::string& list) {
   }
 }
 
+// The indices of the data sets --shard K/N takes: every N-th, from the K-th; all without --shard.
+std::vector<size_t> shard_sets(const std::string& shard, size_t count) {
+  size_t k = 1, n = 1;
+  if (!shard.empty()) {
+    const size_t slash = shard.find('/');
+    auto number = [&](const std::string& text) {
+      size_t used = 0;
+      unsigned long v = 0;
+      try {
+        v = std::stoul(text, &used);
+      } catch (const std::exception&) {
+      }
+      if (text.empty() || used != text.size() || v < 1 || v > 1'000'000)
+        fail("--shard '{}': expected K/N with 1 <= K <= N, e.g. 2/4", shard);
+      return static_cast<size_t>(v);
+    };
+    if (slash == std::string::npos) fail("--shard '{}': expected K/N with 1 <= K <= N, e.g. 2/4", shard);
+    k = number(shard.substr(0, slash)), n = number(shard.substr(slash + 1));
+    if (k > n) fail("--shard '{}': expected K/N with 1 <= K <= N, e.g. 2/4", shard);
+  }
+  std::vector<size_t> picked;
+  for (size_t i = k - 1; i < count; i += n) picked.push_back(i);
+  return picked;
+}
+
 std::string describe_divergence(const Divergence& d) {
   return fmt::format("first differs at layer '{}' {}: {} vs {}; {}", d.layer, d.index, d.a, d.b, d.cause);
 }
@@ -109,6 +135,7 @@ int verify(const VerifyOptions& o) {
   frontend::ImportedModel lowered = import_model(model);
   lower_model(lowered.graph, allow_non_pot);
   const DataSets sets(o.data, qat.graph);  // each read just before it runs
+  const std::vector<size_t> picked = shard_sets(o.shard, sets.size());
   // The generated code for each target of --target (comma-separated): the simulator's runs are
   // shared by all of them. Each is labelled "c", or "c:TARGET" when there are several.
   struct CTarget {
@@ -157,11 +184,11 @@ int verify(const VerifyOptions& o) {
   std::deque<std::future<SetRuns>> ahead;
   size_t launched = 0;
   const auto policy = o.jobs > 1 ? std::launch::async : std::launch::deferred;
-  for (size_t n = 0; n < sets.size(); ++n) {
-    for (; launched < sets.size() && ahead.size() < o.jobs; ++launched)
-      ahead.push_back(std::async(policy, run_engines, std::cref(sets), launched, std::cref(qat.graph),
+  for (size_t k = 0; k < picked.size(); ++k) {
+    for (; launched < picked.size() && ahead.size() < o.jobs; ++launched)
+      ahead.push_back(std::async(policy, run_engines, std::cref(sets), picked[launched], std::cref(qat.graph),
                                  std::cref(lowered.graph), std::cref(exact), std::cref(float32)));
-    progress.update(n, sets.size(), sets.dir(n));
+    progress.update(k, picked.size(), sets.dir(picked[k]));
     SetRuns runs = ahead.front().get();
     ahead.pop_front();
     const DataSet& set = runs.set;
@@ -271,7 +298,8 @@ int verify(const VerifyOptions& o) {
   }
   if (!o.json.empty()) {
     nlohmann::json report{{"model", model.model},
-                          {"data_sets", sets.size()},
+                          {"data_sets", picked.size()},
+                          {"shard", o.shard.empty() ? "1/1" : o.shard},
                           {"bit_exact", failed == 0},
                           {"allow_non_pot", allow_non_pot},
                           {"engine", o.engine},
@@ -326,6 +354,9 @@ void register_verify(CLI::App& app, Action& action) {
                   "in the same order")
       ->check(CLI::Range(1u, 1024u))
       ->capture_default_str();
+  cmd->add_option("--shard", options->shard,
+                  "Verify only shard K of N (K/N): the data sets n with n % N == K - 1, so N machines share one "
+                  "directory; scripts/merge_verify_reports.py joins their --json reports");
   cmd->callback([&action, options] {
     options->c.compile.quiet = options->quiet;  // no kernel progress bar either
     if (options->engine == "sim") options->engine = "int-sim";
