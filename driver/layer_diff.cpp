@@ -2,7 +2,9 @@
 
 #include "driver/compare.h"
 
+#include "ir/error.h"
 #include "ir/number_text.h"
+#include "passes/lookup_table.h"
 
 #include <fmt/format.h>
 
@@ -21,23 +23,18 @@ std::optional<double> steps(const Trace& t, const ir::Op& quantize, int64_t i) {
   return it->second.float_at(i) / s;
 }
 
-// A transcendental function between the quantize and the dequantizes it reads (sigmoid, tanh, erf,
-// exp, elu): a float32 framework computes it to within an ulp, qat-exact to the real value.
+// A transcendental function in the lookup-table region that ends at the quantize (the only place a
+// lowered model has one): a float32 framework computes it to within an ulp, qat-exact to the real
+// value.
 const ir::Op* transcendental_in(const ir::Op& quantize) {
-  using K = ir::OpKind;
-  std::vector<const ir::Op*> stack{quantize.inputs[0]->producer};
-  while (!stack.empty()) {
-    const ir::Op* op = stack.back();
-    stack.pop_back();
-    if (!op || op->kind == K::dequantize || !ir::is_float(op->outputs[0]->type.dtype)) continue;
-    if (op->kind == K::sigmoid || op->kind == K::tanh || op->kind == K::erf || op->kind == K::exp || op->kind == K::elu ||
-        op->kind == K::log || op->kind == K::softplus)
-      return op;
-    if (op->kind != K::add && op->kind != K::sub && op->kind != K::mul && op->kind != K::div && op->kind != K::relu &&
-        op->kind != K::clip && op->kind != K::leaky_relu)
-      continue;
-    for (const ir::Value* in : op->inputs) stack.push_back(in->producer);
+  std::optional<passes::TableRegion> region;
+  try {
+    region = passes::table_region(quantize);
+  } catch (const Error&) {  // refused as a table: the model did not lower
   }
+  if (region)
+    for (const ir::Op* op : region->ops)
+      if (ir::is_transcendental(op->kind)) return op;
   return nullptr;
 }
 

@@ -93,7 +93,7 @@ std::vector<std::string> split_targets(const std::string& list) {
 std::vector<size_t> shard_sets(const std::string& shard, size_t count) {
   size_t k = 1, n = 1;
   if (!shard.empty()) {
-    const size_t slash = shard.find('/');
+    auto malformed = [&] { fail("--shard '{}': expected K/N with 1 <= K <= N, e.g. 2/4", shard); };
     auto number = [&](const std::string& text) {
       size_t used = 0;
       unsigned long v = 0;
@@ -101,13 +101,13 @@ std::vector<size_t> shard_sets(const std::string& shard, size_t count) {
         v = std::stoul(text, &used);
       } catch (const std::exception&) {
       }
-      if (text.empty() || used != text.size() || v < 1 || v > 1'000'000)
-        fail("--shard '{}': expected K/N with 1 <= K <= N, e.g. 2/4", shard);
+      if (text.empty() || used != text.size() || v < 1 || v > 1'000'000) malformed();
       return static_cast<size_t>(v);
     };
-    if (slash == std::string::npos) fail("--shard '{}': expected K/N with 1 <= K <= N, e.g. 2/4", shard);
+    const size_t slash = shard.find('/');
+    if (slash == std::string::npos) malformed();
     k = number(shard.substr(0, slash)), n = number(shard.substr(slash + 1));
-    if (k > n) fail("--shard '{}': expected K/N with 1 <= K <= N, e.g. 2/4", shard);
+    if (k > n) malformed();
   }
   std::vector<size_t> picked;
   for (size_t i = k - 1; i < count; i += n) picked.push_back(i);

@@ -258,6 +258,13 @@ std::optional<OpKind> parse_op_kind(std::string_view name) {
   return std::nullopt;
 }
 
+bool is_transcendental(OpKind k) {
+  return k == OpKind::elu || k == OpKind::sigmoid || k == OpKind::tanh || k == OpKind::erf || k == OpKind::exp ||
+         k == OpKind::log || k == OpKind::softplus;
+}
+
+bool is_activation_function(OpKind k) { return k == OpKind::leaky_relu || is_transcendental(k); }
+
 std::vector<OpKind> all_op_kinds() {
   std::vector<OpKind> kinds;
   for (const auto& info : registry()) kinds.push_back(info.kind);

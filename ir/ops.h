@@ -72,6 +72,12 @@ const OpInfo& op_info(OpKind kind);
 std::optional<OpKind> parse_op_kind(std::string_view name);
 std::vector<OpKind> all_op_kinds();
 
+// The float-only activations, leaky_relu to softplus: no integer op computes them, and the lowering
+// turns a region using them into a lut. All but leaky_relu are transcendental: irrational at every
+// rational but a few points, so the exact evaluator encloses their values (sim/qat/enclosure.h).
+bool is_activation_function(OpKind kind);
+bool is_transcendental(OpKind kind);
+
 // Shape rules shared with the evaluators (shape_inference.cpp).
 Shape broadcast_shapes(const Shape& a, const Shape& b, const Op& op);
 // Output length of a sliding window: conv and pooling.

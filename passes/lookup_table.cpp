@@ -14,14 +14,8 @@ namespace {
 
 using K = ir::OpKind;
 
-// Functions no integer grid holds: only a table computes them exactly.
-bool is_function(K k) {
-  return k == K::leaky_relu || k == K::elu || k == K::sigmoid || k == K::tanh || k == K::erf || k == K::exp ||
-         k == K::log || k == K::softplus;
-}
-
 bool is_elementwise(K k) {
-  return is_function(k) || k == K::add || k == K::sub || k == K::mul || k == K::div || k == K::relu || k == K::clip;
+  return ir::is_activation_function(k) || k == K::add || k == K::sub || k == K::mul || k == K::div || k == K::relu || k == K::clip;
 }
 
 // Whether every element of a constant is the same number: a scalar in effect.
@@ -66,7 +60,7 @@ struct Walk {
     }
     if (!is_elementwise(p->kind) || p->outputs[0]->type.shape != shape || !ir::is_float(p->outputs[0]->type.dtype))
       return false;
-    needs_table |= is_function(p->kind);
+    needs_table |= ir::is_activation_function(p->kind);  // only a table computes them exactly
     // Products of two values of the region, and quotients by one (a reciprocal included).
     needs_table |= p->kind == K::mul && !constant_of(p->inputs[0]) && !constant_of(p->inputs[1]);
     needs_table |= p->kind == K::div && !constant_of(p->inputs[1]);

@@ -39,14 +39,13 @@ hl::KernelPipeline pipeline(const KernelSpec& s, hl::Backend backend) {
 
 // Kernels call nothing: no runtime, no assertions, no bounds queries (every shape is constant and
 // every allocation constant-sized, so none of halide_malloc/halide_error is referenced).
-constexpr Target::Feature kBareFeatures[] = {Target::NoAsserts, Target::NoBoundsQuery, Target::NoRuntime};
-
-// The C backend's output does not depend on the CPU: a fixed target keeps it identical everywhere.
-Target c_target() {
-  Target t("x86-64-linux");
-  for (Target::Feature f : kBareFeatures) t = t.with_feature(f);
+Target bare(Target t) {
+  for (Target::Feature f : {Target::NoAsserts, Target::NoBoundsQuery, Target::NoRuntime}) t = t.with_feature(f);
   return t;
 }
+
+// The C backend's output does not depend on the CPU: a fixed target keeps it identical everywhere.
+Target c_target() { return bare(Target("x86-64-linux")); }
 
 // The JIT's target: Halide's own target machine compiles for it, so it is this CPU minus what
 // Halide 14 claims but the CPU lacks: it reports Sapphire Rapids for any AVX512-BF16 CPU, and that
@@ -57,8 +56,7 @@ Target jit_target() {
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (t.has_feature(Target::AVX512_SapphireRapids) && (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 23))))
     t = t.without_feature(Target::AVX512_SapphireRapids);
-  for (Target::Feature f : kBareFeatures) t = t.with_feature(f);
-  return t;
+  return bare(t);
 }
 
 Buffer<> view(const ir::TensorData& d, Type t) {
@@ -106,14 +104,14 @@ std::string emit_kernel_assembly(const KernelSpec& s) {
   hl::KernelPipeline p = pipeline(s, hl::Backend::llvm);
   TempDir dir;
   const std::filesystem::path file = dir.path() / "kernel.s";
-  hl::emit_host_code(p.output.compile_to_module(p.arguments(), impl_name(s), hl::host_lowering_target()), file,
+  hl::emit_host_code(p.output.compile_to_module(p.arguments(), impl_name(s), bare(hl::host_lowering_target())), file,
                      hl::HostOutput::assembly);
   return frontend::read_file(file.string());
 }
 
 void emit_kernel_object(const KernelSpec& s, const std::filesystem::path& file) {
   hl::KernelPipeline p = pipeline(s, hl::Backend::llvm);
-  hl::emit_host_code(p.output.compile_to_module(p.arguments(), impl_name(s), hl::host_lowering_target()), file,
+  hl::emit_host_code(p.output.compile_to_module(p.arguments(), impl_name(s), bare(hl::host_lowering_target())), file,
                      hl::HostOutput::object);
 }
 

@@ -91,8 +91,6 @@ Halide::Target host_lowering_target() {
   if (host_cpu().vnni) t = t.with_feature(Halide::Target::AVX512_SapphireRapids);
   else if (Halide::get_host_target().has_feature(Halide::Target::AVX512_Skylake))
     t = t.with_feature(Halide::Target::AVX512_Skylake);
-  for (auto f : {Halide::Target::NoAsserts, Halide::Target::NoBoundsQuery, Halide::Target::NoRuntime})
-    t = t.with_feature(f);
   return t;
 }
 

@@ -18,7 +18,7 @@ struct Target;
 namespace qatc::codegen::hl {
 
 // The Halide target to lower host kernels for: this CPU's, at the Sapphire Rapids level when it has
-// AVX-512 VNNI (Halide emits vpdpbusd only there), without a runtime.
+// AVX-512 VNNI (Halide emits vpdpbusd only there).
 Halide::Target host_lowering_target();
 // The LLVM CPU and features host code is generated for ("x86-64 +avx2,+avx512vnni,-avx512fp16,...");
 // recorded in kernel cache keys, so that a cache never serves one CPU's objects to another.

@@ -120,7 +120,7 @@ class Evaluation {
     if (it == values_.end()) fail("{}: operand '{}' has no value (ops out of topological order?)", op.describe(), v->name);
     const auto* a = std::get_if<Array<typename B::Num>>(&it->second);
     if (!a && std::holds_alternative<Array<Enclosure>>(it->second))
-      fail("{}: operand '{}' holds irrational values (of sigmoid, tanh, erf, exp or elu), which the exact evaluator "
+      fail("{}: operand '{}' holds irrational values (of a transcendental function), which the exact evaluator "
            "carries only through elementwise arithmetic to a quantize",
            op.describe(), v->name);
     if (!a) fail("{}: operand '{}' is not a{} tensor", op.describe(), v->name, B::integer ? "n integer" : " float");
