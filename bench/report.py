@@ -3,13 +3,16 @@
 
     bench/report.py BUILD/bench
 
-Ratios are against ONNX Runtime measured in the same run ("x ORT" > 1 means faster than ORT).
+Ratios are against ONNX Runtime measured in the same run ("x ORT" > 1 means faster than ORT), on
+the same weights' int8 export (PyTorch's convert(): QLinearConv); the report refuses to print when
+ORT ran any conv or matrix product in float there.
 The int8 peak is this core's, measured by bench/int8_peak.c: 64 MACs per vpdpbusd x vpdpbusd
 issued per second.
 """
 import json
 import os
 import platform
+import re
 import sys
 
 
@@ -29,49 +32,83 @@ def cpu_name():
     return platform.processor() or "unknown CPU"
 
 
+NETWORKS = ("resnet18", "mobilenet_v2", "mobilenet_v3_large")
+# Operator kinds that mean ORT computed a conv or a matrix product in float: the int8 peer must have none.
+FLOAT_KERNELS = {"Conv", "FusedConv", "Gemm", "FusedGemm", "MatMul", "FusedMatMul"}
+# The issue's goals, printed against the measured ratios (never a timed test).
+GOALS = (("host", 1.0), ("C", 0.5))
+
+
+def int8_name(qat_layer):
+    """The QAT export's node name as PyTorch names it in the converted export, where each scope is
+    the attribute name alone: '/layer1/layer1.0/conv1/Conv' -> '/layer1/0/conv1/Conv'."""
+    return "/".join(part.rsplit(".", 1)[-1] for part in qat_layer.split("/"))
+
+
+def ort_layer_ms(ort):
+    """ORT's profiled time per node, by its name in the int8 export (ORT's fusions append
+    '_token_N' to the fused node's name)."""
+    return {re.sub(r"_token_\d+$", "", n["name"]): n["ms"] for n in ort["nodes"]}
+
+
 def main(bench_dir):
     results = os.path.join(bench_dir, "results")
     peak = load(os.path.join(results, "peak.json"))
     peak_macs = peak.get("int8_macs_per_s", 0.0)
     print("machine: %s, one core; int8 peak %.0f GMAC/s = 64 MACs x %.2f G vpdpbusd/s (measured)\n"
           % (cpu_name(), peak_macs / 1e9, peak.get("vpdpbusd_per_s", 0.0) / 1e9))
-    print("| model | GMAC | ORT ms | host ms | host x ORT | C ms | C x ORT | C / host | sim ms | sim GMAC/s "
+    print("Ratios are ORT int8 time / qatc time (> 1: qatc is faster). ORT int8 runs the same weights' "
+          "int8 export (PyTorch convert()); ORT QAT runs the QAT export qatc compiles.\n")
+    print("| model | GMAC | ORT int8 ms | ORT QAT ms | host ms | host x ORT int8 | C ms | C x ORT int8 | sim ms "
           "| host GMAC/s | host % peak | compile cold / warm s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    layers = []
-    for model in ("resnet18", "mobilenet_v2"):
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    layers, ratios, peer_ops = [], [], set()
+    for model in NETWORKS:
         r = os.path.join(results, model)
         report = load(os.path.join(bench_dir, "out", model, "report.json"))
-        host, c, sim, ort = (load(os.path.join(r, f + ".json")) for f in ("host", "c", "sim", "ort"))
+        host, c, sim, ort, ort_qat = (load(os.path.join(r, f + ".json")) for f in ("host", "c", "sim", "ort", "ort_qat"))
         compile_times = load(os.path.join(r, "compile.json"))
         if host["output_fnv1a"] != c["output_fnv1a"]:  # the C is verified against the simulator
             sys.exit("%s: the host objects computed another output than the generated C" % model)
+        floats = sorted(n["name"] for n in ort["nodes"] if n["op"] in FLOAT_KERNELS)
+        if floats:
+            sys.exit("%s: the int8 peer is not int8: ORT ran %d float conv/matmul nodes (%s)"
+                     % (model, len(floats), ", ".join(floats[:3])))
+        peer_ops |= {n["op"] for n in ort["nodes"]}
         macs = report["macs"]
 
         def gmacs(ms):
             return macs / (ms / 1e3) / 1e9
 
-        print("| %s | %.2f | %.1f | %.1f | %.2f | %.1f | %.2f | %.2f | %.0f | %.1f | %.1f | %.1f %% | %.1f / %.1f |" % (
-            model, macs / 1e9, ort["median_ms"], host["median_ms"], ort["median_ms"] / host["median_ms"],
-            c["median_ms"], ort["median_ms"] / c["median_ms"], host["median_ms"] / c["median_ms"], sim["median_ms"],
-            gmacs(sim["median_ms"]), gmacs(host["median_ms"]), 100 * gmacs(host["median_ms"]) * 1e9 / peak_macs,
-            compile_times["cold_ms"] / 1e3, compile_times["warm_ms"] / 1e3))
-        ort_nodes = {n["name"]: n for n in ort["nodes"]}
+        ort_ms = ort["median_ms"]
+        ratios.append((model, ort_ms / host["median_ms"], ort_ms / c["median_ms"]))
+        print("| %s | %.2f | %.2f | %.1f | %.2f | %.2f | %.2f | %.2f | %.0f | %.1f | %.1f %% | %.1f / %.1f |" % (
+            model, macs / 1e9, ort_ms, ort_qat["median_ms"], host["median_ms"], ort_ms / host["median_ms"],
+            c["median_ms"], ort_ms / c["median_ms"], sim["median_ms"], gmacs(host["median_ms"]),
+            100 * gmacs(host["median_ms"]) * 1e9 / peak_macs, compile_times["cold_ms"] / 1e3,
+            compile_times["warm_ms"] / 1e3))
+        ort_layers = ort_layer_ms(ort)
         for step, layer in enumerate(report["layers"]):
             if layer["op"] != "conv" or layer.get("window", [])[-2:] != [3, 3] or str(step) not in host["layers_ms"]:
                 continue
             layers.append((layer["macs"], model, layer, host["layers_ms"][str(step)], c["layers_ms"][str(step)],
-                           ort_nodes.get(layer["layer"])))
+                           ort_layers.get(int8_name(layer["layer"]), float("nan"))))
     print()
-    ort_ops = {n["op"] for m in ("resnet18", "mobilenet_v2") for n in load(os.path.join(results, m, "ort.json"))["nodes"]}
-    print("ORT ran these operator kinds: %s" % ", ".join(sorted(ort_ops)))
+    print("ORT int8 ran these operator kinds: %s" % ", ".join(sorted(peer_ops)))
+    print()
+    for engine, goal in GOALS:
+        column = 1 if engine == "host" else 2
+        worst = min(ratios, key=lambda x: x[column])
+        print("goal: %s >= %.1fx ORT int8 on every model: %s (lowest %.2fx, %s)" % (
+            engine, goal, "met" if worst[column] >= goal else "NOT met", worst[column], worst[0]))
     print()
     lut = os.path.join(results, "hardswish")
     host, c, sim, ort = (load(os.path.join(lut, f + ".json")) for f in ("host", "c", "sim", "ort"))
     if host["output_fnv1a"] != c["output_fnv1a"]:
         sys.exit("hardswish: the host objects computed another output than the generated C")
     elements = 16 * 112 * 112
-    print("A lookup-table layer: MobileNetV3's first HardSwish alone (1x16x112x112, int8 in and out):\n")
+    print("A lookup-table layer: MobileNetV3's first HardSwish alone (1x16x112x112, int8 in and out; "
+          "ORT runs the QDQ graph, there is no int8 export of one layer):\n")
     print("| ORT ms | host ms | host x ORT | host Gelem/s | C ms | C x ORT | sim ms |")
     print("|---|---|---|---|---|---|---|")
     print("| %.3f | %.3f | %.2f | %.2f | %.3f | %.2f | %.1f |" % (
@@ -80,11 +117,11 @@ def main(bench_dir):
         sim["median_ms"]))
     print("ORT ran: %s" % ", ".join(sorted({n["op"] for n in ort["nodes"]})))
     print()
-    print("The largest 3x3 conv layers (by MACs), alone:\n")
-    print("| model | layer | kernel | MMAC | ORT ms | host ms | host x ORT | host GMAC/s | host % peak | C ms |")
+    print("The largest 3x3 conv layers (by MACs), alone (ORT int8: its profiler's QLinearConv time):\n")
+    print("| model | layer | kernel | MMAC | ORT int8 ms | host ms | host x ORT int8 | host GMAC/s | host % peak "
+          "| C ms |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for macs, model, layer, host_ms, c_ms, ort_node in sorted(layers, key=lambda x: -x[0])[:8]:
-        ort_ms = ort_node["ms"] if ort_node else float("nan")
+    for macs, model, layer, host_ms, c_ms, ort_ms in sorted(layers, key=lambda x: -x[0])[:8]:
         rate = macs / (host_ms / 1e3)
         print("| %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.1f | %.1f %% | %.2f |" % (
             model, layer["layer"], layer["kernel"], macs / 1e6, ort_ms, host_ms, ort_ms / host_ms, rate / 1e9,

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The benchmark: ResNet-18 and MobileNetV2 (224x224, power-of-two QAT) and MobileNetV3's first
-# HardSwish alone (a lookup-table layer), single thread, each run by
-#   host   qatc's kernels as host objects (Halide's LLVM backend, --target host --emit obj)
-#   c      qatc's generated C (the firmware path), built with -O3 -march=native
-#   sim    qatc's bit-exact integer simulator
-#   ort    ONNX Runtime 1.30 (npm onnxruntime-node) on the same QDQ model, all graph optimizations
+# The benchmark: torchvision's ResNet-18, MobileNetV2 and MobileNetV3-Large (224x224, power-of-two
+# QAT) and MobileNetV3's first HardSwish alone (a lookup-table layer), single thread, each run by
+#   host      qatc's kernels as host objects (Halide's LLVM backend, --target host --emit obj)
+#   c         qatc's generated C (the firmware path), built with -O3 -march=native
+#   sim       qatc's bit-exact integer simulator
+#   ort       ONNX Runtime 1.30 (npm onnxruntime-node), all graph optimizations, on the same
+#             weights' int8 export (PyTorch's convert(): ORT runs QLinearConv) -- the peer
+#   ort_qat   the same ORT on the QAT export qatc compiles (float convs between Q/DQ), for reference
 # plus qatc compile's own time (cold, and with a warm kernel cache) and this core's measured int8
 # peak. Everything is measured in this one run; bench/report.py prints the table.
 #   bench/run.sh [BUILD_DIR]      (REPEAT=N timed runs per engine, default 20)
@@ -18,9 +20,14 @@ export OMP_NUM_THREADS=1
 bash "$ROOT/scripts/setup.sh" bench
 
 mkdir -p "$B/results"
-for m in resnet18 mobilenet_v2 hardswish; do
-  [ -f "$B/models/$m/model.onnx" ] || /usr/bin/python3 "$ROOT/scripts/make_bench_models.py" "$B/models"
-done
+NETWORKS="resnet18 mobilenet_v2 mobilenet_v3_large"
+# Regenerated when the generator changed (the models live in the build tree, not the repository).
+GENERATOR=$(cat "$ROOT"/scripts/make_{bench,torchvision,qat}_models.py | sha256sum | cut -c1-16)
+if [ "$(cat "$B/models/generator" 2>/dev/null)" != "$GENERATOR" ]; then
+  rm -rf "$B/models"
+  /usr/bin/python3 "$ROOT/scripts/make_bench_models.py" "$B/models"
+  echo "$GENERATOR" > "$B/models/generator"
+fi
 if [ ! -d "$B/node/node_modules/onnxruntime-node" ]; then
   mkdir -p "$B/node"
   cp "$ROOT/bench/package.json" "$ROOT/bench/package-lock.json" "$B/node/"
@@ -32,7 +39,7 @@ gcc -O2 -std=c11 "$ROOT/bench/int8_peak.c" -o "$B/int8_peak"
 
 seconds() { local t0 t1; t0=$(date +%s%N); "$@" > /dev/null; t1=$(date +%s%N); echo "$(( (t1 - t0) / 1000000 ))"; }
 
-for m in resnet18 mobilenet_v2 hardswish; do
+for m in $NETWORKS hardswish; do
   M=$B/models/$m R=$B/results/$m O=$B/out/$m
   mkdir -p "$R"
   echo "== $m" >&2
@@ -47,6 +54,12 @@ for m in resnet18 mobilenet_v2 hardswish; do
   "$B/build/$m/bench_host" "$REPEAT" > "$R/host.json"
   "$B/build/$m/bench_c" "$REPEAT" > "$R/c.json"
   "$BUILD/bench/qatc-bench-model" "$M/model.onnx" "$M/test_data_set_0/input_0.pb" --repeat 3 > "$R/sim.json"
-  NODE_PATH=$B/node/node_modules node "$ROOT/bench/ort_bench.js" "$M/model.onnx" "$REPEAT" "$R/ort-profile" > "$R/ort.json"
+  ort() { NODE_PATH=$B/node/node_modules node "$ROOT/bench/ort_bench.js" "$1" "$REPEAT" "$R/ort-profile"; }
+  if [ -f "$M/int8.onnx" ]; then
+    ort "$M/int8.onnx" > "$R/ort.json"
+    ort "$M/model.onnx" > "$R/ort_qat.json"
+  else  # the HardSwish layer has no int8 export: ORT runs its QDQ graph
+    ort "$M/model.onnx" > "$R/ort.json"
+  fi
 done
 /usr/bin/python3 "$ROOT/bench/report.py" "$B"

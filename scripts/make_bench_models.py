@@ -1,17 +1,27 @@
 #!/usr/bin/python3
-"""Generate the benchmark models: power-of-two QAT ResNet-18 and MobileNetV2 at 224x224, and
-MobileNetV3's first HardSwish alone (a lookup-table layer).
+"""Generate the benchmark models: torchvision's ResNet-18, MobileNetV2 and MobileNetV3-Large at
+224x224 (1000 classes), power-of-two eager QAT, each exported twice, and MobileNetV3's first
+HardSwish alone (a lookup-table layer).
 
-Run with Debian's interpreter (torch 1.13, onnx, numpy):
+Run with Debian's interpreter (torch 1.13, torchvision 0.14.1, onnx, numpy):
 
     /usr/bin/python3 scripts/make_bench_models.py OUTDIR
 
-The networks are torchvision's ResNet-18 and MobileNetV2 (width 1.0, 1000 classes), written out
-here because Debian has no torchvision. Training is the same eager QAT as the regression models
-(scripts/make_qat_models.py: power-of-two observers, fused Conv+BN, a few SGD steps towards a
-perturbed teacher on random data): the weights need not be meaningful, only realistically
-quantized. Each model gets one data set (torch's own output) so a benchmark can check that what
-it timed is also right.
+For each network OUTDIR/<name>/ holds
+    model.onnx         the QAT export (fake-quant as Q/DQ): what qatc compiles, and ONNX Runtime's
+                       "QAT export" column (ORT runs its Conv -> Div -> BatchNormalization in float);
+    int8.onnx          the same weights after PyTorch's convert() (qnnpack): DQ -> Conv (batch norm
+                       folded) -> Q with int8 per-channel weights, the graph an ORT user deploys and
+                       ORT runs as QLinearConv: the peer the benchmark's ratios are against;
+    test_data_set_0/   one input and torch's output of the QAT model, so the benchmark can check
+                       that what it timed is also right.
+
+Training is the torchvision regression models' eager QAT (scripts/make_torchvision_models.py:
+calibrated BatchNorm, a perturbed teacher, a few SGD steps on random data): the weights need not be
+meaningful, only realistically quantized. Activations are quint8 (qnnpack's convert needs it),
+power-of-two: zero point 0 after a fused ReLU (so ORT folds the ReLU into QLinearConv, as a user's
+int8 export has it) and symmetric around 128 elsewhere (the input, residual sums, projections,
+HardSwish outputs, logits). Weights int8 per-channel power-of-two.
 
 ONNX Runtime's QDQ fusion wants scalar scales and zero points, where torch exports shape [1]:
 they are made scalars (the same values; qatc reads both).
@@ -24,140 +34,26 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_qat_models as qat  # noqa: E402  (first: it pins torch's CPU kernels before torch loads)
-from make_qat_models import QC_S8_PC, QC_U8_PC, conv_bn  # noqa: E402
+import make_torchvision_models as tv  # noqa: E402
 
 import onnx  # noqa: E402
 import torch  # noqa: E402
+import torch.ao.nn.intrinsic as nni  # noqa: E402
 import torch.nn as nn  # noqa: E402
+import torchvision.models.quantization as tvq  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
-from torch.ao.quantization import DeQuantStub, QuantStub  # noqa: E402
+from torch.ao.quantization import QConfig  # noqa: E402
+
+QC_AFTER_RELU = QConfig(activation=qat.ACT_U8, weight=qat.W_PER_CHANNEL)  # quint8, zero point 0
 
 
-class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1, self.bn1 = conv_bn(cin, cout, 3, stride)
-        self.relu1 = nn.ReLU()
-        self.conv2, self.bn2 = conv_bn(cout, cout, 3)
-        self.down = None
-        if stride != 1 or cin != cout:
-            self.down = nn.Sequential(*conv_bn(cin, cout, 1, stride))
-        self.add = nn.quantized.FloatFunctional()
-        self.relu2 = nn.ReLU()
-
-    def forward(self, x):
-        y = self.relu1(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        return self.relu2(self.add.add(y, x if self.down is None else self.down(x)))
-
-    def fuse_list(self, prefix):
-        fuse = [[prefix + "conv1", prefix + "bn1", prefix + "relu1"], [prefix + "conv2", prefix + "bn2"]]
-        return fuse + ([[prefix + "down.0", prefix + "down.1"]] if self.down is not None else [])
-
-
-class ResNet18(nn.Module):
-    input_shape = (1, 3, 224, 224)
-    train_batch = 2
-
-    def __init__(self):
-        super().__init__()
-        self.quant = QuantStub()
-        self.conv1, self.bn1 = conv_bn(3, 64, 7, 2)
-        self.relu = nn.ReLU()
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        blocks, cin = [], 64
-        for cout, stride in ((64, 1), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1)):
-            blocks.append(BasicBlock(cin, cout, stride))
-            cin = cout
-        self.blocks = nn.Sequential(*blocks)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.pool_q = QuantStub()
-        self.fc = nn.Linear(512, 1000)
-        self.dequant = DeQuantStub()
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(self.quant(x)))))
-        x = self.pool_q(self.pool(self.blocks(x)))
-        return self.dequant(self.fc(torch.flatten(x, 1)))
-
-    @property
-    def fuse_list(self):
-        fuse = [["conv1", "bn1", "relu"]]
-        for i, b in enumerate(self.blocks):
-            fuse += b.fuse_list("blocks.%d." % i)
-        return fuse
-
-    def set_qconfigs(self):
-        self.qconfig = QC_S8_PC  # the input, the residual sums (before their ReLU), the classifier
-        for m in self.modules():
-            if isinstance(m, nn.ReLU):
-                m.qconfig = QC_U8_PC
-        self.conv1.qconfig = QC_U8_PC
-        for b in self.blocks:
-            b.conv1.qconfig = QC_U8_PC
-        self.pool_q.qconfig = QC_U8_PC
-
-
-class InvertedResidual(nn.Module):
-    def __init__(self, cin, cout, stride, expand):
-        super().__init__()
-        hidden = cin * expand
-        layers = []
-        if expand != 1:
-            layers += [*conv_bn(cin, hidden, 1), nn.ReLU6()]
-        layers += [*conv_bn(hidden, hidden, 3, stride, groups=hidden), nn.ReLU6(), *conv_bn(hidden, cout, 1)]
-        self.conv = nn.Sequential(*layers)
-        self.residual = stride == 1 and cin == cout
-        self.add = nn.quantized.FloatFunctional()
-
-    def forward(self, x):
-        return self.add.add(x, self.conv(x)) if self.residual else self.conv(x)
-
-    def fuse_list(self, prefix):
-        n = len(self.conv)
-        # Conv-BN pairs; ReLU6 keeps its own fake-quant (not an eager fusion pattern).
-        return [[prefix + "conv.%d" % i, prefix + "conv.%d" % (i + 1)] for i in range(n)
-                if isinstance(self.conv[i], nn.Conv2d)]
-
-
-class MobileNetV2(nn.Module):
-    input_shape = (1, 3, 224, 224)
-    train_batch = 2
-    # (expansion, output channels, repeats, first stride): torchvision's inverted_residual_setting
-    setting = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-               (6, 320, 1, 1))
-
-    def __init__(self):
-        super().__init__()
-        self.quant = QuantStub()
-        layers, cin = [*conv_bn(3, 32, 3, 2), nn.ReLU6()], 32
-        for t, c, n, s in self.setting:
-            for i in range(n):
-                layers.append(InvertedResidual(cin, c, s if i == 0 else 1, t))
-                cin = c
-        layers += [*conv_bn(cin, 1280, 1), nn.ReLU6()]
-        self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.pool_q = QuantStub()
-        self.classifier = nn.Linear(1280, 1000)
-        self.dequant = DeQuantStub()
-
-    def forward(self, x):
-        x = self.pool_q(self.pool(self.features(self.quant(x))))
-        return self.dequant(self.classifier(torch.flatten(x, 1)))
-
-    @property
-    def fuse_list(self):
-        fuse = []
-        for i, m in enumerate(self.features):
-            if isinstance(m, nn.Conv2d):
-                fuse.append(["features.%d" % i, "features.%d" % (i + 1)])
-            elif isinstance(m, InvertedResidual):
-                fuse += m.fuse_list("features.%d." % i)
-        return fuse
-
-    def set_qconfigs(self):
-        self.qconfig = QC_S8_PC
+def relu_outputs_at_zero_point_0(model):
+    """tv.QCONFIG (zero point 128) everywhere, QC_AFTER_RELU on what ends in a ReLU: the fused
+    Conv+BN+ReLU modules and ResNet's add_relu."""
+    model.qconfig = tv.QCONFIG
+    for name, m in model.named_modules():
+        if isinstance(m, (nni.ConvBnReLU2d, nni.ConvReLU2d, nni.LinearReLU)) or name.endswith("skip_add_relu"):
+            m.qconfig = QC_AFTER_RELU
 
 
 class HardSwish(nn.Module):
@@ -188,7 +84,10 @@ def scalar_qparams(model_bytes):
     return m.SerializeToString()
 
 
-MODELS = [("resnet18", ResNet18, 9001), ("mobilenet_v2", MobileNetV2, 9002), ("hardswish", HardSwish, 9003)]
+# name, torchvision constructor (None: the HardSwish layer), seed
+MODELS = [("resnet18", tvq.resnet18, 9001), ("mobilenet_v2", tvq.mobilenet_v2, 9002),
+          ("mobilenet_v3_large", tvq.mobilenet_v3_large, 9004), ("hardswish", None, 9003)]
+SIDE = 224
 
 
 def main(argv=None):
@@ -197,21 +96,26 @@ def main(argv=None):
         sys.exit("usage: make_bench_models.py OUTDIR")
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-    qat.TRAIN_STEPS, qat.CALIB_BATCHES = 4, 2  # 224x224 on two cores: a few steps are enough
-    for name, cls, seed in MODELS:
-        if cls is HardSwish:
-            model = HardSwish().eval()
+    for name, ctor, seed in MODELS:
+        if ctor is None:
+            model, shape = HardSwish().eval(), HardSwish.input_shape
         else:
-            qat.BATCH = cls.train_batch
-            model = qat.build_qat_model(cls, seed)
-        onnx_bytes = scalar_qparams(qat.export_onnx(model, cls.input_shape))
+            model, shape = tv.build("eager", lambda: ctor(weights=None, quantize=False, num_classes=1000), SIDE, seed,
+                                    assign_qconfigs=relu_outputs_at_zero_point_0)
+        onnx_bytes = scalar_qparams(qat.export_onnx(model, shape))
         gen = torch.Generator().manual_seed(seed + 500)
-        x = qat.make_input(cls.input_shape, gen)
+        x = qat.make_input(shape, gen)
         with torch.no_grad():
             y = model(x)
         data_sets = [(qat.tensor_bytes(x.numpy(), qat.INPUT_NAME), qat.tensor_bytes(y.numpy(), qat.OUTPUT_NAME))]
-        qat.write_model_dir(os.path.join(argv[0], name), onnx_bytes, data_sets)
-        print("%-14s %9d bytes" % (name, len(onnx_bytes)))
+        out = os.path.join(argv[0], name)
+        qat.write_model_dir(out, onnx_bytes, data_sets)
+        print("%-18s %9d bytes" % (name, len(onnx_bytes)), flush=True)
+        if ctor is not None:
+            int8_bytes = qat.export_onnx(tv.convert_int8(model), shape)
+            onnx.checker.check_model(onnx.load_from_string(int8_bytes))
+            qat.write_if_changed(os.path.join(out, "int8.onnx"), int8_bytes)
+            print("%-18s %9d bytes" % (name + " int8", len(int8_bytes)), flush=True)
 
 
 if __name__ == "__main__":

@@ -177,8 +177,9 @@ SLOWNESS = {"tv_inception_v3": 35, "tv_mobilenet_v3_large": 20, "fx_mobilenet_v2
             "tv_googlenet": 12, "tv_shufflenet_v2_x0_5": 10}
 
 
-def build(flow, ctor, side, seed):
-    """The model to export (eval mode) and its input shape."""
+def build(flow, ctor, side, seed, assign_qconfigs=None):
+    """The model to export (eval mode) and its input shape. An eager model's qconfigs are set
+    after fusion by assign_qconfigs(model) when given (default: QCONFIG everywhere)."""
     qat.seed_all(seed)
     gen = torch.Generator().manual_seed(seed)
     shape = (1, 3, side, side)
@@ -199,7 +200,10 @@ def build(flow, ctor, side, seed):
         model = prepare_qat_fx(model, fx_qconfig_mapping(), example_inputs=(torch.zeros(shape),))
     else:
         model.fuse_model(is_qat=True)
-        model.qconfig = tq.default_qat_qconfig if flow == "eager-default" else QCONFIG
+        if assign_qconfigs:
+            assign_qconfigs(model)
+        else:
+            model.qconfig = tq.default_qat_qconfig if flow == "eager-default" else QCONFIG
         tq.prepare_qat(model, inplace=True)
     calibrate_observers(model, calib_shape, gen)
     qat.train_qat(model, teacher, batch_shape, gen, steps=QAT_STEPS, lr=QAT_LR)
@@ -207,9 +211,15 @@ def build(flow, ctor, side, seed):
     model.apply(tq.disable_observer)
     model.eval()
     if flow == "int8":
-        torch.backends.quantized.engine = "qnnpack"  # Debian's torch has no fbgemm
-        model = tq.convert(model, inplace=False)
+        model = convert_int8(model)
     return model, shape
+
+
+def convert_int8(model):
+    """PyTorch's int8 model of an eager QAT model (a copy): what torch.onnx exports as DQ -> op -> Q
+    with integer weights."""
+    torch.backends.quantized.engine = "qnnpack"  # Debian's torch has no fbgemm
+    return tq.convert(model, inplace=False)
 
 
 def calibrate_observers(model, batch_shape, gen):
