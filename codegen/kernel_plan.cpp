@@ -301,6 +301,24 @@ class Planner {
     s.spec.attrs["rq_narrow"] = int64_t{1};
   }
 
+  // Per output channel, a bound of |bias + Σ (x − x_zero_point) · w| over every input x of the
+  // input's type: what the requantize adds its own bias to.
+  std::vector<int64_t> accumulator_bounds(const ir::Op& conv, const ir::TensorData& w) {
+    const ir::DType xt = conv.inputs[0]->type.dtype;
+    const int64_t bits = ir::bit_width(xt), zp = x_zero_point(conv);
+    const int64_t lo = ir::is_signed(xt) ? -(int64_t{1} << (bits - 1)) : 0, hi = lo + (int64_t{1} << bits) - 1;
+    const int64_t x_magnitude = std::max(std::abs(lo - zp), std::abs(hi - zp));
+    const ir::TensorData* bias = conv.inputs.size() > 2 ? &constant_operand(conv, 2, "bias") : nullptr;
+    const int64_t cout = w.shape()[0], per_channel = ir::num_elements(w.shape()) / cout;
+    std::vector<int64_t> bounds(static_cast<size_t>(cout));
+    for (int64_t co = 0; co < cout; ++co) {
+      int64_t magnitude = 0;
+      for (int64_t i = 0; i < per_channel; ++i) magnitude += std::abs(w.int_at(co * per_channel + i));
+      bounds[static_cast<size_t>(co)] = (bias ? std::abs(bias->int_at(co)) : 0) + x_magnitude * magnitude;
+    }
+    return bounds;
+  }
+
   void set_window(Step& s, const sim::Window& w) {
     std::vector<int64_t> in, out, kernel, stride, pad, dilation;
     for (const sim::WindowAxis& a : w.axes) {
@@ -438,6 +456,8 @@ class Planner {
                                                                        constant_operand(conv, 2, "bias"))});
     s.args.push_back({nullptr, requantize_table(*rq, s)});
     if (rq->get_int("axis") > 1) fail("{}: requantization along axis {} of a conv result", rq->describe(), rq->get_int("axis"));
+    if (conv.outputs[0]->type.dtype == ir::DType::i32)
+      set_narrow_requantize(s, plan_.constants[static_cast<size_t>(s.args.back().constant)].data, accumulator_bounds(conv, w));
     set_window(s, win);
     s.spec.attrs["group"] = conv.get_int("group");
     s.spec.attrs["acc_bits"] = int64_t{ir::bit_width(conv.outputs[0]->type.dtype)};

@@ -171,8 +171,13 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
   acc(vx, vy, vz, vc, vn) = has_bias ? cast(acc_type, bias(vc)) : cast(acc_type, 0);
   Expr ic = (vc / static_cast<int>(out_per_group)) * static_cast<int>(cin) + r[3];
   Expr wv = w(vc % static_cast<int>(block), r[0], r[1], r[2], r[3], vc / static_cast<int>(block));
-  acc(vx, vy, vz, vc, vn) +=
-      cast(acc_type, (cast<int32_t>(padded(tap_position(s, v, r, ic))) - static_cast<int>(zp)) * cast<int32_t>(wv));
+  // 8-bit operands multiply in 16 bits (|x - zp| <= 255 times |w| <= 128 fits), which the vector
+  // unit does twice as wide and widens pairwise into the 32-bit sums (vpmaddwd).
+  const bool narrow = ir::bit_width(s.args[0].dtype) == 8 && ir::bit_width(s.args[1].dtype) == 8;
+  const Type product_type = narrow ? Int(16) : Int(32);
+  Expr product = (cast(product_type, padded(tap_position(s, v, r, ic))) - cast(product_type, static_cast<int>(zp))) *
+                 cast(product_type, wv);
+  acc(vx, vy, vz, vc, vn) += cast(acc_type, product);
 
   Func y("conv");
   y(v.result(spatial)) = requantize(s, acc(vx, v.y_or_0(spatial), v.z_or_0(spatial), vc, vn), table,
@@ -180,10 +185,28 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
   constrain_output(y, s.result());
 
   const int lanes = static_cast<int>(s.get_int("lanes"));
-  const bool vectors = backend == Backend::llvm;
-  Var co("co"), ci("ci"), yo("yo"), yi("yi");
+  Var co("co"), ci("ci"), yo("yo"), yi("yi"), xo("xo"), xi("xi");
   y.split(vc, co, ci, static_cast<int>(block));
-  if (vectors) vectorize_pure(y, vx, out[2], lanes);
+  if (backend == Backend::llvm) {
+    // One output vector's sums in registers over the whole window (the kernel's taps unrolled,
+    // the input channels of a group looped), read from the tile's padded input copy: a depthwise
+    // conv is a few vector multiply-adds per output vector and one store.
+    if (lanes > 1) y.split(vx, xo, xi, lanes, out[2] % lanes == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards).vectorize(xi);
+    else y.split(vx, xo, xi, 1);
+    if (spatial >= 2) y.split(vy, yo, yi, static_cast<int>(s.get_int("tile_rows"))).reorder(xi, xo, ci, yi, yo);
+    else y.reorder(xi, xo, ci, co);
+    acc.compute_at(y, xo);
+    acc.update().reorder(vx, r[0], r[1], r[2], r[3]).unroll(r[0]);
+    if (kernel[1] * kernel[2] <= 25) acc.update().unroll(r[1]);
+    // The padded input rows a tile reads, copied once per tile; reading them past the row end is
+    // safe (the copy is sized to what is read), so its vectors round up.
+    padded.compute_at(y, spatial >= 2 ? yo : co).store_in(MemoryType::Stack);
+    if (lanes > 1) {
+      padded.vectorize(v.x, lanes, TailStrategy::RoundUp);
+      acc.vectorize(vx, lanes).update().vectorize(vx, lanes);
+    }
+    return {y, has_bias ? std::vector<ImageParam>{x, w, bias, table} : std::vector<ImageParam>{x, w, table}};
+  }
   if (spatial >= 2) {
     y.split(vy, yo, yi, static_cast<int>(s.get_int("tile_rows"))).reorder(vx, ci, yi, yo);
     acc.compute_at(y, yo);
@@ -192,16 +215,9 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
     acc.compute_at(y, co);
   }
   acc.store_in(MemoryType::Stack);
-  // The padded input rows a tile reads, copied once per tile, then read by dense vectors.
+  // The padded input rows a tile reads, copied once per tile.
   padded.compute_at(y, spatial >= 2 ? yo : co).store_in(MemoryType::Stack);
   acc.update().reorder(vx, vc, r[0], r[1], r[2], r[3], vy, vz, vn);
-  if (vectors) {
-    // Reading the padded input past the row end is safe (its copy is sized to what is read), so
-    // the accumulator vectors round up.
-    padded.vectorize(v.x, lanes, TailStrategy::RoundUp);
-    acc.vectorize(vx, lanes, TailStrategy::RoundUp);
-    acc.update().vectorize(vx, lanes, TailStrategy::RoundUp);
-  }
   return {y, has_bias ? std::vector<ImageParam>{x, w, bias, table} : std::vector<ImageParam>{x, w, table}};
 }
 
