@@ -294,11 +294,16 @@ class Planner {
   static void set_narrow_requantize(Step& s, const ir::TensorData& table, const std::vector<int64_t>& acc_bound) {
     const int64_t channels = table.shape()[0], columns = table.shape()[1];
     if (columns != 3) return;  // a divisor: the 64-bit division
+    bool headroom = true;
     for (size_t c = 0; c < acc_bound.size(); ++c) {
       const int32_t* row = table.as<int32_t>().data() + 3 * (channels == 1 ? 0 : c);
-      if (row[0] < 1 || row[0] > 30 || acc_bound[c] + std::abs(int64_t{row[1]}) >= (int64_t{1} << 31)) return;
+      const int64_t bound = acc_bound[c] + std::abs(int64_t{row[1]});
+      if (row[0] < 1 || row[0] > 30 || bound >= (int64_t{1} << 31)) return;
+      headroom = headroom && bound + (int64_t{1} << (row[0] - 1)) < (int64_t{1} << 31);
     }
     s.spec.attrs["rq_narrow"] = int64_t{1};
+    // Room to add half a step too: the rounding is then an add and a shift (common.cpp).
+    if (headroom) s.spec.attrs["rq_headroom"] = int64_t{1};
   }
 
   // Per output channel, a bound of |bias + Σ (x − x_zero_point) · w| over every input x of the
@@ -362,7 +367,16 @@ class Planner {
     const int64_t cin4 = round_up(cin, 4), cout_v = round_up(cout, lanes);
     const int64_t offset = (xt == ir::DType::i8 ? 128 : 0) + x_zero_point(conv);
     const ir::TensorData* bias = conv.inputs.size() > 2 ? &constant_operand(conv, 2, "bias") : nullptr;
-    ir::TensorData arranged(ir::DType::i8, {cout_v / lanes, taps, cin4 / 4, lanes, 4});
+    // A 1x1 conv of stride 1 without padding is a matrix product over the flattened pixels: its
+    // results are vectors of pixels, stored whole into the channel planes, where the channel-vector
+    // form would store each output byte on its own.
+    const int64_t pixels = win.axes[1].out * win.axes[2].out;
+    std::optional<PointwiseDotTile> pointwise;
+    if (taps == 1 && std::all_of(win.axes.begin(), win.axes.end(), [](const sim::WindowAxis& a) {
+          return a.stride == 1 && a.pad_begin == 0 && a.in == a.out;
+        }))
+      pointwise = pointwise_dot_tile(t_, pixels, cin4);
+    ir::TensorData arranged(ir::DType::i8, pointwise ? ir::Shape{cout_v, cin4 / 4, 4} : ir::Shape{cout_v / lanes, taps, cin4 / 4, lanes, 4});
     ir::TensorData start(ir::DType::i32, {cout_v});
     std::vector<int64_t> acc_bound(static_cast<size_t>(cout));  // of |bias' + Σ (x + o) w|
     for (int64_t co = 0; co < cout; ++co) {
@@ -372,7 +386,8 @@ class Planner {
           const auto v = w.as<int8_t>()[static_cast<size_t>((co * cin + ci) * taps + k)];
           sum += v;
           magnitude += std::abs(v);
-          arranged.as<int8_t>()[static_cast<size_t>((((co / lanes) * taps + k) * (cin4 / 4) + ci / 4) * lanes * 4 + (co % lanes) * 4 + ci % 4)] = v;
+          arranged.as<int8_t>()[static_cast<size_t>(
+              pointwise ? co * cin4 + ci : (((co / lanes) * taps + k) * (cin4 / 4) + ci / 4) * lanes * 4 + (co % lanes) * 4 + ci % 4)] = v;
         }
       const int64_t b = (bias ? bias->int_at(co) : 0) - offset * sum;
       acc_bound[static_cast<size_t>(co)] = std::abs(b) + 255 * magnitude;
@@ -383,8 +398,10 @@ class Planner {
     Step& s = add_step(conv, KernelKind::conv, rq.outputs[0]);
     s.layer = conv.name.empty() ? s.layer : conv.name;
     s.args.push_back({conv.inputs[0], -1});
-    s.args.push_back({nullptr, add_constant(fmt::format("weights of {} in [C_out/{}][tap][C_in/4][{}][4] order (int8 dot product)",
-                                                        conv.describe(), lanes, lanes),
+    s.args.push_back({nullptr, add_constant(pointwise ? fmt::format("weights of {} in [C_out][C_in] order, C_in padded to {} "
+                                                                    "(int8 dot product over pixels)", conv.describe(), cin4)
+                                                      : fmt::format("weights of {} in [C_out/{}][tap][C_in/4][{}][4] order "
+                                                                    "(int8 dot product)", conv.describe(), lanes, lanes),
                                             std::move(arranged))});
     s.args.push_back({nullptr, add_constant(fmt::format("bias of {} minus {} times each output channel's weight sum",
                                                         conv.describe(), offset),
@@ -400,6 +417,16 @@ class Planner {
     s.spec.attrs["acc_bits"] = int64_t{32};
     s.spec.attrs["x_zero_point"] = x_zero_point(conv);
     s.spec.attrs["channel_block"] = int64_t{lanes};
+    s.macs = ir::num_elements(rq.outputs[0]->type.shape) * cin * taps;
+    if (pointwise) {
+      s.spec.attrs["dot_pixel_vectors"] = int64_t{pointwise->pixel_vectors};
+      s.spec.attrs["dot_channel_rows"] = int64_t{pointwise->channel_rows};
+      s.spec.attrs["dot_pixel_tile"] = pointwise->pixel_tile;
+      finish(s);
+      // The kernel sees each channel plane as one row of pixels (the same memory).
+      for (ArgSpec* a : {&s.spec.args[0], &s.spec.args.back()}) a->shape = {a->shape[0], a->shape[1], 1, pixels};
+      return true;
+    }
     const sim::WindowAxis& cols = win.axes[2];
     const DotConvTile tile = dot_conv_tile(t_, cols.out, cout_v / lanes);
     s.spec.attrs["dot_channel_vectors"] = int64_t{tile.channel_vectors};
@@ -418,7 +445,6 @@ class Planner {
                                  : taps * cin4 >= vector_bytes                                   ? "patch"
                                                                                                  : "column";
     s.spec.attrs["tile_rows"] = dot_conv_c_tile_rows(t_, geometry);
-    s.macs = ir::num_elements(rq.outputs[0]->type.shape) * cin * taps;
     finish(s);
     return true;
   }

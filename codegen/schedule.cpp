@@ -45,6 +45,18 @@ DotConvTile dot_conv_tile(const targets::Target& t, int64_t out_cols, int64_t ch
   return best;
 }
 
+std::optional<PointwiseDotTile> pointwise_dot_tile(const targets::Target& t, int64_t pixels, int64_t cin4) {
+  const int lanes = t.vector_lanes(32);
+  for (int vectors : {2, 1}) {
+    const int64_t block = int64_t{lanes} * vectors;
+    const int64_t tile = std::min(kMaxStackBuffer / cin4, pixels) / block * block;
+    // 8 output channels x 2 pixel vectors = 16 accumulators (the dot-product conv's 20 of 32
+    // registers, with room for the pixel vectors and a broadcast); 16 x 1 where one vector fits.
+    if (tile >= block) return PointwiseDotTile{vectors, vectors == 2 ? 8 : 16, tile};
+  }
+  return std::nullopt;
+}
+
 int64_t conv_tile_rows(const targets::Target& t, const ConvGeometry& g) {
   const int64_t budget = t.memory.empty() ? int64_t{1} << 15 : t.memory.front().bytes / 2;
   const int64_t weights = g.channel_block * g.in_channels * g.kernel_volume;

@@ -7,6 +7,7 @@
 #include "targets/target.h"
 
 #include <cstdint>
+#include <optional>
 
 namespace qatc::codegen {
 
@@ -44,6 +45,18 @@ struct DotConvTile {
   int channel_vectors, columns;
 };
 DotConvTile dot_conv_tile(const targets::Target& t, int64_t out_cols, int64_t channel_vectors_total);
+
+// The pointwise dot-product conv (a 1x1 conv of stride 1 without padding: a matrix product over
+// the flattened pixels): `pixel_vectors` vectors of int32 pixels times `channel_rows` output
+// channels of sums in registers (each step of the reduction loads the pixel vectors of 4 input
+// channels and broadcasts each channel's 4 weights), over a tile of `pixel_tile` pixels whose input
+// channels are packed 4 at a time on the stack (within kMaxStackBuffer). Null where no tile of
+// one vector of pixels fits: the channel-vector form is used then.
+struct PointwiseDotTile {
+  int pixel_vectors, channel_rows;
+  int64_t pixel_tile;
+};
+std::optional<PointwiseDotTile> pointwise_dot_tile(const targets::Target& t, int64_t pixels, int64_t cin4);
 
 // Output rows per tile: the largest divisor of out_rows whose working set (input rows the tile
 // reads, its weight block, its int32 accumulators) fits half of the innermost memory level, so the

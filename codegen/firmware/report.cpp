@@ -25,7 +25,8 @@ std::string report_json(const ReportContext& c, const KernelPlan& plan, const Me
     // The schedule the target's figures chose for this kernel (codegen/schedule.h).
     nlohmann::ordered_json schedule = nlohmann::ordered_json::object();
     // Dot-product convs: tile_rows is the C schedule's, dot_* the host objects' register block.
-    for (const char* key : {"lanes", "channel_block", "tile_rows", "dot_tile_rows", "dot_channel_vectors", "dot_columns"})
+    for (const char* key : {"lanes", "channel_block", "tile_rows", "dot_tile_rows", "dot_channel_vectors", "dot_columns",
+                            "dot_pixel_vectors", "dot_channel_rows", "dot_pixel_tile"})
       if (auto it = s.spec.attrs.find(key); !s.alias && it != s.spec.attrs.end()) schedule[key] = std::get<int64_t>(it->second);
     if (auto it = s.spec.attrs.find("dot_c_loop"); !s.alias && it != s.spec.attrs.end()) schedule["dot_c_loop"] = std::get<std::string>(it->second);
     nlohmann::ordered_json layer{{"layer", s.layer},

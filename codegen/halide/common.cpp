@@ -96,7 +96,7 @@ std::pair<Expr, Expr> divided(Expr numerator, Expr divisor, Expr phi) {
 
 Expr requantize(const KernelSpec& s, Expr acc, const ImageParam& rows, Expr c, Backend backend) {
   Func table = requantize_table(rows, backend);
-  Expr shift = table(0, c), phi = table(2, c), floor, cmp;
+  Expr shift = table(0, c), phi = table(2, c), floor, cmp, rounded;
   // The plan proved every shift in 1..30 and |acc| + |bias| < 2^31: all of it in 32 bits, twice
   // the lanes per vector. Not in C: gcc leaves the 32-bit form of the requantize loop scalar
   // ("relevant stmt not supported"), which made MobileNetV2's generated C 1.4x slower.
@@ -106,6 +106,14 @@ Expr requantize(const KernelSpec& s, Expr acc, const ImageParam& rows, Expr c, B
     Expr v = cast<int64_t>(acc), bias = cast<int64_t>(table(1, c)), d = cast<int64_t>(table(3, c));
     Expr numerator = select(shift >= 1, v + bias, shift_left(v, max(-shift, 0)) + bias);
     std::tie(floor, cmp) = divided(numerator, d << cast<uint64_t>(max(shift, 0)), phi);
+  } else if (s.attrs.count("rq_headroom") && backend == Backend::llvm && s.get_string("rq_round") != "half_away") {
+    // t = acc + bias (+ φ, a sticky fraction) rounds as floor((t + h) / 2^n) with h one half, less
+    // one where an exact half rounds down: half_even's even floors when φ = 0. All in 32 bits.
+    Expr t = acc + table(1, c), n = cast<uint32_t>(shift);
+    Expr half = Expr(1) << (n - 1);
+    const std::string& rule = s.get_string("rq_round");
+    Expr h = rule == "floor" ? Expr(0) : rule == "half_up" ? half : half - 1 + (((t >> n) | min(phi, 1)) & 1);
+    rounded = (t + h) >> n;
   } else if (s.attrs.count("rq_narrow") && backend == Backend::llvm) {
     std::tie(floor, cmp) = shifted_right(acc + table(1, c), cast<uint32_t>(shift), phi);
   } else {
@@ -118,8 +126,9 @@ Expr requantize(const KernelSpec& s, Expr acc, const ImageParam& rows, Expr c, B
     floor = select(shift >= 1, right_floor, left_floor);
     cmp = select(shift >= 1, right_cmp, left_cmp);
   }
-  const Type t = floor.type();
-  Expr r = round_floored(s.get_string("rq_round"), floor, cmp) + cast(t, Expr(s.get_int("rq_zero_point")));
+  if (!rounded.defined()) rounded = round_floored(s.get_string("rq_round"), floor, cmp);
+  const Type t = rounded.type();
+  Expr r = rounded + cast(t, Expr(s.get_int("rq_zero_point")));
   r = clamp(r, cast(t, Expr(s.get_int("rq_min"))), cast(t, Expr(s.get_int("rq_max"))));
   return cast(halide_type(s.result().dtype), r);
 }

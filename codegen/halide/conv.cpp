@@ -141,9 +141,74 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
   return {y, {x, w, start, table}};
 }
 
+// The pointwise dot-product conv (kernel_plan.cpp: a 1x1 conv of stride 1 without padding, each
+// channel plane seen as one row of pixels): a matrix product W[C_out][C_in] X[C_in][pixels] whose
+// results are vectors of pixels, stored whole into the output's channel planes. Weights are
+// w(ci % 4, ci / 4, co); the sum starts at the adjusted bias.
+//   LLVM: per tile of pixels, the tile's input channels packed 4 at a time, (ci % 4, pixel, ci / 4)
+//     as unsigned bytes x + offset, on the stack; a register block of channel rows x pixel vectors,
+//     each step of the reduction one vpdpbusd per accumulator: the pixel vector of 4 packed input
+//     channels times the output channel's 4 weights broadcast.
+//   C: per output channel and tile of pixels, a row of sums on the stack, each step of the
+//     reduction a loop over the pixels with the weight fixed (the C compiler vectorizes it).
+KernelPipeline pointwise_dot_conv_pipeline(const KernelSpec& s, Backend backend) {
+  const int cin = static_cast<int>(s.args[0].shape[1]), cin4 = static_cast<int>(s.args[1].shape[1] * 4);
+  const int64_t pixels = s.result().shape[3], cout = s.result().shape[1];
+  // x + offset is unsigned; the start value took the offset and the zero point out of the sum.
+  const int offset = static_cast<int>(s.get_int("dot_offset"));
+  ImageParam x = input(s, 0, "x"), w = input(s, 1, "w"), start = input(s, 2, "start"), table = input(s, 3, "rq");
+  Var p("p"), row("row"), c("c"), n("n"), i("i"), k("k");
+  auto unsigned_input = [&](Expr channel) { return cast<uint8_t>(cast<int16_t>(x(p, 0, channel, n)) + offset); };
+  Func acc("acc"), y("conv");
+  Var pt("pt"), pi("pi");
+  if (backend == Backend::llvm) {
+    // Channels past C_in (their weights are zero) read the last channel, so the tile stays in bounds.
+    Func packed("packed");  // (ci % 4, pixel, ci / 4, n)
+    packed(i, p, k, n) = unsigned_input(min(k * 4 + i, cin - 1));
+    RDom r(0, cin4, "r");
+    acc(p, c, n) = start(c);
+    acc(p, c, n) += cast<int32_t>(packed(r % 4, p, r / 4, n)) * cast<int32_t>(w(r % 4, r / 4, c));
+    y(p, row, c, n) = requantize(s, acc(p, c, n), table, s.get_int("rq_axis") >= 0 ? Expr(c) : Expr(0), backend);
+
+    const int lanes = static_cast<int>(s.get_int("channel_block")), vectors = static_cast<int>(s.get_int("dot_pixel_vectors"));
+    const int rows = static_cast<int>(s.get_int("dot_channel_rows")), tile = static_cast<int>(s.get_int("dot_pixel_tile"));
+    Var pb("pb"), pv("pv"), co("co"), ci("ci");
+    y.split(p, pt, pi, tile, pixels % tile == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards)
+        .split(pi, pb, pv, lanes * vectors)
+        .split(c, co, ci, rows, cout % rows == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf)
+        .reorder(pv, ci, pb, co, pt, row, n)
+        .vectorize(pv)
+        .unroll(ci);
+    packed.compute_at(y, pt).store_in(MemoryType::Stack).reorder(i, p, k, n).vectorize(i).vectorize(p, lanes);
+    acc.compute_at(y, pb).store_in(MemoryType::Stack).vectorize(p, lanes).unroll(p).unroll(c);
+    RVar ro("ro"), ri("ri");
+    acc.update()
+        .split(r, ro, ri, 4)
+        .reorder(ri, p, c, ro)
+        .atomic()
+        .vectorize(ri, 4)
+        .vectorize(p, lanes)
+        .unroll(p)
+        .unroll(c);
+  } else {
+    RDom r(0, cin, "r");
+    acc(p, c, n) = start(c);
+    acc(p, c, n) += cast<int32_t>(unsigned_input(r)) * cast<int32_t>(w(r % 4, r / 4, c));
+    y(p, row, c, n) = requantize(s, acc(p, c, n), table, s.get_int("rq_axis") >= 0 ? Expr(c) : Expr(0), backend);
+    // A tile's input rows (C_in x 256 bytes at most) stay in L1D while every output channel sweeps them.
+    const int tile = static_cast<int>(std::min<int64_t>(256, pixels));
+    y.split(p, pt, pi, tile, TailStrategy::ShiftInwards).reorder(pi, c, pt, row, n);
+    acc.compute_at(y, c).store_in(MemoryType::Stack);
+    acc.update().reorder(p, r);
+  }
+  constrain_output(y, s.result());
+  return {y, {x, w, start, table}};
+}
+
 }  // namespace
 
 KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
+  if (s.attrs.count("dot_pixel_tile")) return pointwise_dot_conv_pipeline(s, backend);
   if (s.attrs.count("dot")) return dot_conv_pipeline(s, backend);
   const auto &kernel = s.get_ints("win_kernel"), &out = s.get_ints("win_out");
   const bool has_bias = s.get_int("has_bias") != 0;

@@ -59,12 +59,15 @@ Target jit_target() {
   return bare(t);
 }
 
-Buffer<> view(const ir::TensorData& d, Type t) {
+// d's memory as a dense buffer of `shape`, the kernel's view of it (a pointwise conv sees each
+// channel plane as one row), which holds as many elements.
+Buffer<> view(const ir::TensorData& d, const ir::Shape& shape, Type t) {
+  if (ir::num_elements(shape) != d.size()) throw std::logic_error("a kernel argument of another size than its spec");
   std::vector<halide_dimension_t> dims;
   int stride = 1;
-  for (size_t i = d.shape().size(); i-- > 0;) {
-    dims.emplace_back(0, static_cast<int>(d.shape()[i]), stride);
-    stride *= static_cast<int>(d.shape()[i]);
+  for (size_t i = shape.size(); i-- > 0;) {
+    dims.emplace_back(0, static_cast<int>(shape[i]), stride);
+    stride *= static_cast<int>(shape[i]);
   }
   // Halide's buffers are not const-correct; the kernel only reads its inputs.
   return Buffer<>(t, const_cast<std::byte*>(d.bytes().data()), static_cast<int>(dims.size()), dims.data());
@@ -117,9 +120,9 @@ void emit_kernel_object(const KernelSpec& s, const std::filesystem::path& file) 
 
 ir::TensorData realize_kernel(const KernelSpec& s, const std::vector<const ir::TensorData*>& args, bool c_schedule) {
   hl::KernelPipeline p = pipeline(s, c_schedule ? hl::Backend::c : hl::Backend::llvm);
-  for (size_t i = 0; i < p.inputs.size(); ++i) p.inputs[i].set(view(*args[i], hl::halide_type(args[i]->dtype())));
+  for (size_t i = 0; i < p.inputs.size(); ++i) p.inputs[i].set(view(*args[i], s.args[i].shape, hl::halide_type(args[i]->dtype())));
   ir::TensorData result(s.result().dtype, s.result().shape);
-  Buffer<> out = view(result, hl::halide_type(result.dtype()));
+  Buffer<> out = view(result, s.result().shape, hl::halide_type(result.dtype()));
   Target t = jit_target().without_feature(Target::NoRuntime).without_feature(Target::NoAsserts).with_feature(Target::JIT);
   p.output.realize(Pipeline::RealizationArg(out), t);
   return result;

@@ -19,7 +19,8 @@ void emit_kernel_object(const KernelSpec& s, const std::filesystem::path& file);
 // Runs the kernel through Halide's JIT on this machine (with its bounds assertions on): the unit
 // tests' way to check each pipeline definition against its sim/int twin over many shapes and
 // schedules. `args` are the spec's inputs in call order. `c_schedule`: the schedule the C backend
-// gets (JIT-compiled all the same).
+// gets (JIT-compiled all the same). The result has the spec's shape, which may be a view of the
+// tensor's (a pointwise conv's flattened planes).
 ir::TensorData realize_kernel(const KernelSpec& s, const std::vector<const ir::TensorData*>& args, bool c_schedule = false);
 // "Halide 14.0.0", recorded in kernel cache keys and reports.
 std::string halide_version();

@@ -51,7 +51,8 @@ std::pair<Halide::Expr, Halide::Expr> divided(Halide::Expr numerator, Halide::Ex
 
 // docs/ir.md's requantize of a 32-bit accumulator with channel `c`'s row of the (shift, bias,
 // bias-fraction-class) table, in exact 64-bit arithmetic, saturated to the result type; in 32 bits
-// where the plan proved that exact (attribute rq_narrow) and the backend is LLVM.
+// where the plan proved that exact (attribute rq_narrow) and the backend is LLVM, rounding by one add
+// and one shift where it also proved room for half a step (rq_headroom; not half_away).
 Halide::Expr requantize(const KernelSpec& s, Halide::Expr acc, const Halide::ImageParam& table, Halide::Expr c, Backend backend);
 
 // v * 2^n for a signed v of either sign (n >= 0): shifted as unsigned and cast back, because C
