@@ -16,7 +16,9 @@ namespace {
 // copied as unsigned bytes x + offset, channel-innermost; the sum starts at the adjusted bias;
 // weights are w(ci % 4, co % 16, ci / 4, tap, co / 16).
 //   LLVM: a register block of channel vectors x columns, the reduction over 4 channels at a time
-//     vectorized atomically: one vpdpbusd per 64 MACs.
+//     vectorized atomically: one vpdpbusd per 64 MACs. The block is requantized and stored a
+//     channel's columns at a time (a transpose in registers), so that the output planes get
+//     vector stores rather than one byte store per channel.
 //   C: Halide 14's C backend turns vector reductions into scalar code, so the C schedule leaves the
 //     vectorizing to the C compiler: one output (channel, column) at a time, summed into a scalar
 //     over bytes adjacent in both the tile copy and the channel's weights (transposed to
@@ -61,10 +63,14 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
     y.split(vy, yo, yi, static_cast<int>(s.get_int("dot_tile_rows")))
         .split(vx, xo, xi, columns, out[2] % columns == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards)
         .split(vc, co, ci, block, cout % block == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf)
-        .reorder(ci, xi, co, xo, yi, yo)
-        .vectorize(ci, lanes, TailStrategy::GuardWithIf)
-        .unroll(xi);
-    packed.compute_at(y, yo).store_in(MemoryType::Stack);
+        .reorder(xi, ci, co, xo, yi, yo)
+        .vectorize(xi)
+        .unroll(ci);
+    // The copy is a transpose (channel planes to channel-innermost), a vector of channels at a time:
+    // a gather, but one vector store instead of a byte store per channel.
+    int channel_lanes = 64;
+    while (cin4 % channel_lanes != 0) channel_lanes /= 2;
+    packed.compute_at(y, yo).store_in(MemoryType::Stack).vectorize(vc, channel_lanes);
     // Channels round up to whole vectors (the weights and start values are padded for it).
     acc.compute_at(y, co).store_in(MemoryType::Stack).vectorize(vc, lanes, TailStrategy::RoundUp).unroll(vc).unroll(vx);
     RVar ro("ro"), ri("ri");
