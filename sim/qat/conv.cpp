@@ -30,6 +30,40 @@ const NumArray<A>& minus_zero_point(const ir::Op& op, const NumArray<A>& x, NumA
   return x;
 }
 
+// The conv of integer operands accumulating in int64 (exact mode's usual case): per output channel,
+// a plane of sums, each (input channel, tap) one strided multiply-add over the rows of outputs
+// whose tap lands inside the input, instead of a window walk per output.
+template <class Dot>
+void conv_planes(const Window& win, const Dot& dot, const int64_t* xs, const int64_t* ws, int64_t out_channels,
+                 int64_t in_per_group, int64_t out_per_group, typename Dot::Result* y) {
+  const auto& [a0, a1, a2] = win.axes;
+  const int64_t in_plane = win.in_plane(), out_plane = win.out_plane(), kernel_volume = win.kernel_volume();
+  std::vector<int64_t> acc(static_cast<size_t>(out_plane));
+  for (int64_t n = 0; n < win.batch; ++n)
+    for (int64_t oc = 0; oc < out_channels; ++oc) {
+      std::fill(acc.begin(), acc.end(), 0);
+      const int64_t* xg = xs + (n * win.channels + oc / out_per_group * in_per_group) * in_plane;
+      const int64_t* wk = ws + oc * in_per_group * kernel_volume;
+      for (int64_t ic = 0; ic < in_per_group; ++ic)
+        for (int64_t k0 = 0; k0 < a0.kernel; ++k0)
+          for (int64_t k1 = 0; k1 < a1.kernel; ++k1)
+            for (int64_t k2 = 0; k2 < a2.kernel; ++k2) {
+              const int64_t w = wk[(ic * a0.kernel + k0) * a1.kernel * a2.kernel + k1 * a2.kernel + k2];
+              if (w == 0) continue;
+              const TapRange r0 = a0.outputs_inside(k0), r1 = a1.outputs_inside(k1), r2 = a2.outputs_inside(k2);
+              for (int64_t o0 = r0.first; o0 < r0.last; ++o0)
+                for (int64_t o1 = r1.first; o1 < r1.last; ++o1) {
+                  const int64_t* xrow = xg + ic * in_plane + (a0.position(o0, k0) * a1.in + a1.position(o1, k1)) * a2.in;
+                  int64_t* arow = acc.data() + (o0 * a1.out + o1) * a2.out;
+                  const int64_t stride = a2.stride, first = a2.position(0, k2);
+                  for (int64_t o2 = r2.first; o2 < r2.last; ++o2) arow[o2] += xrow[o2 * stride + first] * w;
+                }
+            }
+      auto* yc = y + (n * out_channels + oc) * out_plane;
+      for (int64_t i = 0; i < out_plane; ++i) yc[i] = dot.finish(acc[static_cast<size_t>(i)]);
+    }
+}
+
 }  // namespace
 
 template <class A>
@@ -43,22 +77,26 @@ NumArray<A> conv(const ir::Op& op, const NumArray<A>& x_in, const NumArray<A>& w
   NumArray<A> y(win.output_shape(out_channels, x.shape.size() - 2));
   const bool depthwise = in_per_group == 1 && op.get_int("group") > 1;
   A::with_dot(x.data, w.data, in_per_group * kernel_volume, depthwise, [&](const auto& dot, const auto* xs, const auto* ws) {
-    for (int64_t n = 0; n < win.batch; ++n)
-      for (int64_t oc = 0; oc < out_channels; ++oc) {
-        const auto* xg = xs + (n * win.channels + oc / out_per_group * in_per_group) * in_plane;
-        const auto* wk = ws + oc * in_per_group * kernel_volume;
-        auto* yc = y.data.data() + (n * out_channels + oc) * out_plane;
-        win.for_each_output([&](int64_t o0, int64_t o1, int64_t o2, int64_t out) {
-          auto acc = dot.zero();
-          if constexpr (A::bias_seeds_accumulator)
-            if (bias) acc = dot.seed(bias->data[oc]);
-          for (int64_t ic = 0; ic < in_per_group; ++ic)
-            win.for_each_tap(o0, o1, o2, [&](int64_t xi, int64_t ki) {
-              dot.madd(acc, xg[ic * in_plane + xi], wk[ic * kernel_volume + ki]);
-            });
-          yc[out] = dot.finish(acc);
-        });
-      }
+    if constexpr (std::is_same_v<std::decay_t<decltype(dot)>, ScaledInt64Dot>) {
+      conv_planes(win, dot, xs, ws, out_channels, in_per_group, out_per_group, y.data.data());
+    } else {
+      for (int64_t n = 0; n < win.batch; ++n)
+        for (int64_t oc = 0; oc < out_channels; ++oc) {
+          const auto* xg = xs + (n * win.channels + oc / out_per_group * in_per_group) * in_plane;
+          const auto* wk = ws + oc * in_per_group * kernel_volume;
+          auto* yc = y.data.data() + (n * out_channels + oc) * out_plane;
+          win.for_each_output([&](int64_t o0, int64_t o1, int64_t o2, int64_t out) {
+            auto acc = dot.zero();
+            if constexpr (A::bias_seeds_accumulator)
+              if (bias) acc = dot.seed(bias->data[oc]);
+            for (int64_t ic = 0; ic < in_per_group; ++ic)
+              win.for_each_tap(o0, o1, o2, [&](int64_t xi, int64_t ki) {
+                dot.madd(acc, xg[ic * in_plane + xi], wk[ic * kernel_volume + ki]);
+              });
+            yc[out] = dot.finish(acc);
+          });
+        }
+    }
   });
   if (bias && !A::bias_seeds_accumulator) {
     auto* yp = y.data.data();

@@ -19,15 +19,16 @@ struct ScaledInts {
 
 constexpr int kMaxScaledBits = 62;
 
+// Two passes, decomposing each value twice: cheaper than holding every value's parts (32 bytes
+// each) for a tensor of millions of elements.
 std::optional<ScaledInts> to_scaled_ints(std::span<const Exact> v) {
-  std::vector<BinaryParts> parts(v.size());
   int low = INT_MAX, high = INT_MIN;  // exponent range of the set bits
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (v[i].den != 1) return std::nullopt;
-    parts[i] = decompose(v[i].num);
-    if (parts[i].odd == 0) continue;
-    low = std::min(low, parts[i].exp);
-    high = std::max(high, parts[i].exp + bit_length(parts[i].odd));
+  for (const Exact& e : v) {
+    if (e.den != 1) return std::nullopt;
+    const BinaryParts p = decompose(e.num);
+    if (p.odd == 0) continue;
+    low = std::min(low, p.exp);
+    high = std::max(high, p.exp + bit_length(p.odd));
   }
   ScaledInts out;
   out.values.resize(v.size());
@@ -36,8 +37,9 @@ std::optional<ScaledInts> to_scaled_ints(std::span<const Exact> v) {
   out.exponent = low;
   out.bits = high - low;
   for (size_t i = 0; i < v.size(); ++i) {
-    auto m = static_cast<int64_t>(parts[i].odd << (parts[i].odd ? parts[i].exp - low : 0));
-    out.values[i] = parts[i].negative ? -m : m;
+    const BinaryParts p = decompose(v[i].num);
+    auto m = static_cast<int64_t>(p.odd << (p.odd ? p.exp - low : 0));
+    out.values[i] = p.negative ? -m : m;
   }
   return out;
 }
@@ -51,8 +53,9 @@ std::optional<ScaledIntOperands> scaled_int_operands(std::span<const Exact> a, s
   auto sb = to_scaled_ints(b);
   if (!sb) return std::nullopt;
   // |sum| < terms * 2^(bits_a + bits_b) must stay below 2^127.
-  if (sa->bits + sb->bits + bit_length(static_cast<u128>(terms)) > 126) return std::nullopt;
-  return ScaledIntOperands{std::move(sa->values), std::move(sb->values), sa->exponent + sb->exponent};
+  const int sum_bits = sa->bits + sb->bits + bit_length(static_cast<u128>(terms));
+  if (sum_bits > 126) return std::nullopt;
+  return ScaledIntOperands{std::move(sa->values), std::move(sb->values), sa->exponent + sb->exponent, sum_bits <= 62};
 }
 
 double ExactArith::to_double(const Num& v) {

@@ -31,10 +31,23 @@ struct ScaledIntDot {
   Exact finish(Acc acc) const { return Exact::from_scaled(acc, exponent); }
 };
 
+// The same when every partial sum fits 63 bits (8-bit activations and weights, any realistic
+// reduction): int64 multiply-adds, several times cheaper than __int128 ones.
+struct ScaledInt64Dot {
+  using Operand = int64_t;
+  using Acc = int64_t;
+  using Result = Exact;
+  int exponent;
+  Acc zero() const { return 0; }
+  void madd(Acc& acc, int64_t a, int64_t b) const { acc += a * b; }
+  Exact finish(Acc acc) const { return Exact::from_scaled(acc, exponent); }
+};
+
 // Two tensors as integer multiples of 2^exponent each, when that is possible without overflow.
 struct ScaledIntOperands {
   std::vector<int64_t> a, b;
   int exponent;  // of the products
+  bool fits_64;  // `terms` products of the largest magnitudes stay below 2^63
 };
 // Null when an operand has a denominator, spans more than 62 bits, or `terms` products of the
 // largest magnitudes could overflow the __int128 accumulator.
@@ -70,9 +83,10 @@ struct ExactArith {
 
   template <class F>
   static void with_dot(std::span<const Exact> a, std::span<const Exact> b, int64_t terms, bool /*depthwise*/, F&& f) {
-    if (auto ints = scaled_int_operands(a, b, terms))
-      f(ScaledIntDot{ints->exponent}, ints->a.data(), ints->b.data());
-    else
+    if (auto ints = scaled_int_operands(a, b, terms)) {
+      if (ints->fits_64) f(ScaledInt64Dot{ints->exponent}, ints->a.data(), ints->b.data());
+      else f(ScaledIntDot{ints->exponent}, ints->a.data(), ints->b.data());
+    } else
       f(ExactDot{}, a.data(), b.data());
   }
 };

@@ -4,6 +4,7 @@
 
 #include "ir/dtype.h"
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -26,6 +27,13 @@ struct WindowAxis {
   int64_t position(int64_t o, int64_t k) const { return start(o) + k * dilation; }
   // The taps of output o that land inside the input.
   TapRange inside(int64_t o) const;
+  // The outputs [first, last) whose tap k lands inside the input.
+  TapRange outputs_inside(int64_t k) const {
+    const int64_t off = k * dilation - pad_begin;  // position(o, k) = o * stride + off
+    const int64_t first = off >= 0 ? 0 : (stride - 1 - off) / stride;
+    const int64_t last = in - 1 - off < 0 ? 0 : std::min(out, (in - 1 - off) / stride + 1);
+    return {first, std::max(first, last)};
+  }
   // How many taps of output o land inside the input or its explicit padding; ceil-mode overhang
   // beyond the end padding does not count (ONNX and PyTorch count_include_pad).
   int64_t inside_padded(int64_t o) const;

@@ -176,3 +176,33 @@ TEST_CASE("an f64 constant in an f32 add is exact in exact mode and rounded in f
                                      "narrow_operand.qir");
   CHECK_THROWS_WITH(ir::verify(narrow), "add 'mixed': operand 'k' is f32 but the result is f64");
 }
+
+TEST_CASE("exact convs of power-of-two multiples (the int64 planes) equal the float32 window walk") {
+  // Every value a small multiple of 2^-3 (input) or 2^-5 (weights): float32 computes these sums
+  // exactly too, with the general window walk, so the two modes must agree on every element, over
+  // strides, dilations, asymmetric padding (taps in the padding skipped) and groups.
+  const std::string g = R"(graph @dyadic_conv {
+    input %x : f32[1,4,9,11]
+    const %w : f32[6,2,3,2] = [)" + [] {
+    std::string v;
+    for (int i = 0; i < 6 * 2 * 3 * 2; ++i) v += (i ? ", " : "") + std::to_string(((i * 37) % 29 - 14) / 32.0);
+    return v;
+  }() + R"(]
+    %c = conv(%x, %w) {dilations = [2, 1], group = 2, pads = [2, 0, 1, 3], strides = [2, 3]} : f32[1,6,4,5]
+    output %c
+  })";
+  ir::Graph graph = ir::parse_graph(g, "dyadic_conv.qir");
+  ir::verify(graph);
+  std::vector<float> x(4 * 9 * 11);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((static_cast<int>(i * 53) % 41 - 20) / 8.0);
+  const auto input = ir::TensorData::from<float>({1, 4, 9, 11}, x);
+  auto exact = sim::evaluate_qat(graph, {input}, {.arithmetic = Arithmetic::exact});
+  auto f32 = sim::evaluate_qat(graph, {input}, {.arithmetic = Arithmetic::float32});
+  REQUIRE(exact[0].size() == 6 * 4 * 5);
+  int nonzero = 0;
+  for (int64_t i = 0; i < exact[0].size(); ++i) {
+    CHECK(exact[0].float_at(i) == f32[0].float_at(i));
+    nonzero += exact[0].float_at(i) != 0;
+  }
+  CHECK(nonzero > 60);
+}
