@@ -42,8 +42,9 @@ demo: build
 	$(DEMO)/example/main
 	@echo "demo: the verify report is $(DEMO)/verify.html, the firmware $(DEMO)/net"
 
-# ResNet-18 and MobileNetV2 at 224x224 through qatc's host objects, its generated C and its simulator,
-# next to ONNX Runtime, in one run (bench/run.sh; models generated into $(BUILD)/bench on first use).
+# torchvision's ResNet-18, MobileNetV2 and MobileNetV3-Large at 224x224 through qatc's host objects, its
+# generated C and its simulator, next to ONNX Runtime on the same weights' int8 export, in one run
+# (bench/run.sh; models generated into $(BUILD)/bench on first use).
 bench: build
 	bash bench/run.sh $(BUILD)
 
