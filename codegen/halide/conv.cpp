@@ -264,7 +264,7 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
     // conv is a few vector multiply-adds per output vector and one store.
     if (lanes > 1) y.split(vx, xo, xi, lanes, out[2] % lanes == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards).vectorize(xi);
     else y.split(vx, xo, xi, 1);
-    if (spatial >= 2) y.split(vy, yo, yi, static_cast<int>(s.get_int("tile_rows"))).reorder(xi, xo, ci, yi, yo);
+    if (spatial >= 2) y.split(vy, yo, yi, static_cast<int>(s.get_int("tile_rows"))).reorder(xi, xo, yi, ci, yo);
     else y.reorder(xi, xo, ci, co);
     acc.compute_at(y, xo);
     acc.update().reorder(vx, r[0], r[1], r[2], r[3]).unroll(r[0]);

@@ -149,10 +149,11 @@ TEST_CASE("dot-product conv kernels requantizing in 32 bits equal the simulator,
 }
 
 // The same for convs without the dot product (depthwise, grouped): the plan bounds their sums too.
+// Rows of 21, 14 and 7 columns (vectors of 16, 8 and 4 lanes).
 TEST_CASE("depthwise and grouped conv kernels requantizing in 32 bits equal the simulator, every rule") {
   for (const std::string& rule : kRules) {
-    for (int64_t group : {16, 4}) {
-      const std::string g = conv_graph(16, 9, 21, 16, group, 3, 1, 1, {1, 1, 1, 1}, 3, rule, true, "u8", 1);
+    for (auto [group, columns] : {std::pair<int64_t, int64_t>{16, 21}, {4, 21}, {16, 14}, {16, 7}}) {
+      const std::string g = conv_graph(16, 9, columns, 16, group, 3, 1, 1, {1, 1, 1, 1}, 3, rule, true, "u8", 1);
       const codegen::KernelPlan plan = codegen::plan_kernels(ir::parse_graph(g, "grouped.qir"), targets::find_target(all_targets(), "host"));
       REQUIRE(plan.steps.front().spec.attrs.count("rq_headroom"));
       check_kernels(g);
