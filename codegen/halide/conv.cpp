@@ -165,17 +165,19 @@ KernelPipeline pointwise_dot_conv_pipeline(const KernelSpec& s, Backend backend)
   ImageParam x = input(s, 0, "x"), w = input(s, 1, "w"), start = input(s, 2, "start"), table = input(s, 3, "rq");
   Var p("p"), row("row"), c("c"), n("n"), i("i"), k("k");
   auto unsigned_input = [&](Expr channel) { return cast<uint8_t>(cast<int16_t>(x(p, 0, channel, n)) + offset); };
+  // LLVM reads the input through a packed copy (channels past C_in, whose weights are zero, read
+  // the last channel, so the tile stays in bounds); C reads it where it is, C_in channels only.
+  const bool llvm = backend == Backend::llvm;
+  Func packed("packed");  // (ci % 4, pixel, ci / 4, n)
+  packed(i, p, k, n) = unsigned_input(min(k * 4 + i, cin - 1));
+  RDom r(0, llvm ? cin4 : cin, "r");
   Func acc("acc"), y("conv");
-  Var pt("pt"), pi("pi");
-  if (backend == Backend::llvm) {
-    // Channels past C_in (their weights are zero) read the last channel, so the tile stays in bounds.
-    Func packed("packed");  // (ci % 4, pixel, ci / 4, n)
-    packed(i, p, k, n) = unsigned_input(min(k * 4 + i, cin - 1));
-    RDom r(0, cin4, "r");
-    acc(p, c, n) = start(c);
-    acc(p, c, n) += cast<int32_t>(packed(r % 4, p, r / 4, n)) * cast<int32_t>(w(r % 4, r / 4, c));
-    y(p, row, c, n) = requantize(s, acc(p, c, n), table, s.get_int("rq_axis") >= 0 ? Expr(c) : Expr(0), backend);
+  acc(p, c, n) = start(c);
+  acc(p, c, n) += cast<int32_t>(llvm ? packed(r % 4, p, r / 4, n) : unsigned_input(r)) * cast<int32_t>(w(r % 4, r / 4, c));
+  y(p, row, c, n) = requantize(s, acc(p, c, n), table, s.get_int("rq_axis") >= 0 ? Expr(c) : Expr(0), backend);
 
+  Var pt("pt"), pi("pi");
+  if (llvm) {
     const int lanes = static_cast<int>(s.get_int("channel_block")), vectors = static_cast<int>(s.get_int("dot_pixel_vectors"));
     const int rows = static_cast<int>(s.get_int("dot_channel_rows")), tile = static_cast<int>(s.get_int("dot_pixel_tile"));
     Var pb("pb"), pv("pv"), co("co"), ci("ci");
@@ -197,10 +199,6 @@ KernelPipeline pointwise_dot_conv_pipeline(const KernelSpec& s, Backend backend)
         .unroll(p)
         .unroll(c);
   } else {
-    RDom r(0, cin, "r");
-    acc(p, c, n) = start(c);
-    acc(p, c, n) += cast<int32_t>(unsigned_input(r)) * cast<int32_t>(w(r % 4, r / 4, c));
-    y(p, row, c, n) = requantize(s, acc(p, c, n), table, s.get_int("rq_axis") >= 0 ? Expr(c) : Expr(0), backend);
     // A tile's input rows (C_in x 256 bytes at most) stay in L1D while every output channel sweeps them.
     const int tile = static_cast<int>(std::min<int64_t>(256, pixels));
     y.split(p, pt, pi, tile, TailStrategy::ShiftInwards).reorder(pi, c, pt, row, n);

@@ -93,6 +93,12 @@ class TempDir {
 
 std::string impl_name(const KernelSpec& s) { return s.name() + "_impl"; }
 
+// The kernel's LLVM-scheduled pipeline lowered for this CPU (host_code.h), written to `file`.
+void emit_host(const KernelSpec& s, const std::filesystem::path& file, hl::HostOutput output) {
+  hl::KernelPipeline p = pipeline(s, hl::Backend::llvm);
+  hl::emit_host_code(p.output.compile_to_module(p.arguments(), impl_name(s), bare(hl::host_lowering_target())), file, output);
+}
+
 }  // namespace
 
 std::string emit_kernel_cpp(const KernelSpec& s) {
@@ -104,19 +110,13 @@ std::string emit_kernel_cpp(const KernelSpec& s) {
 }
 
 std::string emit_kernel_assembly(const KernelSpec& s) {
-  hl::KernelPipeline p = pipeline(s, hl::Backend::llvm);
   TempDir dir;
   const std::filesystem::path file = dir.path() / "kernel.s";
-  hl::emit_host_code(p.output.compile_to_module(p.arguments(), impl_name(s), bare(hl::host_lowering_target())), file,
-                     hl::HostOutput::assembly);
+  emit_host(s, file, hl::HostOutput::assembly);
   return frontend::read_file(file.string());
 }
 
-void emit_kernel_object(const KernelSpec& s, const std::filesystem::path& file) {
-  hl::KernelPipeline p = pipeline(s, hl::Backend::llvm);
-  hl::emit_host_code(p.output.compile_to_module(p.arguments(), impl_name(s), bare(hl::host_lowering_target())), file,
-                     hl::HostOutput::object);
-}
+void emit_kernel_object(const KernelSpec& s, const std::filesystem::path& file) { emit_host(s, file, hl::HostOutput::object); }
 
 ir::TensorData realize_kernel(const KernelSpec& s, const std::vector<const ir::TensorData*>& args, bool c_schedule) {
   hl::KernelPipeline p = pipeline(s, c_schedule ? hl::Backend::c : hl::Backend::llvm);
