@@ -33,9 +33,8 @@ const NumArray<A>& minus_zero_point(const ir::Op& op, const NumArray<A>& x, NumA
 // The conv of integer operands accumulating in int64 (exact mode's usual case): per output channel,
 // a plane of sums, each (input channel, tap) one strided multiply-add over the rows of outputs
 // whose tap lands inside the input, instead of a window walk per output.
-template <class Dot>
-void conv_planes(const Window& win, const Dot& dot, const int64_t* xs, const int64_t* ws, int64_t out_channels,
-                 int64_t in_per_group, int64_t out_per_group, typename Dot::Result* y) {
+void conv_planes(const Window& win, const ScaledInt64Dot& dot, const int64_t* xs, const int64_t* ws,
+                 int64_t out_channels, int64_t in_per_group, int64_t out_per_group, Exact* y) {
   const auto& [a0, a1, a2] = win.axes;
   const int64_t in_plane = win.in_plane(), out_plane = win.out_plane(), kernel_volume = win.kernel_volume();
   std::vector<int64_t> acc(static_cast<size_t>(out_plane));
@@ -45,21 +44,25 @@ void conv_planes(const Window& win, const Dot& dot, const int64_t* xs, const int
       const int64_t* xg = xs + (n * win.channels + oc / out_per_group * in_per_group) * in_plane;
       const int64_t* wk = ws + oc * in_per_group * kernel_volume;
       for (int64_t ic = 0; ic < in_per_group; ++ic)
-        for (int64_t k0 = 0; k0 < a0.kernel; ++k0)
-          for (int64_t k1 = 0; k1 < a1.kernel; ++k1)
+        for (int64_t k0 = 0; k0 < a0.kernel; ++k0) {
+          const TapRange r0 = a0.outputs_inside(k0);
+          for (int64_t k1 = 0; k1 < a1.kernel; ++k1) {
+            const TapRange r1 = a1.outputs_inside(k1);
             for (int64_t k2 = 0; k2 < a2.kernel; ++k2) {
-              const int64_t w = wk[(ic * a0.kernel + k0) * a1.kernel * a2.kernel + k1 * a2.kernel + k2];
+              const int64_t w = wk[ic * kernel_volume + (k0 * a1.kernel + k1) * a2.kernel + k2];
               if (w == 0) continue;
-              const TapRange r0 = a0.outputs_inside(k0), r1 = a1.outputs_inside(k1), r2 = a2.outputs_inside(k2);
+              const TapRange r2 = a2.outputs_inside(k2);
+              const int64_t first = a2.position(0, k2);
               for (int64_t o0 = r0.first; o0 < r0.last; ++o0)
                 for (int64_t o1 = r1.first; o1 < r1.last; ++o1) {
                   const int64_t* xrow = xg + ic * in_plane + (a0.position(o0, k0) * a1.in + a1.position(o1, k1)) * a2.in;
                   int64_t* arow = acc.data() + (o0 * a1.out + o1) * a2.out;
-                  const int64_t stride = a2.stride, first = a2.position(0, k2);
-                  for (int64_t o2 = r2.first; o2 < r2.last; ++o2) arow[o2] += xrow[o2 * stride + first] * w;
+                  for (int64_t o2 = r2.first; o2 < r2.last; ++o2) arow[o2] += xrow[o2 * a2.stride + first] * w;
                 }
             }
-      auto* yc = y + (n * out_channels + oc) * out_plane;
+          }
+        }
+      Exact* yc = y + (n * out_channels + oc) * out_plane;
       for (int64_t i = 0; i < out_plane; ++i) yc[i] = dot.finish(acc[static_cast<size_t>(i)]);
     }
 }

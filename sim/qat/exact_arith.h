@@ -36,7 +36,6 @@ struct ScaledIntDot {
 struct ScaledInt64Dot {
   using Operand = int64_t;
   using Acc = int64_t;
-  using Result = Exact;
   int exponent;
   Acc zero() const { return 0; }
   void madd(Acc& acc, int64_t a, int64_t b) const { acc += a * b; }
