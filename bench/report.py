@@ -81,7 +81,7 @@ def main(bench_dir):
             return macs / (ms / 1e3) / 1e9
 
         ort_ms = ort["median_ms"]
-        ratios.append((model, ort_ms / host["median_ms"], ort_ms / c["median_ms"]))
+        ratios.append((model, {"host": ort_ms / host["median_ms"], "C": ort_ms / c["median_ms"]}))
         print("| %s | %.2f | %.2f | %.1f | %.2f | %.2f | %.2f | %.2f | %.0f | %.1f | %.1f %% | %.1f / %.1f |" % (
             model, macs / 1e9, ort_ms, ort_qat["median_ms"], host["median_ms"], ort_ms / host["median_ms"],
             c["median_ms"], ort_ms / c["median_ms"], sim["median_ms"], gmacs(host["median_ms"]),
@@ -97,10 +97,9 @@ def main(bench_dir):
     print("ORT int8 ran these operator kinds: %s" % ", ".join(sorted(peer_ops)))
     print()
     for engine, goal in GOALS:
-        column = 1 if engine == "host" else 2
-        worst = min(ratios, key=lambda x: x[column])
+        model, worst = min(((m, r[engine]) for m, r in ratios), key=lambda x: x[1])
         print("goal: %s >= %.1fx ORT int8 on every model: %s (lowest %.2fx, %s)" % (
-            engine, goal, "met" if worst[column] >= goal else "NOT met", worst[column], worst[0]))
+            engine, goal, "met" if worst >= goal else "NOT met", worst, model))
     print()
     lut = os.path.join(results, "hardswish")
     host, c, sim, ort = (load(os.path.join(lut, f + ".json")) for f in ("host", "c", "sim", "ort"))

@@ -37,6 +37,8 @@ fi
 gcc -O2 -std=c11 "$ROOT/bench/int8_peak.c" -o "$B/int8_peak"
 "$B/int8_peak" > "$B/results/peak.json"
 
+# ONNX Runtime on model file $1 (profile under the current model's $R): JSON on stdout.
+ort() { NODE_PATH=$B/node/node_modules node "$ROOT/bench/ort_bench.js" "$1" "$REPEAT" "$R/ort-profile"; }
 seconds() { local t0 t1; t0=$(date +%s%N); "$@" > /dev/null; t1=$(date +%s%N); echo "$(( (t1 - t0) / 1000000 ))"; }
 
 for m in $NETWORKS hardswish; do
@@ -54,7 +56,6 @@ for m in $NETWORKS hardswish; do
   "$B/build/$m/bench_host" "$REPEAT" > "$R/host.json"
   "$B/build/$m/bench_c" "$REPEAT" > "$R/c.json"
   "$BUILD/bench/qatc-bench-model" "$M/model.onnx" "$M/test_data_set_0/input_0.pb" --repeat 3 > "$R/sim.json"
-  ort() { NODE_PATH=$B/node/node_modules node "$ROOT/bench/ort_bench.js" "$1" "$REPEAT" "$R/ort-profile"; }
   if [ -f "$M/int8.onnx" ]; then
     ort "$M/int8.onnx" > "$R/ort.json"
     ort "$M/model.onnx" > "$R/ort_qat.json"
