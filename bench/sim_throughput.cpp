@@ -133,7 +133,9 @@ int main(int argc, char** argv) {
     layers = {{8, 8}, {16, 4}, {32, 2}, {64, 1}};
     repeat = 1;
   }
-  fmt::print("single thread, median of {} run(s); int = simulate_integer, qat = evaluate_qat (float32)\n", repeat);
+  fmt::print("single thread, median of {} run(s); int = simulate_integer, qat = a QatEvaluator's run (float32, weights "
+             "prepared once, as verify does)\n",
+             repeat);
   fmt::print("{:<22}{:>10}{:>13}{:>11}{:>13}{:>11}{:>9}{:>8}\n", "layer", "MMACs", "int ms", "int GMAC/s",
              "qat ms", "qat GMAC/s", "ratio", "agree");
   std::mt19937 rng(2024);
@@ -143,9 +145,8 @@ int main(int argc, char** argv) {
     const LayerGraphs lg = make_layer(l, rng);
     std::vector<ir::TensorData> int_out, qat_out;
     const double t_int = median_seconds(repeat, [&] { return sim::simulate_integer(lg.integer, {lg.input}); }, int_out);
-    const double t_qat = median_seconds(
-        repeat, [&] { return sim::evaluate_qat(lg.fake_quant, {lg.input}, {.arithmetic = sim::Arithmetic::float32}); },
-        qat_out);
+    const sim::QatEvaluator qat(lg.fake_quant, {.arithmetic = sim::Arithmetic::float32}, /*observed=*/false);
+    const double t_qat = median_seconds(repeat, [&] { return qat.run({lg.input}); }, qat_out);
     const bool agree = int_out[0] == qat_out[0];
     all_agree = all_agree && agree;
     const auto macs = static_cast<double>(l.macs());

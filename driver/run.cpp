@@ -53,6 +53,8 @@ int run(const RunOptions& o) {
   qat.arithmetic = o.engine == "qat-float32" ? sim::Arithmetic::float32 : sim::Arithmetic::exact;
   // PyTorch's fake-quant multiplies by 1/scale in float32 where ONNX divides by scale.
   qat.quantize_by_reciprocal = info.dialect == "pytorch-qdq";
+  std::optional<sim::QatEvaluator> evaluator;  // the weights' fake-quant computed once for every data set
+  if (!integer) evaluator.emplace(graph, qat, /*observed=*/!o.dump.empty());
 
   // Dumps and saved outputs land when every data set has run (staged_directory.h).
   std::optional<StagedDirectory> dumped, saved;
@@ -67,7 +69,7 @@ int run(const RunOptions& o) {
     sim::QatObserver observer;
     if (dump) observer = [&](const ir::Op& op, const ir::TensorData& d) { dump->write(*op.outputs[0], d); };
     std::vector<ir::TensorData> outputs = integer ? sim::simulate_integer(graph, set.inputs, observer)
-                                                  : sim::evaluate_qat(graph, set.inputs, qat, observer);
+                                                  : evaluator->run(set.inputs, observer);
     if (saved) {
       const std::filesystem::path dir = saved->stage() / set_name;
       std::error_code ec;

@@ -62,16 +62,20 @@ struct SetRuns {
   DataSet set;
   Trace t_exact, t_float32, t_int;
   std::vector<ir::TensorData> r_exact, r_float32, r_int;
-  double ms = 0;
+  double ms = 0, ms_exact = 0, ms_float32 = 0, ms_int = 0;  // all, and each engine's share
 };
 
 SetRuns run_engines(const DataSets& sets, size_t n, const ir::Graph& qat, const ir::Graph& lowered,
-                    const sim::QatOptions& exact, const sim::QatOptions& float32) {
+                    const sim::QatEvaluator& exact, const sim::QatEvaluator& float32) {
   Stopwatch clock;
   SetRuns r{sets.read(n), {}, {}, {}, {}, {}, {}, 0};
-  r.r_exact = sim::evaluate_qat(qat, r.set.inputs, exact, recorder(r.t_exact, qat, r.set));
-  r.r_float32 = sim::evaluate_qat(qat, r.set.inputs, float32, recorder(r.t_float32, qat, r.set));
+  Stopwatch engine;
+  r.r_exact = exact.run(r.set.inputs, recorder(r.t_exact, qat, r.set));
+  r.ms_exact = engine.ms();
+  r.r_float32 = float32.run(r.set.inputs, recorder(r.t_float32, qat, r.set));
+  r.ms_float32 = engine.ms() - r.ms_exact;
   r.r_int = sim::simulate_integer(lowered, r.set.inputs, recorder(r.t_int, lowered, r.set));
+  r.ms_int = engine.ms() - r.ms_exact - r.ms_float32;
   r.ms = clock.ms();
   return r;
 }
@@ -155,9 +159,13 @@ int verify(const VerifyOptions& o) {
     }
   }
 
-  const sim::QatOptions exact{.arithmetic = sim::Arithmetic::exact};
-  const sim::QatOptions float32{.arithmetic = sim::Arithmetic::float32,
-                                .quantize_by_reciprocal = qat.info.dialect == "pytorch-qdq"};
+  // The reference evaluators compute the weights' fake-quant once, for every data set.
+  Stopwatch preparing;
+  const sim::QatEvaluator exact(qat.graph, {.arithmetic = sim::Arithmetic::exact}, /*observed=*/true);
+  const sim::QatEvaluator float32(
+      qat.graph, {.arithmetic = sim::Arithmetic::float32, .quantize_by_reciprocal = qat.info.dialect == "pytorch-qdq"},
+      /*observed=*/true);
+  note("prepared the reference evaluators in {:.0f} ms", preparing.ms());
   const auto& outputs = qat.graph.outputs();
   // One row per compared pair of engines and output, in the order they are printed.
   std::vector<OutputComparison> totals;
@@ -272,7 +280,8 @@ int verify(const VerifyOptions& o) {
                                           {"index", d->index}, {"values", {d->a, d->b}}, {"cause", d->cause}};
       }
     }
-    note("{}: engines ran in {:.0f} ms", set.dir, runs.ms);
+    note("{}: engines ran in {:.0f} ms (qat-exact {:.0f}, qat-float32 {:.0f}, int-sim {:.0f})", set.dir, runs.ms,
+         runs.ms_exact, runs.ms_float32, runs.ms_int);
     if (layer_stats) {
       layer_stats->add(t_int, t_exact, t_float32);
       html.data_sets.push_back({bit_exact, line});

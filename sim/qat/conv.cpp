@@ -10,6 +10,10 @@
 #include "sim/qat/strided.h"
 #include "sim/qat/window.h"
 
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
 namespace qatc::sim {
 
 namespace {
@@ -30,76 +34,150 @@ const NumArray<A>& minus_zero_point(const ir::Op& op, const NumArray<A>& x, NumA
   return x;
 }
 
-// The conv of integer operands accumulating in int64 (exact mode's usual case): per output channel,
-// a plane of sums, each (input channel, tap) one strided multiply-add over the rows of outputs
-// whose tap lands inside the input, instead of a window walk per output.
-void conv_planes(const Window& win, const ScaledInt64Dot& dot, const int64_t* xs, const int64_t* ws,
-                 int64_t out_channels, int64_t in_per_group, int64_t out_per_group, Exact* y) {
+// acc[i] = madd(acc[i], x[i * stride], w) for n sums: the dot's vectorized row where it has one.
+template <class Dot>
+void madd_row(const Dot& dot, typename Dot::Acc* acc, const typename Dot::Operand* x, int64_t stride,
+              typename Dot::Operand w, int64_t n) {
+  if constexpr (requires { dot.madd_row(acc, x, stride, w, n); })
+    dot.madd_row(acc, x, stride, w, n);
+  else
+    for (int64_t i = 0; i < n; ++i) dot.madd(acc[i], x[i * stride], w);
+}
+
+// The sums of one output channel start at its seed (the bias, F32Arith) or at zero.
+template <class Dot, class Num>
+typename Dot::Acc first_sum(const Dot& dot, const Num* seeds, int64_t oc) {
+  if constexpr (requires { dot.seed(*seeds); })
+    if (seeds) return dot.seed(seeds[oc]);
+  return dot.zero();
+}
+
+// Per output channel, a plane of sums, each (input channel, tap) one strided multiply-add over the
+// rows of outputs whose tap lands inside the input, instead of a window walk per output. Each sum
+// still receives its products in window order (input channel, then taps), skipping the padding
+// taps as the walk did, so float32 sums round as they would there. `seeds`: the bias that starts
+// each channel's sums (F32Arith), else null.
+template <class Dot, class Num>
+void conv_planes(const Window& win, const Dot& dot, const typename Dot::Operand* xs, const typename Dot::Operand* ws,
+                 const Num* seeds, int64_t out_channels, int64_t in_per_group, int64_t out_per_group, Num* y) {
   const auto& [a0, a1, a2] = win.axes;
   const int64_t in_plane = win.in_plane(), out_plane = win.out_plane(), kernel_volume = win.kernel_volume();
-  std::vector<int64_t> acc(static_cast<size_t>(out_plane));
+  std::vector<typename Dot::Acc> acc(static_cast<size_t>(out_plane));
   for (int64_t n = 0; n < win.batch; ++n)
     for (int64_t oc = 0; oc < out_channels; ++oc) {
-      std::fill(acc.begin(), acc.end(), 0);
-      const int64_t* xg = xs + (n * win.channels + oc / out_per_group * in_per_group) * in_plane;
-      const int64_t* wk = ws + oc * in_per_group * kernel_volume;
+      std::fill(acc.begin(), acc.end(), first_sum(dot, seeds, oc));
+      const auto* xg = xs + (n * win.channels + oc / out_per_group * in_per_group) * in_plane;
+      const auto* wk = ws + oc * in_per_group * kernel_volume;
       for (int64_t ic = 0; ic < in_per_group; ++ic)
         for (int64_t k0 = 0; k0 < a0.kernel; ++k0) {
           const TapRange r0 = a0.outputs_inside(k0);
           for (int64_t k1 = 0; k1 < a1.kernel; ++k1) {
             const TapRange r1 = a1.outputs_inside(k1);
             for (int64_t k2 = 0; k2 < a2.kernel; ++k2) {
-              const int64_t w = wk[ic * kernel_volume + (k0 * a1.kernel + k1) * a2.kernel + k2];
-              if (w == 0) continue;
+              const auto w = wk[ic * kernel_volume + (k0 * a1.kernel + k1) * a2.kernel + k2];
               const TapRange r2 = a2.outputs_inside(k2);
-              const int64_t first = a2.position(0, k2);
+              if (r2.first >= r2.last) continue;
+              const int64_t first = a2.position(r2.first, k2);
               for (int64_t o0 = r0.first; o0 < r0.last; ++o0)
                 for (int64_t o1 = r1.first; o1 < r1.last; ++o1) {
-                  const int64_t* xrow = xg + ic * in_plane + (a0.position(o0, k0) * a1.in + a1.position(o1, k1)) * a2.in;
-                  int64_t* arow = acc.data() + (o0 * a1.out + o1) * a2.out;
-                  for (int64_t o2 = r2.first; o2 < r2.last; ++o2) arow[o2] += xrow[o2 * a2.stride + first] * w;
+                  const auto* xrow = xg + ic * in_plane + (a0.position(o0, k0) * a1.in + a1.position(o1, k1)) * a2.in;
+                  auto* arow = acc.data() + (o0 * a1.out + o1) * a2.out + r2.first;
+                  madd_row(dot, arow, xrow + first, a2.stride, w, r2.last - r2.first);
                 }
             }
           }
         }
-      Exact* yc = y + (n * out_channels + oc) * out_plane;
+      Num* yc = y + (n * out_channels + oc) * out_plane;
       for (int64_t i = 0; i < out_plane; ++i) yc[i] = dot.finish(acc[static_cast<size_t>(i)]);
     }
+}
+
+// The same sums over a zero-padded copy of the input, for when adding a padding tap's product 0 · w
+// changes no sum (pads_harmlessly below): every tap then covers every output, and with unit strides
+// across rows and columns a plane's rows run as one row, the sums laid out at the padded input's row
+// pitch (the columns past the output's width are computed and dropped). Far fewer, longer rows.
+template <class Dot, class Num>
+void conv_padded_planes(const Window& win, const Dot& dot, const typename Dot::Operand* xs,
+                        const typename Dot::Operand* ws, const Num* seeds, int64_t out_channels, int64_t in_per_group,
+                        int64_t out_per_group, Num* y) {
+  const auto& [a0, a1, a2] = win.axes;
+  // The padded extent every output's every tap reads within.
+  auto extent = [](const WindowAxis& a) { return (a.out - 1) * a.stride + (a.kernel - 1) * a.dilation + 1; };
+  const int64_t e0 = extent(a0), e1 = extent(a1), e2 = extent(a2), padded_plane = e0 * e1 * e2;
+  const int64_t out_plane = win.out_plane(), kernel_volume = win.kernel_volume();
+  const bool merged = a1.stride == 1 && a2.stride == 1;
+  const int64_t pitch = merged ? e2 : a2.out;  // of the rows of sums
+  std::vector<typename Dot::Operand> xp(static_cast<size_t>(win.channels * padded_plane));
+  std::vector<typename Dot::Acc> acc(static_cast<size_t>(a0.out * a1.out * pitch));
+  for (int64_t n = 0; n < win.batch; ++n) {
+    std::fill(xp.begin(), xp.end(), typename Dot::Operand{});
+    for (int64_t c = 0; c < win.channels; ++c)
+      for (int64_t i0 = 0; i0 < a0.in && i0 + a0.pad_begin < e0; ++i0)
+        for (int64_t i1 = 0; i1 < a1.in && i1 + a1.pad_begin < e1; ++i1) {
+          const auto* from = xs + ((n * win.channels + c) * a0.in + i0) * a1.in * a2.in + i1 * a2.in;
+          auto* to = xp.data() + c * padded_plane + ((i0 + a0.pad_begin) * e1 + i1 + a1.pad_begin) * e2 + a2.pad_begin;
+          std::copy_n(from, std::min(a2.in, e2 - a2.pad_begin), to);
+        }
+    for (int64_t oc = 0; oc < out_channels; ++oc) {
+      std::fill(acc.begin(), acc.end(), first_sum(dot, seeds, oc));
+      const auto* xg = xp.data() + oc / out_per_group * in_per_group * padded_plane;
+      const auto* wk = ws + oc * in_per_group * kernel_volume;
+      for (int64_t ic = 0; ic < in_per_group; ++ic)
+        for (int64_t k0 = 0; k0 < a0.kernel; ++k0)
+          for (int64_t k1 = 0; k1 < a1.kernel; ++k1)
+            for (int64_t k2 = 0; k2 < a2.kernel; ++k2) {
+              const auto w = wk[ic * kernel_volume + (k0 * a1.kernel + k1) * a2.kernel + k2];
+              for (int64_t o0 = 0; o0 < a0.out; ++o0) {
+                const auto* xrow = xg + ic * padded_plane + ((o0 * a0.stride + k0 * a0.dilation) * e1 + k1 * a1.dilation) * e2 +
+                                   k2 * a2.dilation;
+                auto* arow = acc.data() + o0 * a1.out * pitch;
+                if (merged) {
+                  madd_row(dot, arow, xrow, 1, w, (a1.out - 1) * e2 + a2.out);
+                  continue;
+                }
+                for (int64_t o1 = 0; o1 < a1.out; ++o1)
+                  madd_row(dot, arow + o1 * pitch, xrow + o1 * a1.stride * e2, a2.stride, w, a2.out);
+              }
+            }
+      Num* yc = y + (n * out_channels + oc) * out_plane;
+      for (int64_t r = 0; r < a0.out * a1.out; ++r)
+        for (int64_t o2 = 0; o2 < a2.out; ++o2) *yc++ = dot.finish(acc[static_cast<size_t>(r * pitch + o2)]);
+    }
+  }
+}
+
+// Whether adding a padding tap's product 0 · w leaves every sum as it is, so that the padded planes
+// may add them: always for exact and integer sums; in float32 when every weight is finite (0 · w is
+// then ±0) and no sum starts at −0 (s + ±0 = s for every other s, and +0 + −0 = +0).
+template <class A>
+bool pads_harmlessly(const NumArray<A>& w, const typename A::Num* seeds, int64_t out_channels) {
+  if constexpr (std::is_same_v<A, F32Arith>) {
+    for (float v : w.data)
+      if (!std::isfinite(v)) return false;
+    for (int64_t oc = 0; seeds && oc < out_channels; ++oc)
+      if (seeds[oc] == 0 && std::signbit(seeds[oc])) return false;
+  }
+  return true;
 }
 
 }  // namespace
 
 template <class A>
 NumArray<A> conv(const ir::Op& op, const NumArray<A>& x_in, const NumArray<A>& w, const NumArray<A>* bias) {
+  using Num = typename A::Num;
   NumArray<A> shifted;
   const NumArray<A>& x = minus_zero_point<A>(op, x_in, shifted);
   const Window win = make_window(op, x.shape, std::vector<int64_t>(w.shape.begin() + 2, w.shape.end()));
   const int64_t out_channels = w.shape[0], in_per_group = w.shape[1];
   const int64_t out_per_group = out_channels / op.get_int("group");
-  const int64_t in_plane = win.in_plane(), out_plane = win.out_plane(), kernel_volume = win.kernel_volume();
+  const int64_t out_plane = win.out_plane(), kernel_volume = win.kernel_volume();
   NumArray<A> y(win.output_shape(out_channels, x.shape.size() - 2));
   const bool depthwise = in_per_group == 1 && op.get_int("group") > 1;
+  const Num* seeds = A::bias_seeds_accumulator && bias ? bias->data.data() : nullptr;
+  const bool padded = pads_harmlessly<A>(w, seeds, out_channels);
   A::with_dot(x.data, w.data, in_per_group * kernel_volume, depthwise, [&](const auto& dot, const auto* xs, const auto* ws) {
-    if constexpr (std::is_same_v<std::decay_t<decltype(dot)>, ScaledInt64Dot>) {
-      conv_planes(win, dot, xs, ws, out_channels, in_per_group, out_per_group, y.data.data());
-    } else {
-      for (int64_t n = 0; n < win.batch; ++n)
-        for (int64_t oc = 0; oc < out_channels; ++oc) {
-          const auto* xg = xs + (n * win.channels + oc / out_per_group * in_per_group) * in_plane;
-          const auto* wk = ws + oc * in_per_group * kernel_volume;
-          auto* yc = y.data.data() + (n * out_channels + oc) * out_plane;
-          win.for_each_output([&](int64_t o0, int64_t o1, int64_t o2, int64_t out) {
-            auto acc = dot.zero();
-            if constexpr (A::bias_seeds_accumulator)
-              if (bias) acc = dot.seed(bias->data[oc]);
-            for (int64_t ic = 0; ic < in_per_group; ++ic)
-              win.for_each_tap(o0, o1, o2, [&](int64_t xi, int64_t ki) {
-                dot.madd(acc, xg[ic * in_plane + xi], wk[ic * kernel_volume + ki]);
-              });
-            yc[out] = dot.finish(acc);
-          });
-        }
-    }
+    if (padded) conv_padded_planes(win, dot, xs, ws, seeds, out_channels, in_per_group, out_per_group, y.data.data());
+    else conv_planes(win, dot, xs, ws, seeds, out_channels, in_per_group, out_per_group, y.data.data());
   });
   if (bias && !A::bias_seeds_accumulator) {
     auto* yp = y.data.data();

@@ -68,6 +68,18 @@ NumArray<A> binary(const ir::Op& op, const NumArray<A>& a, const NumArray<A>& b)
     case ir::OpKind::sub: return broadcast_map(a, b, out, [](const N& u, const N& v) { return A::sub(u, v); });
     case ir::OpKind::mul: return broadcast_map(a, b, out, [](const N& u, const N& v) { return A::mul(u, v); });
     case ir::OpKind::div:
+      // A broadcast divisor (a per-channel constant, say) is inverted once per element of its own,
+      // where the policy divides by multiplying with the exact reciprocal.
+      if constexpr (requires { A::reciprocal(b.data[0]); })
+        if (ir::num_elements(b.shape) < ir::num_elements(out)) {
+          Array<N> inverse(b.shape);
+          for (size_t i = 0; i < b.data.size(); ++i) try {
+              inverse.data[i] = A::reciprocal(b.data[i]);
+            } catch (const NumericError& e) {
+              throw NumericError("divisor element " + std::to_string(i) + ": " + e.what());
+            }
+          return broadcast_map(a, inverse, out, [](const N& u, const N& v) { return A::mul(u, v); });
+        }
       if constexpr (!A::integer)
         return broadcast_map(a, b, out, [](const N& u, const N& v) { return A::div(u, v); });
       break;

@@ -11,6 +11,7 @@
 #include "sim/qat/numeric_error.h"
 #include "sim/qat/tensor_io.h"
 
+#include <algorithm>
 #include <optional>
 #include <type_traits>
 #include <unordered_map>
@@ -20,42 +21,89 @@ namespace qatc::sim {
 
 namespace {
 
-// One evaluation of a graph with float tensors in policy A's numbers; integer tensors are int64.
+template <class A>
+class Evaluation;
+
+// A graph ready to run on policy A: its ops in order, when each value dies, and every value that
+// depends on constants only (weights, their fake-quant, folded shapes), computed once so that each
+// run starts from them. The ops that compute such values never run again; an observer sees their
+// results as recorded here.
+template <class A>
+struct Prepared {
+  using Arith = A;
+  using Tensor = SimTensor<A>;
+
+  Prepared(const ir::Graph& graph, const QatOptions& opts, bool observed);
+
+  const ir::Graph& g;
+  QatOptions options;
+  ConvBnFolds folds;  // exact mode only
+  std::vector<ir::Op*> ops;
+  std::unordered_map<const ir::Value*, size_t> last_use;
+  std::vector<bool> constant;                 // per op: reads only constant-derived values
+  std::vector<ir::TensorData> exports;        // per constant op, its result for observers (when observed)
+  std::unordered_map<const ir::Value*, Tensor> values;  // the constant-derived values a later op or output reads
+};
+
+// One evaluation of a prepared graph with float tensors in policy A's numbers; integer tensors are int64.
 template <class A>
 class Evaluation {
  public:
   using Num = typename A::Num;
   using Tensor = SimTensor<A>;
 
-  Evaluation(const ir::Graph& g, const QatOptions& options, const QatObserver& observer)
-      : g_(g), options_(options), observer_(observer) {
-    if constexpr (std::is_same_v<A, ExactArith>) folds_ = ConvBnFolds(g);
-  }
+  Evaluation(const Prepared<A>& p, const QatObserver& observer) : p_(p), g_(p.g), options_(p.options), observer_(observer) {}
 
-  std::vector<ir::TensorData> run(const std::vector<ir::TensorData>& inputs) {
-    bind_inputs(inputs);
+  // The constant part of the graph, for Prepared: imports the constants, runs the ops that read only
+  // them, records their results for observers if asked, and returns the values later ops read.
+  std::unordered_map<const ir::Value*, Tensor> run_constant_part(std::vector<bool>& constant,
+                                                                 std::vector<ir::TensorData>* exports) {
     for (const ir::Value* c : g_.constants()) {
       if (c->data->shape() != c->type.shape)
         fail("constant '{}' holds {} data but has type shape {}", c->name, ir::shape_string(c->data->shape()),
              ir::shape_string(c->type.shape));
       values_[c] = imported(c->name, *c->data);
     }
-    const std::vector<ir::Op*> ops = g_.ops();
-    const auto last_use = last_uses(g_, ops);
+    const std::vector<ir::Op*>& ops = p_.ops;
+    constant.assign(ops.size(), false);
+    std::unordered_map<const ir::Value*, bool> read_later;  // by an op that runs per evaluation, or an output
     for (size_t i = 0; i < ops.size(); ++i) {
       const ir::Op& op = *ops[i];
+      constant[i] = std::all_of(op.inputs.begin(), op.inputs.end(), [&](const ir::Value* v) { return values_.count(v); });
+      if (!constant[i]) {
+        for (const ir::Value* in : op.inputs) read_later[in] = true;
+        continue;
+      }
+      Tensor result = checked_evaluate(op);
+      if (exports) (*exports)[i] = export_tensor<A>(result, op.outputs[0]->type.dtype, /*exact_only=*/false);
+      values_[op.outputs[0]] = std::move(result);
+    }
+    for (const ir::Value* v : g_.outputs()) read_later[v] = true;
+    std::erase_if(values_, [&](const auto& kv) { return !read_later.count(kv.first); });
+    return std::move(values_);
+  }
+
+  std::vector<ir::TensorData> run(const std::vector<ir::TensorData>& inputs) {
+    bind_inputs(inputs);
+    const std::vector<ir::Op*>& ops = p_.ops;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const ir::Op& op = *ops[i];
+      if (p_.constant[i]) {
+        if (observer_) observer_(op, p_.exports.at(i));
+        continue;
+      }
       Tensor result = checked_evaluate(op);
       if (observer_) observer_(op, export_tensor<A>(result, op.outputs[0]->type.dtype, /*exact_only=*/false));
       for (const ir::Value* in : op.inputs)
-        if (last_use.at(in) == i) values_.erase(in);
+        if (p_.last_use.at(in) == i) values_.erase(in);
       values_[op.outputs[0]] = std::move(result);
     }
     std::vector<ir::TensorData> outputs;
     for (const ir::Value* v : g_.outputs()) {
-      auto it = values_.find(v);
-      if (it == values_.end()) fail("output '{}' is not computed by the graph", v->name);
+      const Tensor* t = find(v);
+      if (!t) fail("output '{}' is not computed by the graph", v->name);
       try {
-        outputs.push_back(export_tensor<A>(it->second, v->type.dtype, /*exact_only=*/true));
+        outputs.push_back(export_tensor<A>(*t, v->type.dtype, /*exact_only=*/true));
       } catch (const NumericError& e) {
         fail("output '{}': {}", v->name, e.what());
       }
@@ -64,6 +112,13 @@ class Evaluation {
   }
 
  private:
+  // This run's value of v, else the prepared constant-derived one, else null.
+  const Tensor* find(const ir::Value* v) const {
+    if (auto it = values_.find(v); it != values_.end()) return &it->second;
+    if (auto it = p_.values.find(v); it != p_.values.end()) return &it->second;
+    return nullptr;
+  }
+
   void bind_inputs(const std::vector<ir::TensorData>& inputs) {
     if (inputs.size() != g_.inputs().size())
       fail("the graph has {} inputs, {} were given", g_.inputs().size(), inputs.size());
@@ -116,10 +171,10 @@ class Evaluation {
   template <class B>
   const Array<typename B::Num>& operand(const ir::Op& op, size_t i) const {
     const ir::Value* v = op.inputs[i];
-    auto it = values_.find(v);
-    if (it == values_.end()) fail("{}: operand '{}' has no value (ops out of topological order?)", op.describe(), v->name);
-    const auto* a = std::get_if<Array<typename B::Num>>(&it->second);
-    if (!a && std::holds_alternative<Array<Enclosure>>(it->second))
+    const Tensor* t = find(v);
+    if (!t) fail("{}: operand '{}' has no value (ops out of topological order?)", op.describe(), v->name);
+    const auto* a = std::get_if<Array<typename B::Num>>(t);
+    if (!a && std::holds_alternative<Array<Enclosure>>(*t))
       fail("{}: operand '{}' holds irrational values (of a transcendental function), which the exact evaluator "
            "carries only through elementwise arithmetic to a quantize",
            op.describe(), v->name);
@@ -130,14 +185,13 @@ class Evaluation {
   // Whether an operand holds enclosures (exact mode, after a transcendental function).
   bool enclosed(const ir::Op& op) const {
     for (const ir::Value* v : op.inputs)
-      if (auto it = values_.find(v); it != values_.end() && std::holds_alternative<Array<Enclosure>>(it->second))
-        return true;
+      if (const Tensor* t = find(v); t && std::holds_alternative<Array<Enclosure>>(*t)) return true;
     return false;
   }
 
   // Operand i as enclosures: the value itself, or an exact float operand enclosed into `promoted`.
   const Array<Enclosure>& enclosure_operand(const ir::Op& op, size_t i, Array<Enclosure>& promoted) const {
-    if (const auto* e = std::get_if<Array<Enclosure>>(&values_.at(op.inputs[i]))) return *e;
+    if (const auto* e = std::get_if<Array<Enclosure>>(find(op.inputs[i]))) return *e;
     if constexpr (std::is_same_v<Num, Exact>) {
       const Array<Exact>& x = operand<A>(op, i);
       promoted = Array<Enclosure>(x.shape);
@@ -260,28 +314,56 @@ class Evaluation {
     const std::vector<float> alpha_f32 = batchnorm_alpha_f32(op, doubles(scale), doubles(var));
     std::vector<Num> alpha;
     std::optional<std::vector<double>> folded;
-    if (const ir::Value* c = folds_.divisor_of(op)) folded = folded_alpha(*c, x.shape, alpha_f32);
+    if (const ir::Value* c = p_.folds.divisor_of(op)) folded = folded_alpha(*c, x.shape, alpha_f32);
     for (size_t c = 0; c < alpha_f32.size(); ++c)
       alpha.push_back(A::from_double(folded ? (*folded)[c] : static_cast<double>(alpha_f32[c])));
     return batchnorm<A>(x, bias, mean, alpha);
   }
 
+  const Prepared<A>& p_;
   const ir::Graph& g_;
   const QatOptions& options_;
   const QatObserver& observer_;
-  ConvBnFolds folds_;  // exact mode only
   std::unordered_map<const ir::Value*, Tensor> values_;
 };
 
+template <class A>
+Prepared<A>::Prepared(const ir::Graph& graph, const QatOptions& opts, bool observed)
+    : g(graph), options(opts), ops(graph.ops()), last_use(last_uses(graph, ops)) {
+  if constexpr (std::is_same_v<A, ExactArith>) folds = ConvBnFolds(graph);
+  if (observed) exports.resize(ops.size());
+  values = Evaluation<A>(*this, {}).run_constant_part(constant, observed ? &exports : nullptr);
+}
+
 }  // namespace
+
+struct QatEvaluator::Impl {
+  using Variant = std::variant<Prepared<F32Arith>, Prepared<ExactArith>>;
+  static Variant prepare(const ir::Graph& g, const QatOptions& options, bool observed) {
+    switch (options.arithmetic) {
+      case Arithmetic::float32: return Variant(std::in_place_index<0>, g, options, observed);
+      case Arithmetic::exact: return Variant(std::in_place_index<1>, g, options, observed);
+    }
+    __builtin_unreachable();
+  }
+  Variant prepared;
+  bool observed;
+};
+
+QatEvaluator::QatEvaluator(const ir::Graph& g, const QatOptions& options, bool observed)
+    : impl_(std::make_shared<const Impl>(Impl{Impl::prepare(g, options, observed), observed})) {}
+
+std::vector<ir::TensorData> QatEvaluator::run(const std::vector<ir::TensorData>& inputs, const QatObserver& observer) const {
+  if (observer && !impl_->observed) throw std::logic_error("QatEvaluator::run(): an observer needs observed = true");
+  return std::visit([&](const auto& p) {
+    using A = typename std::decay_t<decltype(p)>::Arith;
+    return Evaluation<A>(p, observer).run(inputs);
+  }, impl_->prepared);
+}
 
 std::vector<ir::TensorData> evaluate_qat(const ir::Graph& g, const std::vector<ir::TensorData>& inputs,
                                          const QatOptions& options, const QatObserver& observer) {
-  switch (options.arithmetic) {
-    case Arithmetic::float32: return Evaluation<F32Arith>(g, options, observer).run(inputs);
-    case Arithmetic::exact: return Evaluation<ExactArith>(g, options, observer).run(inputs);
-  }
-  __builtin_unreachable();
+  return QatEvaluator(g, options, static_cast<bool>(observer)).run(inputs, observer);
 }
 
 }  // namespace qatc::sim

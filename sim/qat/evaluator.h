@@ -5,6 +5,7 @@
 #include "ir/graph.h"
 
 #include <functional>
+#include <memory>
 #include <vector>
 
 namespace qatc::sim {
@@ -22,6 +23,21 @@ struct QatOptions {
 // Float results come as f32 (float32 mode) or f64 (exact mode; values that are not doubles are
 // rounded for the dump), integer results in the op's integer dtype.
 using QatObserver = std::function<void(const ir::Op&, const ir::TensorData&)>;
+
+// A graph prepared for evaluation with one arithmetic: the values that depend on constants only
+// (weights and their fake-quant) are computed once, here, and shared by every run; runs may go on
+// several threads at once. `observed`: runs will pass an observer, so the prepared values' results
+// are kept for it too.
+class QatEvaluator {
+ public:
+  QatEvaluator(const ir::Graph& g, const QatOptions& options, bool observed);
+  // As evaluate_qat below; g must outlive this evaluator.
+  std::vector<ir::TensorData> run(const std::vector<ir::TensorData>& inputs, const QatObserver& observer = {}) const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<const Impl> impl_;
+};
 
 // Inputs in graph-input order (float inputs as f32 TensorData; shapes must match, else qatc::Error
 // naming the input). Returns graph outputs in order: float results as f32 in float32 mode and as f64

@@ -107,6 +107,8 @@ Exact reduced(Exact x) {
   return {divide_out(x.num, g), x.den / g};
 }
 
+}  // namespace
+
 Exact reciprocal(const Exact& b) {
   BinaryParts p = decompose(b.num);
   if (p.odd == 0) throw NumericError("division by zero");
@@ -116,6 +118,8 @@ Exact reciprocal(const Exact& b) {
   // b = odd * 2^exp / den, so 1/b = den * 2^-exp / odd, already canonical.
   return {compose(p.negative, b.den, -p.exp, "a reciprocal"), static_cast<uint64_t>(p.odd)};
 }
+
+namespace {
 
 // n / d as integer part and fraction class.
 ExactQuotient split_quotient(u128 n, u128 d) {
@@ -178,26 +182,43 @@ BinaryParts decompose(__float128 v) {
   return {static_cast<bool>(b >> 127), m >> tz, exp + tz};
 }
 
+// The conversions compose the bits themselves: converting to __float128 is software floating point,
+// and the evaluators import and dequantize every weight this way.
 Exact Exact::from_double(double v) {
   if (!std::isfinite(v)) throw NumericError(fmt::format("exact arithmetic cannot represent {}", v));
-  return {static_cast<__float128>(v), 1};
+  if (v == 0) return {std::signbit(v) ? -__float128{0} : __float128{0}, 1};
+  int exp;
+  const double mantissa = std::frexp(v, &exp);  // v = mantissa * 2^exp, 0.5 <= |mantissa| < 1
+  return from_scaled(static_cast<int64_t>(std::ldexp(mantissa, 53)), exp - 53);
 }
 
-Exact Exact::from_int(int64_t v) { return {static_cast<__float128>(v), 1}; }
+Exact Exact::from_int(int64_t v) { return from_scaled(v, 0); }
 
 Exact Exact::from_scaled(i128 m, int exp2) {
   u128 magnitude = m < 0 ? -static_cast<u128>(m) : static_cast<u128>(m);
   return {compose(m < 0, magnitude, exp2, "an accumulated sum"), 1};
 }
 
+// From the parts, not by converting __float128 (software floating point, ten times slower): the
+// evaluators export every value of every layer this way.
 std::optional<double> Exact::exact_double() const {
   if (den != 1) return std::nullopt;
-  auto d = static_cast<double>(num);
-  if (static_cast<__float128>(d) != num) return std::nullopt;
-  return d;
+  const BinaryParts p = decompose(num);
+  if (p.odd == 0) return bits_of(num) >> 127 ? -0.0 : 0.0;
+  const int len = bit_length(p.odd);
+  // At most 53 significant bits, the lowest at or above 2^-1074, the highest below 2^1024.
+  if (len > 53 || p.exp < -1074 || p.exp + len > 1024) return std::nullopt;
+  const double magnitude = std::ldexp(static_cast<double>(static_cast<uint64_t>(p.odd)), p.exp);
+  return p.negative ? -magnitude : magnitude;
 }
 
-double Exact::approximate_double() const { return static_cast<double>(num / static_cast<__float128>(den)); }
+double Exact::approximate_double() const {
+  if (auto d = exact_double()) return *d;
+  // odd / den in x87 long double (64-bit significands): two roundings of 2^-64 each, then one to double.
+  const BinaryParts p = decompose(num);
+  const long double q = std::ldexp(static_cast<long double>(p.odd) / static_cast<long double>(den), p.exp);
+  return static_cast<double>(p.negative ? -q : q);
+}
 
 Exact add(const Exact& a, const Exact& b) {
   if (a.den == b.den) return reduced({num_add(a.num, b.num), a.den});

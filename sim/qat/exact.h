@@ -45,7 +45,8 @@ Exact add(const Exact& a, const Exact& b);
 Exact sub(const Exact& a, const Exact& b);
 Exact mul(const Exact& a, const Exact& b);
 // Exact when the divisor's odd significand fits 64 bits, as for every float32 or integer divisor.
-Exact div(const Exact& a, const Exact& b);
+Exact reciprocal(const Exact& b);
+Exact div(const Exact& a, const Exact& b);  // mul(a, reciprocal(b))
 int compare(const Exact& a, const Exact& b);  // -1, 0 or 1
 
 // |x / scale| split into its integer part (saturated at kSaturatedMagnitude) and fraction class,

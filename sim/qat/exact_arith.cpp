@@ -55,7 +55,7 @@ std::optional<ScaledIntOperands> scaled_int_operands(std::span<const Exact> a, s
   // |sum| < terms * 2^(bits_a + bits_b) must stay below 2^127.
   const int sum_bits = sa->bits + sb->bits + bit_length(static_cast<u128>(terms));
   if (sum_bits > 126) return std::nullopt;
-  return ScaledIntOperands{std::move(sa->values), std::move(sb->values), sa->exponent + sb->exponent, sum_bits <= 62};
+  return ScaledIntOperands{std::move(sa->values), std::move(sb->values), sa->exponent + sb->exponent, sum_bits};
 }
 
 double ExactArith::to_double(const Num& v) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "ir/quant.h"
+#include "sim/qat/dot_rows.h"
 #include "sim/qat/numeric_error.h"
 #include "sim/qat/rounding.h"
 
@@ -28,6 +29,10 @@ struct F32Dot {
   void madd(Acc& acc, float a, float b) const {
     if constexpr (fused) acc = std::fma(a, b, acc);
     else acc = acc + a * b;
+  }
+  void madd_row(Acc* acc, const float* x, int64_t stride, float w, int64_t n) const {
+    if constexpr (fused) fma_row(acc, x, stride, w, n);
+    else sim::madd_row(acc, x, stride, w, n);
   }
   float finish(Acc acc) const { return acc; }
 };

@@ -6,6 +6,11 @@
 #include "sim/qat/evaluator.h"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <array>
+#include <cmath>
+#include <random>
 
 using namespace qatc;
 using sim::Arithmetic;
@@ -205,4 +210,157 @@ TEST_CASE("exact convs of power-of-two multiples (the int64 planes) equal the fl
     nonzero += exact[0].float_at(i) != 0;
   }
   CHECK(nonzero > 60);
+}
+
+namespace {
+
+// A float32 conv computed output by output as the evaluator's F32Dot defines it: the bias first,
+// then each in-input tap's product in window order (input channel, then taps), rounded separately
+// (fused for depthwise convs); taps in the padding skipped.
+std::vector<float> walked_conv(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& bias,
+                               int c_in, int h, int wd, int c_out, int group, int kh, int kw, std::array<int, 4> pads,
+                               std::array<int, 2> strides, std::array<int, 2> dilations, int oh, int ow) {
+  const int in_per_group = c_in / group, out_per_group = c_out / group;
+  const bool fused = in_per_group == 1 && group > 1;
+  std::vector<float> y;
+  for (int oc = 0; oc < c_out; ++oc)
+    for (int oy = 0; oy < oh; ++oy)
+      for (int ox = 0; ox < ow; ++ox) {
+        float acc = bias.empty() ? 0.0f : bias[oc];
+        for (int ic = 0; ic < in_per_group; ++ic)
+          for (int ky = 0; ky < kh; ++ky)
+            for (int kx = 0; kx < kw; ++kx) {
+              const int iy = oy * strides[0] - pads[0] + ky * dilations[0], ix = ox * strides[1] - pads[1] + kx * dilations[1];
+              if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+              const float a = x[((oc / out_per_group * in_per_group + ic) * h + iy) * wd + ix];
+              const float b = w[((oc * in_per_group + ic) * kh + ky) * kw + kx];
+              if (fused) {
+                acc = std::fma(a, b, acc);
+              } else {
+                volatile float product = a * b;  // rounded on its own, never contracted into the sum
+                acc = acc + product;
+              }
+            }
+        y.push_back(acc);
+      }
+  return y;
+}
+
+std::string floats(const std::vector<float>& v) {
+  std::string s;
+  for (float f : v) s += (s.empty() ? "" : ", ") + fmt::format("{:.17g}", static_cast<double>(f));  // round-trips
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("float32 convs keep every sum's order of additions, on any vector width") {
+  // Values that are not on any small grid, so that the order of additions shows in the roundings.
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+  auto random = [&](size_t n) {
+    std::vector<float> v(n);
+    for (float& f : v) f = u(rng);
+    return v;
+  };
+  struct Case {
+    const char* what;
+    int c_in, h, w, c_out, group, kh, kw;
+    std::array<int, 4> pads;  // top, left, bottom, right
+    std::array<int, 2> strides, dilations;
+    bool bias;
+  };
+  const std::vector<Case> cases{
+      {"3x3 same, bias", 3, 7, 9, 4, 1, 3, 3, {1, 1, 1, 1}, {1, 1}, {1, 1}, true},
+      {"strided, dilated, asymmetric pads", 4, 9, 11, 6, 2, 3, 2, {2, 0, 1, 3}, {2, 3}, {2, 1}, false},
+      {"depthwise (fused), stride 2", 5, 8, 8, 5, 5, 3, 3, {1, 1, 1, 1}, {2, 2}, {1, 1}, true},
+      {"1x1", 6, 5, 5, 3, 1, 1, 1, {0, 0, 0, 0}, {1, 1}, {1, 1}, false},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    const int oh = (c.h + c.pads[0] + c.pads[2] - c.dilations[0] * (c.kh - 1) - 1) / c.strides[0] + 1;
+    const int ow = (c.w + c.pads[1] + c.pads[3] - c.dilations[1] * (c.kw - 1) - 1) / c.strides[1] + 1;
+    const auto x = random(static_cast<size_t>(c.c_in * c.h * c.w));
+    const auto w = random(static_cast<size_t>(c.c_out * c.c_in / c.group * c.kh * c.kw));
+    const auto b = c.bias ? random(static_cast<size_t>(c.c_out)) : std::vector<float>{};
+    const std::string text = fmt::format(
+        R"(graph @conv {{
+      input %x : f32[1,{0},{1},{2}]
+      const %w : f32[{3},{4},{5},{6}] = [{7}]
+      {8}
+      %c = conv(%x, %w{9}) {{dilations = [{10}, {11}], group = {12}, pads = [{13}, {14}, {15}, {16}], strides = [{17}, {18}]}} : f32[1,{3},{19},{20}]
+      output %c
+    }})",
+        c.c_in, c.h, c.w, c.c_out, c.c_in / c.group, c.kh, c.kw, floats(w),
+        c.bias ? fmt::format("const %b : f32[{}] = [{}]", c.c_out, floats(b)) : "", c.bias ? ", %b" : "", c.dilations[0],
+        c.dilations[1], c.group, c.pads[0], c.pads[1], c.pads[2], c.pads[3], c.strides[0], c.strides[1], oh, ow);
+    ir::Graph g = ir::parse_graph(text, "conv.qir");
+    ir::verify(g);
+    const auto out = sim::evaluate_qat(g, {ir::TensorData::from<float>({1, c.c_in, c.h, c.w}, x)},
+                                       {.arithmetic = Arithmetic::float32});
+    const auto want =
+        walked_conv(x, w, b, c.c_in, c.h, c.w, c.c_out, c.group, c.kh, c.kw, c.pads, c.strides, c.dilations, oh, ow);
+    REQUIRE(out[0].size() == static_cast<int64_t>(want.size()));
+    int differing = 0;
+    for (size_t i = 0; i < want.size(); ++i) differing += out[0].float_at(static_cast<int64_t>(i)) != want[i];
+    CHECK(differing == 0);
+  }
+}
+
+TEST_CASE("a float32 conv whose padding taps would change a sum skips them, as the window walk does") {
+  // 0 * inf is NaN, and -0 + 0 is +0: with an infinite weight or a -0 bias the zero-padded planes
+  // would differ from skipping the padding, so the evaluator must skip it. Output 0 has its
+  // infinite-weight tap in the padding; output 1 starts at -0 and adds only padding taps' products.
+  ir::Graph g = ir::parse_graph(R"(graph @pad_taps {
+    input %x : f32[1,1,1,2]
+    const %w : f32[2,1,1,3] = [inf, 1, 0, 0, 0, 0]
+    const %b : f32[2] = [1, -0]
+    %c = conv(%x, %w, %b) {dilations = [1, 1], group = 1, pads = [0, 1, 0, 0], strides = [1, 1]} : f32[1,2,1,1]
+    output %c
+  })",
+                                "pad_taps.qir");
+  ir::verify(g);
+  // Output (oc 0, x 0): taps at x = -1 (padding, weight inf), 0 and 1 (weights 1 and 0).
+  const std::vector<float> x{2.0f, -0.0f};
+  const auto out = sim::evaluate_qat(g, {ir::TensorData::from<float>({1, 1, 1, 2}, x)},
+                                     {.arithmetic = Arithmetic::float32});
+  CHECK(out[0].float_at(0) == 3.0f);
+  // oc 1: -0 + 2*0 + (-0)*0 = -0 + 0 + -0 = +0 in IEEE arithmetic, and no padding tap changes it.
+  CHECK(out[0].float_at(1) == 0.0f);
+  CHECK_FALSE(std::signbit(out[0].float_at(1)));
+}
+
+TEST_CASE("a prepared evaluator computes the weights' fake-quant once and runs any number of data sets") {
+  ir::Graph g = ir::parse_graph(R"(graph @prepared {
+    input %x : f32[1,1,1,3]
+    const %wf : f32[2,1,1,1] = [0.3, -0.7]
+    %wq = quantize(%wf) {round = "half_even"} : i8[2,1,1,1] quant<i8: scale = 2^-4, zp = 0>
+    %w = dequantize(%wq) : f32[2,1,1,1]
+    %c = conv(%x, %w) {dilations = [1, 1], group = 1, pads = [0, 0, 0, 0], strides = [1, 1]} : f32[1,2,1,3]
+    output %c
+  })",
+                                "prepared.qir");
+  ir::verify(g);
+  for (Arithmetic a : {Arithmetic::exact, Arithmetic::float32}) {
+    const sim::QatEvaluator evaluator(g, {.arithmetic = a}, /*observed=*/true);
+    for (float scale : {1.0f, -2.0f}) {
+      const std::vector<float> x{1 * scale, 2 * scale, 3 * scale};
+      const auto input = ir::TensorData::from<float>({1, 1, 1, 3}, x);
+      std::vector<std::string> seen;
+      const auto out = evaluator.run({input}, [&](const ir::Op& op, const ir::TensorData&) {
+        seen.push_back(op.outputs[0]->name);
+      });
+      // Every op reported in order, the prepared ones too; the conv uses round(0.3*16)/16 = 5/16
+      // and round(-0.7*16)/16 = -11/16.
+      CHECK(seen == std::vector<std::string>{"wq", "w", "c"});
+      const auto once = sim::evaluate_qat(g, {input}, {.arithmetic = a});
+      for (int64_t i = 0; i < 3; ++i) {
+        CHECK(out[0].float_at(i) == (i + 1) * scale * 5 / 16.0);
+        CHECK(out[0].float_at(i + 3) == (i + 1) * scale * -11 / 16.0);
+        CHECK(once[0].float_at(i) == out[0].float_at(i));
+      }
+    }
+    CHECK_THROWS_AS(sim::QatEvaluator(g, {.arithmetic = a}, false).run({}, [](const ir::Op&, const ir::TensorData&) {}),
+                    std::logic_error);
+  }
 }
