@@ -1,6 +1,6 @@
 // conv and matmul: they share the dot-product accumulation, which the arithmetic policy supplies
-// (A::with_dot picks the accumulator, e.g. exact mode's __int128 fast path), and on integer
-// operands the subtraction of x_zero_point.
+// (A::with_dot picks the accumulator, e.g. exact mode's int32, int64 or __int128 integer sums), and
+// on integer operands the subtraction of x_zero_point.
 #include "ir/graph.h"
 #include "sim/qat/exact_arith.h"
 #include "sim/qat/float32_arith.h"

@@ -182,9 +182,9 @@ TEST_CASE("an f64 constant in an f32 add is exact in exact mode and rounded in f
   CHECK_THROWS_WITH(ir::verify(narrow), "add 'mixed': operand 'k' is f32 but the result is f64");
 }
 
-TEST_CASE("exact convs of power-of-two multiples (the int64 planes) equal the float32 window walk") {
+TEST_CASE("exact convs of power-of-two multiples (the integer planes) equal the float32 sums") {
   // Every value a small multiple of 2^-3 (input) or 2^-5 (weights): float32 computes these sums
-  // exactly too, with the general window walk, so the two modes must agree on every element, over
+  // exactly too, in its own order of additions, so the two modes must agree on every element, over
   // strides, dilations, asymmetric padding (taps in the padding skipped) and groups.
   const std::string g = R"(graph @dyadic_conv {
     input %x : f32[1,4,9,11]
