@@ -52,61 +52,27 @@ typename Dot::Acc first_sum(const Dot& dot, const Num* seeds, int64_t oc) {
   return dot.zero();
 }
 
-// Per output channel, a plane of sums, each (input channel, tap) one strided multiply-add over the
-// rows of outputs whose tap lands inside the input, instead of a window walk per output. Each sum
-// still receives its products in window order (input channel, then taps), skipping the padding
-// taps as the walk did, so float32 sums round as they would there. `seeds`: the bias that starts
-// each channel's sums (F32Arith), else null.
+// Per output channel, a plane of sums, each (input channel, tap) one strided multiply-add over rows
+// of outputs, instead of a window walk per output. The input is copied into zero padding, so that
+// every tap addresses it alike. Each sum receives its products in window order (input channel,
+// then taps), so float32 sums round as in the walk. The taps in the padding are skipped, as the
+// walk did, unless `add_padding` (their products are zero, and pads_harmlessly below says adding
+// them changes no sum): then every tap covers every output, and with unit strides across rows and
+// columns a plane's rows run as one row, the sums laid out at the padded input's row pitch (the
+// columns past the output's width are computed and dropped). `seeds`: the bias that starts each
+// channel's sums (F32Arith), else null.
 template <class Dot, class Num>
 void conv_planes(const Window& win, const Dot& dot, const typename Dot::Operand* xs, const typename Dot::Operand* ws,
-                 const Num* seeds, int64_t out_channels, int64_t in_per_group, int64_t out_per_group, Num* y) {
-  const auto& [a0, a1, a2] = win.axes;
-  const int64_t in_plane = win.in_plane(), out_plane = win.out_plane(), kernel_volume = win.kernel_volume();
-  std::vector<typename Dot::Acc> acc(static_cast<size_t>(out_plane));
-  for (int64_t n = 0; n < win.batch; ++n)
-    for (int64_t oc = 0; oc < out_channels; ++oc) {
-      std::fill(acc.begin(), acc.end(), first_sum(dot, seeds, oc));
-      const auto* xg = xs + (n * win.channels + oc / out_per_group * in_per_group) * in_plane;
-      const auto* wk = ws + oc * in_per_group * kernel_volume;
-      for (int64_t ic = 0; ic < in_per_group; ++ic)
-        for (int64_t k0 = 0; k0 < a0.kernel; ++k0) {
-          const TapRange r0 = a0.outputs_inside(k0);
-          for (int64_t k1 = 0; k1 < a1.kernel; ++k1) {
-            const TapRange r1 = a1.outputs_inside(k1);
-            for (int64_t k2 = 0; k2 < a2.kernel; ++k2) {
-              const auto w = wk[ic * kernel_volume + (k0 * a1.kernel + k1) * a2.kernel + k2];
-              const TapRange r2 = a2.outputs_inside(k2);
-              if (r2.first >= r2.last) continue;
-              const int64_t first = a2.position(r2.first, k2);
-              for (int64_t o0 = r0.first; o0 < r0.last; ++o0)
-                for (int64_t o1 = r1.first; o1 < r1.last; ++o1) {
-                  const auto* xrow = xg + ic * in_plane + (a0.position(o0, k0) * a1.in + a1.position(o1, k1)) * a2.in;
-                  auto* arow = acc.data() + (o0 * a1.out + o1) * a2.out + r2.first;
-                  madd_row(dot, arow, xrow + first, a2.stride, w, r2.last - r2.first);
-                }
-            }
-          }
-        }
-      Num* yc = y + (n * out_channels + oc) * out_plane;
-      for (int64_t i = 0; i < out_plane; ++i) yc[i] = dot.finish(acc[static_cast<size_t>(i)]);
-    }
-}
-
-// The same sums over a zero-padded copy of the input, for when adding a padding tap's product 0 · w
-// changes no sum (pads_harmlessly below): every tap then covers every output, and with unit strides
-// across rows and columns a plane's rows run as one row, the sums laid out at the padded input's row
-// pitch (the columns past the output's width are computed and dropped). Far fewer, longer rows.
-template <class Dot, class Num>
-void conv_padded_planes(const Window& win, const Dot& dot, const typename Dot::Operand* xs,
-                        const typename Dot::Operand* ws, const Num* seeds, int64_t out_channels, int64_t in_per_group,
-                        int64_t out_per_group, Num* y) {
+                 const Num* seeds, bool add_padding, int64_t out_channels, int64_t in_per_group, int64_t out_per_group,
+                 Num* y) {
   const auto& [a0, a1, a2] = win.axes;
   // The padded extent every output's every tap reads within.
   auto extent = [](const WindowAxis& a) { return (a.out - 1) * a.stride + (a.kernel - 1) * a.dilation + 1; };
   const int64_t e0 = extent(a0), e1 = extent(a1), e2 = extent(a2), padded_plane = e0 * e1 * e2;
   const int64_t out_plane = win.out_plane(), kernel_volume = win.kernel_volume();
-  const bool merged = a1.stride == 1 && a2.stride == 1;
+  const bool merged = add_padding && a1.stride == 1 && a2.stride == 1;
   const int64_t pitch = merged ? e2 : a2.out;  // of the rows of sums
+  auto outputs = [&](const WindowAxis& a, int64_t k) { return add_padding ? TapRange{0, a.out} : a.outputs_inside(k); };
   std::vector<typename Dot::Operand> xp(static_cast<size_t>(win.channels * padded_plane));
   std::vector<typename Dot::Acc> acc(static_cast<size_t>(a0.out * a1.out * pitch));
   for (int64_t n = 0; n < win.batch; ++n) {
@@ -123,11 +89,16 @@ void conv_padded_planes(const Window& win, const Dot& dot, const typename Dot::O
       const auto* xg = xp.data() + oc / out_per_group * in_per_group * padded_plane;
       const auto* wk = ws + oc * in_per_group * kernel_volume;
       for (int64_t ic = 0; ic < in_per_group; ++ic)
-        for (int64_t k0 = 0; k0 < a0.kernel; ++k0)
-          for (int64_t k1 = 0; k1 < a1.kernel; ++k1)
+        for (int64_t k0 = 0; k0 < a0.kernel; ++k0) {
+          const TapRange r0 = outputs(a0, k0);
+          for (int64_t k1 = 0; k1 < a1.kernel; ++k1) {
+            const TapRange r1 = outputs(a1, k1);
             for (int64_t k2 = 0; k2 < a2.kernel; ++k2) {
               const auto w = wk[ic * kernel_volume + (k0 * a1.kernel + k1) * a2.kernel + k2];
-              for (int64_t o0 = 0; o0 < a0.out; ++o0) {
+              const TapRange r2 = outputs(a2, k2);
+              if (r2.first >= r2.last) continue;
+              for (int64_t o0 = r0.first; o0 < r0.last; ++o0) {
+                // Padded input position of output o's tap k: o * stride + k * dilation.
                 const auto* xrow = xg + ic * padded_plane + ((o0 * a0.stride + k0 * a0.dilation) * e1 + k1 * a1.dilation) * e2 +
                                    k2 * a2.dilation;
                 auto* arow = acc.data() + o0 * a1.out * pitch;
@@ -135,10 +106,13 @@ void conv_padded_planes(const Window& win, const Dot& dot, const typename Dot::O
                   madd_row(dot, arow, xrow, 1, w, (a1.out - 1) * e2 + a2.out);
                   continue;
                 }
-                for (int64_t o1 = 0; o1 < a1.out; ++o1)
-                  madd_row(dot, arow + o1 * pitch, xrow + o1 * a1.stride * e2, a2.stride, w, a2.out);
+                for (int64_t o1 = r1.first; o1 < r1.last; ++o1)
+                  madd_row(dot, arow + o1 * pitch + r2.first, xrow + o1 * a1.stride * e2 + r2.first * a2.stride, a2.stride,
+                           w, r2.last - r2.first);
               }
             }
+          }
+        }
       Num* yc = y + (n * out_channels + oc) * out_plane;
       for (int64_t r = 0; r < a0.out * a1.out; ++r)
         for (int64_t o2 = 0; o2 < a2.out; ++o2) *yc++ = dot.finish(acc[static_cast<size_t>(r * pitch + o2)]);
@@ -146,8 +120,8 @@ void conv_padded_planes(const Window& win, const Dot& dot, const typename Dot::O
   }
 }
 
-// Whether adding a padding tap's product 0 · w leaves every sum as it is, so that the padded planes
-// may add them: always for exact and integer sums; in float32 when every weight is finite (0 · w is
+// Whether adding a padding tap's product 0 · w leaves every sum as it is, so that conv_planes may
+// add them: always for exact and integer sums; in float32 when every weight is finite (0 · w is
 // then ±0) and no sum starts at −0 (s + ±0 = s for every other s, and +0 + −0 = +0).
 template <class A>
 bool pads_harmlessly(const NumArray<A>& w, const typename A::Num* seeds, int64_t out_channels) {
@@ -174,10 +148,9 @@ NumArray<A> conv(const ir::Op& op, const NumArray<A>& x_in, const NumArray<A>& w
   NumArray<A> y(win.output_shape(out_channels, x.shape.size() - 2));
   const bool depthwise = in_per_group == 1 && op.get_int("group") > 1;
   const Num* seeds = A::bias_seeds_accumulator && bias ? bias->data.data() : nullptr;
-  const bool padded = pads_harmlessly<A>(w, seeds, out_channels);
+  const bool add_padding = pads_harmlessly<A>(w, seeds, out_channels);
   A::with_dot(x.data, w.data, in_per_group * kernel_volume, depthwise, [&](const auto& dot, const auto* xs, const auto* ws) {
-    if (padded) conv_padded_planes(win, dot, xs, ws, seeds, out_channels, in_per_group, out_per_group, y.data.data());
-    else conv_planes(win, dot, xs, ws, seeds, out_channels, in_per_group, out_per_group, y.data.data());
+    conv_planes(win, dot, xs, ws, seeds, add_padding, out_channels, in_per_group, out_per_group, y.data.data());
   });
   if (bias && !A::bias_seeds_accumulator) {
     auto* yp = y.data.data();

@@ -15,6 +15,7 @@
 #include <optional>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 
 namespace qatc::sim {
@@ -66,19 +67,19 @@ class Evaluation {
     }
     const std::vector<ir::Op*>& ops = p_.ops;
     constant.assign(ops.size(), false);
-    std::unordered_map<const ir::Value*, bool> read_later;  // by an op that runs per evaluation, or an output
+    std::unordered_set<const ir::Value*> read_later;  // by an op that runs per evaluation, or an output
     for (size_t i = 0; i < ops.size(); ++i) {
       const ir::Op& op = *ops[i];
       constant[i] = std::all_of(op.inputs.begin(), op.inputs.end(), [&](const ir::Value* v) { return values_.count(v); });
       if (!constant[i]) {
-        for (const ir::Value* in : op.inputs) read_later[in] = true;
+        read_later.insert(op.inputs.begin(), op.inputs.end());
         continue;
       }
       Tensor result = checked_evaluate(op);
       if (exports) (*exports)[i] = export_tensor<A>(result, op.outputs[0]->type.dtype, /*exact_only=*/false);
       values_[op.outputs[0]] = std::move(result);
     }
-    for (const ir::Value* v : g_.outputs()) read_later[v] = true;
+    read_later.insert(g_.outputs().begin(), g_.outputs().end());
     std::erase_if(values_, [&](const auto& kv) { return !read_later.count(kv.first); });
     return std::move(values_);
   }

@@ -182,14 +182,19 @@ BinaryParts decompose(__float128 v) {
   return {static_cast<bool>(b >> 127), m >> tz, exp + tz};
 }
 
+DoubleParts split_double(double v) {
+  int exp;
+  const double mantissa = std::frexp(v, &exp);  // v = mantissa * 2^exp, 0.5 <= |mantissa| < 1
+  return {static_cast<int64_t>(std::ldexp(mantissa, 53)), exp - 53};
+}
+
 // The conversions compose the bits themselves: converting to __float128 is software floating point,
 // and the evaluators import and dequantize every weight this way.
 Exact Exact::from_double(double v) {
   if (!std::isfinite(v)) throw NumericError(fmt::format("exact arithmetic cannot represent {}", v));
   if (v == 0) return {std::signbit(v) ? -__float128{0} : __float128{0}, 1};
-  int exp;
-  const double mantissa = std::frexp(v, &exp);  // v = mantissa * 2^exp, 0.5 <= |mantissa| < 1
-  return from_scaled(static_cast<int64_t>(std::ldexp(mantissa, 53)), exp - 53);
+  const DoubleParts p = split_double(v);
+  return from_scaled(p.significand, p.exp);
 }
 
 Exact Exact::from_int(int64_t v) { return from_scaled(v, 0); }
@@ -250,10 +255,9 @@ ExactQuotient divide_for_rounding(const Exact& x, double scale) {
   BinaryParts px = decompose(x.num);
   if (px.odd == 0) return {};
   // scale = sm * 2^se with sm odd (at most 53 bits).
-  int se;
-  double mantissa = std::frexp(scale, &se);
-  auto sm = static_cast<uint64_t>(std::ldexp(mantissa, 53));
-  se -= 53;
+  const DoubleParts ps = split_double(scale);
+  auto sm = static_cast<uint64_t>(ps.significand);
+  int se = ps.exp;
   int tz = __builtin_ctzll(sm);
   sm >>= tz;
   se += tz;

@@ -22,6 +22,13 @@ struct BinaryParts {
   int exp = 0;
 };
 BinaryParts decompose(__float128 v);
+
+// A finite double as significand * 2^exp with |significand| < 2^53 (0 for zero).
+struct DoubleParts {
+  int64_t significand;
+  int exp;
+};
+DoubleParts split_double(double v);
 int bit_length(u128 v);
 
 struct Exact {

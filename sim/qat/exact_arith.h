@@ -6,7 +6,6 @@
 #include "sim/qat/dot_rows.h"
 #include "sim/qat/exact.h"
 
-#include <cmath>
 #include <optional>
 #include <span>
 #include <type_traits>
@@ -79,9 +78,8 @@ struct ExactArith {
   }
   // (q - zp) * scale, the product of the integer and the scale's significand composed at once.
   static Num dequantize(int64_t q_minus_zp, double scale) {
-    int exp;
-    const auto significand = static_cast<int64_t>(std::ldexp(std::frexp(scale, &exp), 53));
-    return Exact::from_scaled(static_cast<i128>(q_minus_zp) * significand, exp - 53);
+    const DoubleParts s = split_double(scale);
+    return Exact::from_scaled(static_cast<i128>(q_minus_zp) * s.significand, s.exp);
   }
 
   template <class F>
