@@ -253,8 +253,10 @@ class Planner {
       return v.size() == 1 ? v[0] : v[static_cast<size_t>(c)];
     };
     std::vector<int32_t> table;
+    bool right_shifts = true;
     for (int64_t c = 0; c < channels; ++c) {
       int64_t shift = entry("shift", c);
+      right_shifts = right_shifts && shift >= 1;
       if (shift < -kMaxLeftShift)
         fail("{}: shift {} (a left shift by {}) is beyond the {} code generation supports", rq.describe(), shift,
              -shift, kMaxLeftShift);
@@ -279,6 +281,8 @@ class Planner {
     s.spec.attrs["rq_max"] = rq.get_int("max");
     s.spec.attrs["rq_zero_point"] = q ? q->zero_points[0] : 0;
     s.spec.attrs["rq_axis"] = axis;
+    // Every channel shifts right: the kernel need not handle left shifts (common.cpp).
+    if (right_shifts) s.spec.attrs["rq_right_shift"] = int64_t{1};
     if (divisor > 1) {
       s.spec.attrs["rq_divisor"] = int64_t{1};
       return add_constant(fmt::format("requantization table (shift, bias, bias fraction, divisor) of {}", rq.describe()),
@@ -422,6 +426,10 @@ class Planner {
       s.spec.attrs["dot_pixel_vectors"] = int64_t{pointwise->pixel_vectors};
       s.spec.attrs["dot_channel_rows"] = int64_t{pointwise->channel_rows};
       s.spec.attrs["dot_pixel_tile"] = pointwise->pixel_tile;
+      const PointwiseCLoop c_loop = pointwise_c_loop(t_, pixels, cin);
+      s.spec.attrs["dot_c_loop"] = c_loop.channels > 0 ? "patch" : "column";
+      s.spec.attrs["dot_c_channels"] = c_loop.channels;
+      s.spec.attrs["dot_c_pixel_tile"] = c_loop.pixel_tile;
       finish(s);
       // The kernel sees each channel plane as one row of pixels (the same memory).
       for (ArgSpec* a : {&s.spec.args[0], &s.spec.args.back()}) a->shape = {a->shape[0], a->shape[1], 1, pixels};
@@ -501,6 +509,15 @@ class Planner {
     geometry.lanes = lanes;
     s.spec.attrs["tile_rows"] = conv_tile_rows(t_, geometry);
     s.spec.attrs["lanes"] = int64_t{lanes};
+    // The C schedule of a 2-D depthwise conv (conv.cpp's depthwise_plane_pipeline): a channel's
+    // plane at a time, as flat loops over rows `width` apart. Measured on MobileNetV2 with gcc 12:
+    // 1.3x the tiled form's speed overall, 2-3x on planes of 7 to 28 columns.
+    const sim::WindowAxis& rows = win.axes[1];
+    const int64_t width = std::max(cols.in + cols.pad_begin, columns_read(cols, cols.out));
+    const int64_t plane_rows = std::max(rows.in + rows.pad_begin, columns_read(rows, rows.out));
+    const int64_t plane_bytes = plane_rows * width + rows.out * width * (geometry.acc_bytes + 1);
+    if (conv.inputs[0]->type.shape.size() == 4 && cin == 1 && rows.stride == cols.stride && c_plane_fits(t_, plane_bytes))
+      s.spec.attrs["c_plane_width"] = width;
     s.macs = ir::num_elements(rq->outputs[0]->type.shape) * cin * taps;
     finish(s);
   }

@@ -57,6 +57,14 @@ std::optional<PointwiseDotTile> pointwise_dot_tile(const targets::Target& t, int
   return std::nullopt;
 }
 
+PointwiseCLoop pointwise_c_loop(const targets::Target& t, int64_t pixels, int64_t cin) {
+  const int64_t vector_bytes = std::max(1, t.vector_bits / 8);
+  if (cin < vector_bytes) return {0, std::min<int64_t>(256, pixels)};
+  const int64_t channels = round_up(cin, vector_bytes);
+  const int64_t budget = t.memory.empty() ? int64_t{1} << 15 : t.memory.front().bytes / 2;
+  return {channels, std::min(pixels, std::clamp<int64_t>(budget / channels / 16 * 16, 16, 256))};
+}
+
 int64_t conv_tile_rows(const targets::Target& t, const ConvGeometry& g) {
   const int64_t budget = t.memory.empty() ? int64_t{1} << 15 : t.memory.front().bytes / 2;
   const int64_t weights = g.channel_block * g.in_channels * g.kernel_volume;
@@ -72,8 +80,17 @@ int64_t conv_tile_rows(const targets::Target& t, const ConvGeometry& g) {
   return best;
 }
 
+namespace {
+
+// Half of the second memory level (L2), where the C schedules keep their larger working sets.
+int64_t second_level_budget(const targets::Target& t) { return t.memory.size() < 2 ? int64_t{1} << 19 : t.memory[1].bytes / 2; }
+
+}  // namespace
+
+bool c_plane_fits(const targets::Target& t, int64_t bytes) { return bytes <= second_level_budget(t); }
+
 int64_t dot_conv_c_tile_rows(const targets::Target& t, const ConvGeometry& g) {
-  const int64_t budget = t.memory.size() < 2 ? int64_t{1} << 19 : t.memory[1].bytes / 2;
+  const int64_t budget = second_level_budget(t);
   int64_t best = 1;
   for (int64_t rows = 1; rows <= g.out_rows; ++rows)
     if (g.out_rows % rows == 0 && ((rows - 1) * g.stride_rows + g.kernel_rows) * g.padded_cols * g.channels_read <= budget) best = rows;

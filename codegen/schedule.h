@@ -58,6 +58,24 @@ struct PointwiseDotTile {
 };
 std::optional<PointwiseDotTile> pointwise_dot_tile(const targets::Target& t, int64_t pixels, int64_t cin4);
 
+// The pointwise dot-product conv's C loop (codegen/halide/conv.cpp). With at least a vector of input
+// channels, each output is a dot product over its pixel's channels, copied channel-innermost and
+// padded with zeros to `channels`, a whole number of vectors (the C compiler vectorizes the loop
+// without a remainder; measured with gcc 12 on 1x1 convs of MobileNetV2: 1.5-2x the column form
+// from 96 input channels up, slower below 64); `channels` is 0 where each step of the reduction
+// is a loop over pixels instead. `pixel_tile` pixels at a time: the whole copy within half of
+// the innermost memory level while every output channel sweeps it, 16 to 256 pixels.
+struct PointwiseCLoop {
+  int64_t channels, pixel_tile;
+};
+PointwiseCLoop pointwise_c_loop(const targets::Target& t, int64_t pixels, int64_t cin);
+
+// Whether the C schedule may compute a depthwise conv a channel's whole plane at a time, as flat
+// loops (codegen/halide/conv.cpp's depthwise_plane_pipeline): its buffers, `bytes` in all (padded
+// input, sums, requantized bytes), fit half of the second memory level, like a tile of the
+// dot-product conv's C schedule.
+bool c_plane_fits(const targets::Target& t, int64_t bytes);
+
 // Output rows per tile: the largest divisor of out_rows whose working set (input rows the tile
 // reads, its weight block, its int32 accumulators) fits half of the innermost memory level, so the
 // tile stays in L1D while the rest of the layer streams from L2, and whose stack buffers (padded

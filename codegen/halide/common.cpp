@@ -52,13 +52,16 @@ std::vector<Var> vars(const std::string& prefix, size_t count) {
 std::vector<Expr> exprs(const std::vector<Var>& v) { return {v.begin(), v.end()}; }
 
 Expr round_floored(const std::string& rule, Expr floor, Expr cmp) {
+  const Expr one = cast(floor.type(), 1), zero = cast(floor.type(), 0);
+  // half_even adds an exact half's parity bit as a number: gcc's vectorizer refuses the boolean
+  // form ((floor & 1) == 1 becomes a 1-bit type), which left generated C scalar.
+  if (rule == "half_even") return floor + select(cmp > 0, one, cmp == 0, floor & one, zero);
   Expr up;
-  if (rule == "half_even") up = cmp > 0 || (cmp == 0 && (floor & 1) == 1);
-  else if (rule == "half_up") up = cmp >= 0;
+  if (rule == "half_up") up = cmp >= 0;
   else if (rule == "half_away") up = cmp > 0 || (cmp == 0 && floor >= 0);
   else if (rule == "floor") up = Internal::const_false();
   else throw std::logic_error("unknown rounding rule " + rule);
-  return floor + select(up, cast(floor.type(), 1), cast(floor.type(), 0));
+  return floor + select(up, one, zero);
 }
 
 namespace {
@@ -97,16 +100,17 @@ std::pair<Expr, Expr> divided(Expr numerator, Expr divisor, Expr phi) {
 Expr requantize(const KernelSpec& s, Expr acc, const ImageParam& rows, Expr c, Backend backend) {
   Func table = requantize_table(rows, backend);
   Expr shift = table(0, c), phi = table(2, c), floor, cmp, rounded;
-  // The plan proved every shift in 1..30 and |acc| + |bias| < 2^31: all of it in 32 bits, twice
-  // the lanes per vector. Not in C: gcc leaves the 32-bit form of the requantize loop scalar
-  // ("relevant stmt not supported"), which made MobileNetV2's generated C 1.4x slower.
+  // Where the plan proved every shift in 1..30 and |acc| + |bias| < 2^31, all of it in 32 bits,
+  // twice the lanes per vector. In C only the add-and-shift form (rq_headroom): gcc 12 leaves the
+  // 32-bit floor-and-compare form scalar ("relevant stmt not supported"), and vectorizes the
+  // 64-bit one.
   if (s.attrs.count("rq_divisor")) {
     // (acc + bias + φ) / (D · 2^n), or (acc · 2^-n + bias + φ) / D: with the rest r of the integer
     // numerator, 2r + 2φ against the divisor decides the side of one half (sim/int/requantize.cpp).
     Expr v = cast<int64_t>(acc), bias = cast<int64_t>(table(1, c)), d = cast<int64_t>(table(3, c));
     Expr numerator = select(shift >= 1, v + bias, shift_left(v, max(-shift, 0)) + bias);
     std::tie(floor, cmp) = divided(numerator, d << cast<uint64_t>(max(shift, 0)), phi);
-  } else if (s.attrs.count("rq_headroom") && backend == Backend::llvm && s.get_string("rq_round") != "half_away") {
+  } else if (s.attrs.count("rq_headroom") && s.get_string("rq_round") != "half_away") {
     // t = acc + bias (+ φ, a sticky fraction) rounds as floor((t + h) / 2^n) with h one half, less
     // one where an exact half rounds down: half_even's even floors when φ = 0. All in 32 bits.
     Expr t = acc + table(1, c), n = cast<uint32_t>(shift);
@@ -116,6 +120,10 @@ Expr requantize(const KernelSpec& s, Expr acc, const ImageParam& rows, Expr c, B
     rounded = (t + h) >> n;
   } else if (s.attrs.count("rq_narrow") && backend == Backend::llvm) {
     std::tie(floor, cmp) = shifted_right(acc + table(1, c), cast<uint32_t>(shift), phi);
+  } else if (s.attrs.count("rq_right_shift")) {
+    // Exact 64-bit arithmetic where every channel shifts right: floor((v + bias + φ) / 2^n), φ
+    // only a sticky bit. Without the left shifts' branch, gcc vectorizes it.
+    std::tie(floor, cmp) = shifted_right(cast<int64_t>(acc) + cast<int64_t>(table(1, c)), cast<uint64_t>(shift), phi);
   } else {
     // Exact 64-bit arithmetic. n >= 1: floor((v + bias + φ) / 2^n), φ only a sticky bit.
     Expr v = cast<int64_t>(acc), bias = cast<int64_t>(table(1, c));
@@ -161,6 +169,21 @@ Func padded_input(const KernelSpec& s, const ImageParam& x, Expr fill, const Win
        {0, static_cast<int>(shape[1])}, {0, static_cast<int>(shape[0])}});
 }
 
+Func padded_copy(const KernelSpec& s, const ImageParam& x, Expr fill, const WindowVars& v) {
+  const ir::Shape& shape = s.args[0].shape;
+  const auto& in = s.get_ints("win_in");
+  Func x5("x5"), copy("padded");
+  x5(v.x, v.y, v.z, v.c, v.n) = x(exprs(v.result(shape.size() - 2)));
+  copy(v.x, v.y, v.z, v.c, v.n) = fill;
+  // Every row's interior, over the input's whole width: the row's condition does not depend on
+  // the column, so the loop over columns is a plain (vectorizable) copy or fill.
+  RDom r(0, static_cast<int>(in[2]), "r");
+  const int rows = static_cast<int>(in[1]), depth = static_cast<int>(in[0]);
+  Expr inside = v.y >= 0 && v.y < rows && v.z >= 0 && v.z < depth;
+  copy(r, v.y, v.z, v.c, v.n) = select(inside, x5(r, clamp(v.y, 0, rows - 1), clamp(v.z, 0, depth - 1), v.c, v.n), fill);
+  return copy;
+}
+
 std::vector<Expr> tap_position(const KernelSpec& s, const WindowVars& v, const RDom& r, Expr c) {
   const auto &stride = s.get_ints("win_stride"), &pad = s.get_ints("win_pad"), &dilation = s.get_ints("win_dilation");
   // Window axis a (0 = depth, 2 = width) is Halide's 2 - a.
@@ -175,9 +198,20 @@ void vectorize_pure(Func f, const Var& v, int64_t extent, int lanes) {
   f.vectorize(v, lanes, extent % lanes == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards);
 }
 
-void vectorize_innermost(const KernelSpec& s, Func f, const std::vector<Var>& v, Backend backend) {
-  if (backend == Backend::llvm && !v.empty())
+void vectorize_innermost(const KernelSpec& s, Func f, const std::vector<Var>& v, Backend backend, size_t dense) {
+  if (v.empty()) return;
+  if (backend == Backend::llvm) {
     vectorize_pure(f, v[0], s.result().shape.back(), static_cast<int>(s.get_int("lanes")));
+    return;
+  }
+  // C: the `dense` innermost axes as one loop, so that short rows (a 7x7 or 28x28 plane) still
+  // make a loop long enough for the C compiler's vectors.
+  Var inner = v[0];
+  for (size_t d = 1; d < std::min(dense, v.size()); ++d) {
+    Var fused("f" + std::to_string(d));
+    f.fuse(inner, v[d], fused);
+    inner = fused;
+  }
 }
 
 }  // namespace qatc::codegen::hl

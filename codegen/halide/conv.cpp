@@ -155,8 +155,10 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
 //     as unsigned bytes x + offset, on the stack; a register block of channel rows x pixel vectors,
 //     each step of the reduction one vpdpbusd per accumulator: the pixel vector of 4 packed input
 //     channels times the output channel's 4 weights broadcast.
-//   C: per output channel and tile of pixels, a row of sums on the stack, each step of the
-//     reduction a loop over the pixels with the weight fixed (the C compiler vectorizes it).
+//   C: per output channel and tile of pixels, a row of sums on the stack: with many input channels
+//     each sum a dot product over a channel-innermost copy of the tile ("patch"), else each step
+//     of the reduction a loop over the pixels with the weight fixed ("column"). The C compiler
+//     vectorizes either loop.
 KernelPipeline pointwise_dot_conv_pipeline(const KernelSpec& s, Backend backend) {
   const int cin = static_cast<int>(s.args[0].shape[1]), cin4 = static_cast<int>(s.args[1].shape[1] * 4);
   const int64_t pixels = s.result().shape[3], cout = s.result().shape[1];
@@ -165,19 +167,23 @@ KernelPipeline pointwise_dot_conv_pipeline(const KernelSpec& s, Backend backend)
   ImageParam x = input(s, 0, "x"), w = input(s, 1, "w"), start = input(s, 2, "start"), table = input(s, 3, "rq");
   Var p("p"), row("row"), c("c"), n("n"), i("i"), k("k");
   auto unsigned_input = [&](Expr channel) { return cast<uint8_t>(cast<int16_t>(x(p, 0, channel, n)) + offset); };
-  // LLVM reads the input through a packed copy (channels past C_in, whose weights are zero, read
-  // the last channel, so the tile stays in bounds); C reads it where it is, C_in channels only.
-  const bool llvm = backend == Backend::llvm;
-  Func packed("packed");  // (ci % 4, pixel, ci / 4, n)
-  packed(i, p, k, n) = unsigned_input(min(k * 4 + i, cin - 1));
-  RDom r(0, llvm ? cin4 : cin, "r");
   Func acc("acc"), y("conv");
   acc(p, c, n) = start(c);
-  acc(p, c, n) += cast<int32_t>(llvm ? packed(r % 4, p, r / 4, n) : unsigned_input(r)) * cast<int32_t>(w(r % 4, r / 4, c));
-  y(p, row, c, n) = requantize(s, acc(p, c, n), table, s.get_int("rq_axis") >= 0 ? Expr(c) : Expr(0), backend);
+  auto result = [&] {
+    y(p, row, c, n) = requantize(s, acc(p, c, n), table, s.get_int("rq_axis") >= 0 ? Expr(c) : Expr(0), backend);
+    constrain_output(y, s.result());
+    return KernelPipeline{y, {x, w, start, table}};
+  };
 
   Var pt("pt"), pi("pi");
-  if (llvm) {
+  if (backend == Backend::llvm) {
+    // The input through a packed copy (channels past C_in, whose weights are zero, read the last
+    // channel, so the tile stays in bounds).
+    Func packed("packed");  // (ci % 4, pixel, ci / 4, n)
+    packed(i, p, k, n) = unsigned_input(min(k * 4 + i, cin - 1));
+    RDom r(0, cin4, "r");
+    acc(p, c, n) += cast<int32_t>(packed(r % 4, p, r / 4, n)) * cast<int32_t>(w(r % 4, r / 4, c));
+    KernelPipeline pipeline = result();
     const int lanes = static_cast<int>(s.get_int("channel_block")), vectors = static_cast<int>(s.get_int("dot_pixel_vectors"));
     const int rows = static_cast<int>(s.get_int("dot_channel_rows")), tile = static_cast<int>(s.get_int("dot_pixel_tile"));
     Var pb("pb"), pv("pv"), co("co"), ci("ci");
@@ -198,15 +204,85 @@ KernelPipeline pointwise_dot_conv_pipeline(const KernelSpec& s, Backend backend)
         .vectorize(p, lanes)
         .unroll(p)
         .unroll(c);
-  } else {
-    // A tile's input rows (C_in x 256 bytes at most) stay in L1D while every output channel sweeps them.
-    const int tile = static_cast<int>(std::min<int64_t>(256, pixels));
-    y.split(p, pt, pi, tile, TailStrategy::ShiftInwards).reorder(pi, c, pt, row, n);
-    acc.compute_at(y, c).store_in(MemoryType::Stack);
-    acc.update().reorder(p, r);
+    return pipeline;
   }
+  // C, the form kernel_plan.cpp chose (dot_c_loop): "patch" or "column".
+  auto split_tiles = [&] {
+    y.split(p, pt, pi, static_cast<int>(s.get_int("dot_c_pixel_tile")), TailStrategy::ShiftInwards).reorder(pi, c, pt, row, n);
+  };
+  if (s.get_string("dot_c_loop") == "patch") {
+    // Each output's sum over its pixel's input channels, adjacent both in a copy of the tile
+    // (channel-innermost) and in a copy of the output channel's weights, both zero from C_in to a
+    // whole number of vectors (so the loop has no remainder): gcc's loop vectorizer makes the
+    // int8 dot product of it. The copies fill their zeros first, then copy C_in channels: no
+    // per-element test.
+    const int channels = static_cast<int>(s.get_int("dot_c_channels"));
+    Func patch("patches"), weights("channel_weights");  // (channel, pixel, n), (channel, output channel)
+    RDom rc(0, cin, "rc"), r(0, channels, "r");
+    patch(k, p, n) = cast<uint8_t>(0);
+    patch(rc, p, n) = unsigned_input(rc);
+    weights(k, c) = cast<int8_t>(0);
+    weights(rc, c) = w(rc % 4, rc / 4, c);
+    acc(p, c, n) += cast<int32_t>(patch(r, p, n)) * cast<int32_t>(weights(r, c));
+    KernelPipeline pipeline = result();
+    split_tiles();
+    patch.compute_at(y, pt).store_in(MemoryType::Stack).bound(k, 0, channels);
+    weights.compute_at(y, c).store_in(MemoryType::Stack).bound(k, 0, channels);
+    // A row of sums, then its requantize as a loop of its own (see the dot-product conv).
+    acc.compute_at(y, c).store_in(MemoryType::Stack);
+    acc.update().reorder(r, p);
+    return pipeline;
+  }
+  // Per output channel, a row of sums on the stack, each step of the reduction a loop over the
+  // pixels with the weight fixed (the C compiler vectorizes it), reading the input where it is.
+  RDom r(0, cin, "r");
+  acc(p, c, n) += cast<int32_t>(unsigned_input(r)) * cast<int32_t>(w(r % 4, r / 4, c));
+  KernelPipeline pipeline = result();
+  split_tiles();
+  acc.compute_at(y, c).store_in(MemoryType::Stack);
+  acc.update().reorder(p, r);
+  return pipeline;
+}
+
+// The depthwise conv of a small plane in C (kernel_plan.cpp's c_plane_width): one channel's plane
+// at a time. Its padded input is copied as one flat array whose rows are Wp = c_plane_width apart,
+// so that output (x, y) reads tap (kx, ky) at s·q + ky·dy·Wp + kx·dx with q = y·Wp + x: the sums,
+// and their requantize, are each one loop over q (computing Wp − out_cols sums per row that are
+// never stored), which the C compiler vectorizes; rows of 7 or 14 columns would be loops that it
+// unrolls and leaves scalar. The output rows are then copied out of the flat result.
+KernelPipeline depthwise_plane_pipeline(const KernelSpec& s) {
+  const auto &kernel = s.get_ints("win_kernel"), &stride = s.get_ints("win_stride"), &pad = s.get_ints("win_pad"),
+             &dilation = s.get_ints("win_dilation"), &in = s.get_ints("win_in");
+  const bool has_bias = s.get_int("has_bias") != 0;
+  const int block = static_cast<int>(s.get_int("channel_block")), zp = static_cast<int>(s.get_int("x_zero_point"));
+  const int width = static_cast<int>(s.get_int("c_plane_width")), step = static_cast<int>(stride[2]);
+  const int out_per_group = static_cast<int>(s.result().shape[1] / s.get_int("group"));
+  ImageParam x = input(s, 0, "x"), w = input(s, 1, "w");
+  ImageParam bias = has_bias ? input(s, 2, "bias") : ImageParam();
+  ImageParam table = input(s, has_bias ? 3 : 2, "rq");
+
+  Var i("i"), q("q"), c("c"), n("n"), vx("x"), vy("y");
+  Func flat("padded");  // (flat padded position, input channel, n)
+  flat(i, c, n) = cast(x.type(), zp);
+  RDom rin({{0, static_cast<int>(in[2])}, {0, static_cast<int>(in[1])}}, "rin");
+  flat((rin.y + static_cast<int>(pad[1])) * width + static_cast<int>(pad[2]) + rin.x, c, n) = x(rin.x, rin.y, c, n);
+
+  const Type acc_type = halide_type(s.get_int("acc_bits") == 64 ? ir::DType::i64 : ir::DType::i32);
+  const bool narrow = ir::bit_width(s.args[0].dtype) == 8 && ir::bit_width(s.args[1].dtype) == 8;
+  const Type product_type = narrow ? Int(16) : Int(32);
+  RDom r({{0, static_cast<int>(kernel[2])}, {0, static_cast<int>(kernel[1])}}, "r");
+  Expr tap = flat(q * step + r.y * static_cast<int>(dilation[1]) * width + r.x * static_cast<int>(dilation[2]), c / out_per_group, n);
+  Func acc("acc"), rq("rq"), y("conv");
+  acc(q, c, n) = has_bias ? cast(acc_type, bias(c)) : cast(acc_type, 0);
+  acc(q, c, n) += cast(acc_type, (cast(product_type, tap) - cast(product_type, zp)) *
+                                     cast(product_type, w(c % block, r.x, r.y, 0, 0, c / block)));
+  rq(q, c, n) = requantize(s, acc(q, c, n), table, s.get_int("rq_axis") >= 0 ? Expr(c) : Expr(0), Backend::c);
+  y(vx, vy, c, n) = rq(vy * width + vx, c, n);
   constrain_output(y, s.result());
-  return {y, {x, w, start, table}};
+
+  for (Func f : {flat, acc, rq}) f.compute_at(y, c).store_in(MemoryType::Stack);
+  acc.update().reorder(q, r.x, r.y);
+  return {y, has_bias ? std::vector<ImageParam>{x, w, bias, table} : std::vector<ImageParam>{x, w, table}};
 }
 
 }  // namespace
@@ -214,6 +290,7 @@ KernelPipeline pointwise_dot_conv_pipeline(const KernelSpec& s, Backend backend)
 KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
   if (s.attrs.count("dot_pixel_tile")) return pointwise_dot_conv_pipeline(s, backend);
   if (s.attrs.count("dot")) return dot_conv_pipeline(s, backend);
+  if (backend == Backend::c && s.attrs.count("c_plane_width")) return depthwise_plane_pipeline(s);
   const auto &kernel = s.get_ints("win_kernel"), &out = s.get_ints("win_out");
   const bool has_bias = s.get_int("has_bias") != 0;
   const int64_t block = s.get_int("channel_block"), zp = s.get_int("x_zero_point");
@@ -228,7 +305,8 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
   ImageParam table = input(s, has_bias ? 3 : 2, "rq");
 
   WindowVars v;
-  Func padded = padded_input(s, x, cast(x.type(), static_cast<int>(zp)), v);
+  Func padded = backend == Backend::llvm ? padded_input(s, x, cast(x.type(), static_cast<int>(zp)), v)
+                                         : padded_copy(s, x, cast(x.type(), static_cast<int>(zp)), v);
 
   RDom r(std::vector<Range>{{0, static_cast<int>(kernel[2])}, {0, static_cast<int>(kernel[1])},
                             {0, static_cast<int>(kernel[0])}, {0, static_cast<int>(cin)}},

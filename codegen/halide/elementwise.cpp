@@ -2,6 +2,8 @@
 // formed in 64 bits and narrowed to the result type, which the range analysis has proven holds them.
 #include "codegen/halide/pipeline.h"
 
+#include <algorithm>
+
 namespace qatc::codegen::hl {
 
 using namespace Halide;
@@ -59,7 +61,14 @@ KernelPipeline elementwise_pipeline(const KernelSpec& s, Backend backend) {
     default: throw std::logic_error("elementwise_pipeline: not an elementwise kernel");
   }
   constrain_output(y, s.result());
-  vectorize_innermost(s, y, v, backend);
+  // The innermost axes no operand broadcasts along (a lookup table is no operand of that kind).
+  const size_t operands = s.kind == KernelKind::add || s.kind == KernelKind::sub || s.kind == KernelKind::mul ? 2 : 1;
+  size_t dense = 0;
+  while (dense < shape.size() && std::all_of(s.args.begin(), s.args.begin() + static_cast<std::ptrdiff_t>(operands), [&](const ArgSpec& a) {
+           return dense < a.shape.size() && a.shape[a.shape.size() - 1 - dense] == shape[shape.size() - 1 - dense];
+         }))
+    ++dense;
+  vectorize_innermost(s, y, v, backend, dense);
   return {y, args};
 }
 

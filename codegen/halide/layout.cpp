@@ -77,7 +77,7 @@ KernelPipeline layout_pipeline(const KernelSpec& s, Backend backend) {
          : s.kind == KernelKind::gather ? gather(s, args, v)
                                         : transpose(s, args, v);
   constrain_output(y, s.result());
-  vectorize_innermost(s, y, v, backend);
+  vectorize_innermost(s, y, v, backend, 1);
   return {y, args};
 }
 

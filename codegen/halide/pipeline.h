@@ -62,9 +62,11 @@ Halide::Expr shift_left(Halide::Expr v, Halide::Expr n);
 // Vectorizes `v` of a pure definition by the spec's lanes; when the extent is not a multiple the
 // last vector shifts inwards (recomputing a few elements, which a pure definition allows).
 void vectorize_pure(Halide::Func f, const Halide::Var& v, int64_t extent, int lanes);
-// An elementwise kernel's result `f` over `v` (innermost first): its innermost axis vectorized by
-// the spec's lanes, on the LLVM backend only (Backend: in C, Halide vectorizes no arithmetic).
-void vectorize_innermost(const KernelSpec& s, Halide::Func f, const std::vector<Halide::Var>& v, Backend backend);
+// An elementwise kernel's result `f` over `v` (innermost first): on the LLVM backend its innermost
+// axis vectorized by the spec's lanes; in C (where Halide vectorizes no arithmetic) its `dense`
+// innermost axes, along which every operand is read element by element, fused into one loop.
+void vectorize_innermost(const KernelSpec& s, Halide::Func f, const std::vector<Halide::Var>& v, Backend backend,
+                         size_t dense);
 
 // Conv and pooling windows (the spec's win_* attributes, sim/qat/window.h's normalized geometry):
 // 5-D coordinates (x, y, z, c, n), leading spatial axes of size 1 where the tensor has fewer.
@@ -78,6 +80,10 @@ struct WindowVars {
 };
 // Input 0 of a window op as a 5-D function that is `fill` outside the input.
 Halide::Func padded_input(const KernelSpec& s, const Halide::ImageParam& x, Halide::Expr fill, const WindowVars& v);
+// padded_input as a copy that must be scheduled (compute_at): the fill everywhere, then each row's
+// interior copied. For the C backend, whose compiler cannot vectorize padded_input's per-element
+// bounds test (a load at a clamped address).
+Halide::Func padded_copy(const KernelSpec& s, const Halide::ImageParam& x, Halide::Expr fill, const WindowVars& v);
 // padded_input's arguments for tap (r[0], r[1], r[2]) of output (v.x, v.y, v.z) and channel `c`.
 std::vector<Halide::Expr> tap_position(const KernelSpec& s, const WindowVars& v, const Halide::RDom& r, Halide::Expr c);
 

@@ -30,7 +30,8 @@ KernelPipeline pool_pipeline(const KernelSpec& s, Backend backend) {
 
   WindowVars v;
   const Var &vx = v.x, &vy = v.y, &vz = v.z, &vc = v.c, &vn = v.n;
-  Func padded = padded_input(s, x, average ? cast(xt, static_cast<int>(zx)) : xt.min(), v);
+  const Expr fill = average ? cast(xt, static_cast<int>(zx)) : xt.min();
+  Func padded = backend == Backend::llvm ? padded_input(s, x, fill, v) : padded_copy(s, x, fill, v);
   RDom r(std::vector<Range>{{0, static_cast<int>(kernel[2])}, {0, static_cast<int>(kernel[1])}, {0, static_cast<int>(kernel[0])}}, "r");
   Expr tap = padded(tap_position(s, v, r, vc));
   Func reduced("window");

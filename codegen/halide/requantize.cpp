@@ -34,7 +34,8 @@ KernelPipeline requantize_pipeline(const KernelSpec& s, Backend backend) {
     args = {acc, table};
   }
   constrain_output(y, s.result());
-  vectorize_innermost(s, y, v, backend);
+  // The axes inside the per-channel axis share a channel's parameters (every operand is dense).
+  vectorize_innermost(s, y, v, backend, axis >= 0 ? rank - 1 - static_cast<size_t>(axis) : rank);
   return {y, args};
 }
 

@@ -161,6 +161,28 @@ TEST_CASE("depthwise and grouped conv kernels requantizing in 32 bits equal the 
   }
 }
 
+// Depthwise convs take the C schedule's flat plane form (a channel's plane as one loop over rows
+// as wide as the padded input, the extra sums never stored): strides, uneven padding, a depth
+// multiplier, dilation, a 5x5 kernel, left and right shifts; with an L2 too small for a plane,
+// the tiled form.
+TEST_CASE("depthwise conv kernels in the C schedule's flat plane form equal the simulator") {
+  targets::Target host = targets::find_target(all_targets(), "host");
+  const std::vector<std::string> graphs{
+      conv_graph(8, 9, 11, 8, 8, 3, 2, 1, {1, 0, 1, 2}, 3, "half_even", true),
+      conv_graph(4, 7, 7, 8, 4, 3, 1, 2, {2, 2, 2, 2}, 0, "half_up", false),
+      conv_graph(6, 10, 6, 6, 6, 5, 1, 1, {2, 2, 2, 2}, -128, "half_away", true, "i8", 1),
+      conv_graph(16, 14, 14, 16, 16, 3, 2, 1, {0, 0, 1, 1}, 5, "floor", true, "u8", 1)};
+  for (const std::string& g : graphs) {
+    auto plane = [&] { return codegen::plan_kernels(ir::parse_graph(g, "plane.qir"), host).steps.front().spec.attrs.count("c_plane_width") == 1; };
+    host.memory[1].bytes = int64_t{1} << 20;
+    REQUIRE(plane());
+    check_kernels(g, {host});
+    host.memory[1].bytes = 256;
+    REQUIRE_FALSE(plane());
+    check_kernels(g, {host});
+  }
+}
+
 // 1x1 convs of stride 1 without padding take the pointwise form (pixels in vector lanes, the planes
 // flattened): pixel counts that are not a multiple of the tile (a shifted-in last tile), output
 // channels that are not a multiple of the register block, input channels padded to 4, several
@@ -179,6 +201,10 @@ TEST_CASE("pointwise dot-product conv kernels equal the simulator: tails, channe
     REQUIRE(pointwise(g));
     check_kernels(g);
   }
+  // 300 input channels: the C loop is a dot product over each pixel's channels, padded to 320.
+  const auto& wide = codegen::plan_kernels(ir::parse_graph(graphs.back(), "pointwise.qir"), host).steps.front().spec.attrs;
+  REQUIRE(std::get<std::string>(wide.at("dot_c_loop")) == "patch");
+  REQUIRE(std::get<int64_t>(wide.at("dot_c_channels")) == 320);
   for (const std::string& rule : kRules) {
     const std::string g = conv_graph(32, 9, 9, 40, 1, 1, 1, 1, {0, 0, 0, 0}, 128, rule, true, "u8", 1);
     REQUIRE(pointwise(g));
