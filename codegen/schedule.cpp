@@ -87,7 +87,9 @@ int64_t second_level_budget(const targets::Target& t) { return t.memory.size() <
 
 }  // namespace
 
-bool c_plane_fits(const targets::Target& t, int64_t bytes) { return bytes <= second_level_budget(t); }
+bool c_plane_fits(const targets::Target& t, int64_t largest, int64_t total) {
+  return largest <= kMaxStackBuffer && total <= second_level_budget(t);
+}
 
 int64_t dot_conv_c_tile_rows(const targets::Target& t, const ConvGeometry& g) {
   const int64_t budget = second_level_budget(t);

@@ -71,10 +71,11 @@ struct PointwiseCLoop {
 PointwiseCLoop pointwise_c_loop(const targets::Target& t, int64_t pixels, int64_t cin);
 
 // Whether the C schedule may compute a depthwise conv a channel's whole plane at a time, as flat
-// loops (codegen/halide/conv.cpp's depthwise_plane_pipeline): its buffers, `bytes` in all (padded
-// input, sums, requantized bytes), fit half of the second memory level, like a tile of the
-// dot-product conv's C schedule.
-bool c_plane_fits(const targets::Target& t, int64_t bytes);
+// loops (codegen/halide/conv.cpp's depthwise_plane_pipeline): its stack buffers (padded input,
+// sums, requantized bytes; `largest` of them, `total` in all) each within kMaxStackBuffer, as the
+// tiled form's are, so that firmware stacks stay small, and together within half of the second
+// memory level.
+bool c_plane_fits(const targets::Target& t, int64_t largest, int64_t total);
 
 // Output rows per tile: the largest divisor of out_rows whose working set (input rows the tile
 // reads, its weight block, its int32 accumulators) fits half of the innermost memory level, so the
