@@ -7,6 +7,12 @@ namespace qatc::codegen {
 
 namespace {
 
+// Half of the innermost memory level (L1D), where a tile's working set stays.
+int64_t first_level_budget(const targets::Target& t) { return t.memory.empty() ? int64_t{1} << 15 : t.memory.front().bytes / 2; }
+
+// Half of the second memory level (L2), where the C schedules keep their larger working sets.
+int64_t second_level_budget(const targets::Target& t) { return t.memory.size() < 2 ? int64_t{1} << 19 : t.memory[1].bytes / 2; }
+
 int64_t floor_power_of_two(int64_t v) {
   int64_t p = 1;
   while (p * 2 <= v) p *= 2;
@@ -61,12 +67,11 @@ PointwiseCLoop pointwise_c_loop(const targets::Target& t, int64_t pixels, int64_
   const int64_t vector_bytes = std::max(1, t.vector_bits / 8);
   if (cin < vector_bytes) return {0, std::min<int64_t>(256, pixels)};
   const int64_t channels = round_up(cin, vector_bytes);
-  const int64_t budget = t.memory.empty() ? int64_t{1} << 15 : t.memory.front().bytes / 2;
-  return {channels, std::min(pixels, std::clamp<int64_t>(budget / channels / 16 * 16, 16, 256))};
+  return {channels, std::min(pixels, std::clamp<int64_t>(first_level_budget(t) / channels / 16 * 16, 16, 256))};
 }
 
 int64_t conv_tile_rows(const targets::Target& t, const ConvGeometry& g) {
-  const int64_t budget = t.memory.empty() ? int64_t{1} << 15 : t.memory.front().bytes / 2;
+  const int64_t budget = first_level_budget(t);
   const int64_t weights = g.channel_block * g.in_channels * g.kernel_volume;
   int64_t best = 1;
   for (int64_t rows = 1; rows <= g.out_rows; ++rows) {
@@ -79,13 +84,6 @@ int64_t conv_tile_rows(const targets::Target& t, const ConvGeometry& g) {
   }
   return best;
 }
-
-namespace {
-
-// Half of the second memory level (L2), where the C schedules keep their larger working sets.
-int64_t second_level_budget(const targets::Target& t) { return t.memory.size() < 2 ? int64_t{1} << 19 : t.memory[1].bytes / 2; }
-
-}  // namespace
 
 bool c_plane_fits(const targets::Target& t, int64_t largest, int64_t total) {
   return largest <= kMaxStackBuffer && total <= second_level_budget(t);

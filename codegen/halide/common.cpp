@@ -158,22 +158,29 @@ std::vector<Var> WindowVars::result(size_t spatial) const {
 Expr WindowVars::y_or_0(size_t spatial) const { return spatial >= 2 ? Expr(y) : Expr(0); }
 Expr WindowVars::z_or_0(size_t spatial) const { return spatial >= 3 ? Expr(z) : Expr(0); }
 
+namespace {
+
+// Input 0 of a window op at 5-D coordinates (x, y, z, c, n).
+Func input_5d(const KernelSpec& s, const ImageParam& x, const WindowVars& v) {
+  Func x5("x5");
+  x5(v.x, v.y, v.z, v.c, v.n) = x(exprs(v.result(s.args[0].shape.size() - 2)));
+  return x5;
+}
+
+}  // namespace
+
 Func padded_input(const KernelSpec& s, const ImageParam& x, Expr fill, const WindowVars& v) {
   const ir::Shape& shape = s.args[0].shape;
   const auto& in = s.get_ints("win_in");
-  Func x5("x5");
-  x5(v.x, v.y, v.z, v.c, v.n) = x(exprs(v.result(shape.size() - 2)));
   return BoundaryConditions::constant_exterior(
-      x5, fill,
+      input_5d(s, x, v), fill,
       {{0, static_cast<int>(in[2])}, {0, static_cast<int>(in[1])}, {0, static_cast<int>(in[0])},
        {0, static_cast<int>(shape[1])}, {0, static_cast<int>(shape[0])}});
 }
 
 Func padded_copy(const KernelSpec& s, const ImageParam& x, Expr fill, const WindowVars& v) {
-  const ir::Shape& shape = s.args[0].shape;
   const auto& in = s.get_ints("win_in");
-  Func x5("x5"), copy("padded");
-  x5(v.x, v.y, v.z, v.c, v.n) = x(exprs(v.result(shape.size() - 2)));
+  Func x5 = input_5d(s, x, v), copy("padded");
   copy(v.x, v.y, v.z, v.c, v.n) = fill;
   // Every row's interior, over the input's whole width: the row's condition does not depend on
   // the column, so the loop over columns is a plain (vectorizable) copy or fill.
