@@ -398,6 +398,16 @@ class Planner {
       if (acc_bound[static_cast<size_t>(co)] >= (int64_t{1} << 31)) return false;
       start.as<int32_t>()[static_cast<size_t>(co)] = static_cast<int32_t>(b);
     }
+    // Rows per tile: the host objects' within L1D and Halide's stack limit (none fits: the generic
+    // conv, which can copy less), the C schedule's as many as L2 holds (see dot_conv_c_tile_rows).
+    const sim::WindowAxis& cols = win.axes[2];
+    const DotConvTile tile = dot_conv_tile(t_, cols.out, cout_v / lanes);
+    ConvGeometry geometry{win.axes[1].out, tile.columns, cols.in, cin4, win.axes[1].kernel, taps, win.axes[1].stride, lanes};
+    geometry.lanes = lanes;
+    geometry.padded_cols = columns_read(cols, cols.out);
+    geometry.channels_read = cin4;
+    const int64_t tile_rows = pointwise ? 0 : conv_tile_rows(t_, geometry);
+    if (!pointwise && tile_rows == 0) return false;
     fused_.insert(&rq);
     Step& s = add_step(conv, KernelKind::conv, rq.outputs[0]);
     s.layer = conv.name.empty() ? s.layer : conv.name;
@@ -435,17 +445,9 @@ class Planner {
       for (ArgSpec* a : {&s.spec.args[0], &s.spec.args.back()}) a->shape = {a->shape[0], a->shape[1], 1, pixels};
       return true;
     }
-    const sim::WindowAxis& cols = win.axes[2];
-    const DotConvTile tile = dot_conv_tile(t_, cols.out, cout_v / lanes);
     s.spec.attrs["dot_channel_vectors"] = int64_t{tile.channel_vectors};
     s.spec.attrs["dot_columns"] = int64_t{tile.columns};
-    // Rows per tile: the host objects' within L1D and Halide's stack limit, the C schedule's as
-    // many as L2 holds (see dot_conv_c_tile_rows).
-    ConvGeometry geometry{win.axes[1].out, tile.columns, cols.in, cin4, win.axes[1].kernel, taps, win.axes[1].stride, lanes};
-    geometry.lanes = lanes;
-    geometry.padded_cols = columns_read(cols, cols.out);
-    geometry.channels_read = cin4;
-    s.spec.attrs["dot_tile_rows"] = conv_tile_rows(t_, geometry);
+    s.spec.attrs["dot_tile_rows"] = tile_rows;
     // The C schedule's dot-product loop (conv.cpp) spans a kernel row's taps (one tap with column
     // dilation), else a whole patch, if that fills a vector; else columns are vectorized instead.
     const int64_t vector_bytes = t_.vector_bits / 8;
@@ -501,13 +503,21 @@ class Planner {
     const sim::WindowAxis& cols = win.axes[2];
     const int64_t out_per_group = cout / conv.get_int("group");
     ConvGeometry geometry{win.axes[1].out, cols.out, cols.in, cin, win.axes[1].kernel, taps, win.axes[1].stride, block};
-    // What a tile's padded input copy holds: the columns the (rounded-up) vectors read, the input
-    // channels of every group the channel block touches.
-    geometry.padded_cols = columns_read(cols, round_up(cols.out, lanes));
+    // What a tile's padded input copy holds: the columns the outputs read (a last vector that does
+    // not fit shifts inwards), rounded up to whole vectors as the host schedule copies them, the
+    // input channels of every group the channel block touches.
+    geometry.padded_cols = round_up(columns_read(cols, cols.out), lanes);
     geometry.channels_read = cin * std::max<int64_t>(1, block / out_per_group);
     geometry.acc_bytes = ir::bit_width(conv.outputs[0]->type.dtype) / 8;
     geometry.lanes = lanes;
-    s.spec.attrs["tile_rows"] = conv_tile_rows(t_, geometry);
+    const int64_t tile_rows = conv_tile_rows(t_, geometry);
+    s.spec.attrs["tile_rows"] = std::max<int64_t>(tile_rows, 1);
+    // Where even one row's copy is above Halide's stack limit, the host schedule copies the window
+    // of one output vector instead ("vector"), else reads the input through the bounds test.
+    if (tile_rows == 0) {
+      const int64_t vector_copy = taps / cols.kernel * round_up(columns_read(cols, lanes), lanes) * geometry.channels_read;
+      s.spec.attrs["padded_copy"] = vector_copy <= kMaxStackBuffer ? "vector" : "none";
+    }
     s.spec.attrs["lanes"] = int64_t{lanes};
     // The C schedule of a 2-D depthwise conv (conv.cpp's depthwise_plane_pipeline): a channel's
     // plane at a time, as flat loops over rows `width` apart. Measured on MobileNetV2 with gcc 12:

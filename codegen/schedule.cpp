@@ -73,14 +73,15 @@ PointwiseCLoop pointwise_c_loop(const targets::Target& t, int64_t pixels, int64_
 int64_t conv_tile_rows(const targets::Target& t, const ConvGeometry& g) {
   const int64_t budget = first_level_budget(t);
   const int64_t weights = g.channel_block * g.in_channels * g.kernel_volume;
-  int64_t best = 1;
+  int64_t best = 0;
   for (int64_t rows = 1; rows <= g.out_rows; ++rows) {
     if (g.out_rows % rows != 0) continue;
     const int64_t input_rows = (rows - 1) * g.stride_rows + g.kernel_rows;
     const int64_t working_set = input_rows * g.in_cols * g.in_channels + weights + rows * g.out_cols * g.channel_block * 4;
     const int64_t padded_bytes = input_rows * g.padded_cols * g.channels_read;
     const int64_t acc_bytes = rows * round_up(g.out_cols, g.lanes) * g.channel_block * g.acc_bytes;
-    if (working_set <= budget && padded_bytes <= kMaxStackBuffer && acc_bytes <= kMaxStackBuffer) best = rows;
+    if (padded_bytes > kMaxStackBuffer || acc_bytes > kMaxStackBuffer) continue;
+    if (best == 0 || working_set <= budget) best = rows;
   }
   return best;
 }

@@ -80,7 +80,8 @@ bool c_plane_fits(const targets::Target& t, int64_t largest, int64_t total);
 // Output rows per tile: the largest divisor of out_rows whose working set (input rows the tile
 // reads, its weight block, its int32 accumulators) fits half of the innermost memory level, so the
 // tile stays in L1D while the rest of the layer streams from L2, and whose stack buffers (padded
-// input copy, accumulators) each fit kMaxStackBuffer.
+// input copy, accumulators) each fit kMaxStackBuffer. 0 where even one row's buffers do not fit
+// (7x7 planes of 512 channels with AVX2's narrow vectors): the caller copies less at a time.
 int64_t conv_tile_rows(const targets::Target& t, const ConvGeometry& g);
 
 // Output rows per tile of the dot-product conv's C schedule (codegen/halide/conv.cpp), which

@@ -340,18 +340,27 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
     // conv is a few vector multiply-adds per output vector and one store.
     if (lanes > 1) y.split(vx, xo, xi, lanes, out[2] % lanes == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards).vectorize(xi);
     else y.split(vx, xo, xi, 1);
-    if (spatial >= 2) y.split(vy, yo, yi, static_cast<int>(s.get_int("tile_rows"))).reorder(xi, xo, yi, ci, yo);
+    // The padded input a tile reads is copied once per tile, or (kernel_plan.cpp's padded_copy)
+    // where that copy would leave the stack, once per output vector with the channel block's
+    // outputs inside, or not at all.
+    const std::string copy = s.attrs.count("padded_copy") ? s.get_string("padded_copy") : "tile";
+    const bool per_vector = copy != "tile";
+    if (spatial >= 2) {
+      y.split(vy, yo, yi, static_cast<int>(s.get_int("tile_rows")));
+      if (per_vector) y.reorder(xi, ci, xo, yi, yo);
+      else y.reorder(xi, xo, yi, ci, yo);
+    } else if (per_vector) y.reorder(xi, ci, xo, co);
     else y.reorder(xi, xo, ci, co);
-    acc.compute_at(y, xo);
+    acc.compute_at(y, per_vector ? ci : xo);
     acc.update().reorder(vx, r[0], r[1], r[2], r[3]).unroll(r[0]);
     if (kernel[1] * kernel[2] <= 25) acc.update().unroll(r[1]);
-    // The padded input rows a tile reads, copied once per tile; reading them past the row end is
-    // safe (the copy is sized to what is read), so its vectors round up.
-    padded.compute_at(y, spatial >= 2 ? yo : co).store_in(MemoryType::Stack);
-    if (lanes > 1) {
-      padded.vectorize(v.x, lanes, TailStrategy::RoundUp);
-      acc.vectorize(vx, lanes).update().vectorize(vx, lanes);
+    // Reading the copy past the row end is safe (it is sized to what is read), so its vectors
+    // round up.
+    if (copy != "none") {
+      padded.compute_at(y, per_vector ? xo : spatial >= 2 ? yo : co).store_in(MemoryType::Stack);
+      if (lanes > 1) padded.vectorize(v.x, lanes, TailStrategy::RoundUp);
     }
+    if (lanes > 1) acc.vectorize(vx, lanes).update().vectorize(vx, lanes);
     return {y, has_bias ? std::vector<ImageParam>{x, w, bias, table} : std::vector<ImageParam>{x, w, table}};
   }
   if (spatial >= 2) {
