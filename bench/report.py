@@ -6,8 +6,9 @@
 Ratios are against ONNX Runtime measured in the same run ("x ORT" > 1 means faster than ORT), on
 the same weights' int8 export (PyTorch's convert(): QLinearConv); the report refuses to print when
 ORT ran any conv or matrix product in float there.
-The int8 peak is this core's, measured by bench/int8_peak.c: 64 MACs per vpdpbusd x vpdpbusd
-issued per second.
+The int8 peak is this core's, measured by bench/int8_peak.c: 64 MACs per vpdpbusd (AVX-512
+VNNI) x vpdpbusd issued per second, or without VNNI 16 per AVX2 vpmaddwd (the widest exact 8-bit
+multiply-accumulate there).
 """
 import json
 import os
@@ -54,9 +55,12 @@ def ort_layer_ms(ort):
 def main(bench_dir):
     results = os.path.join(bench_dir, "results")
     peak = load(os.path.join(results, "peak.json"))
-    peak_macs = peak.get("int8_macs_per_s", 0.0)
-    print("machine: %s, one core; int8 peak %.0f GMAC/s = 64 MACs x %.2f G vpdpbusd/s (measured)\n"
-          % (cpu_name(), peak_macs / 1e9, peak.get("vpdpbusd_per_s", 0.0) / 1e9))
+    if not peak.get("instruction"):
+        sys.exit("bench/int8_peak.c found neither AVX-512 VNNI nor AVX2 on this CPU")
+    peak_macs = peak["int8_macs_per_s"]
+    print("machine: %s, one core; int8 peak %.0f GMAC/s = %d MACs x %.2f G %s/s (measured)\n"
+          % (cpu_name(), peak_macs / 1e9, peak["macs_per_instruction"], peak["instructions_per_s"] / 1e9,
+             peak["instruction"]))
     print("Ratios are ORT int8 time / qatc time (> 1: qatc is faster). ORT int8 runs the same weights' "
           "int8 export (PyTorch convert()); ORT QAT runs the QAT export qatc compiles.\n")
     print("| model | GMAC | ORT int8 ms | ORT QAT ms | host ms | host x ORT int8 | C ms | C x ORT int8 | sim ms "

@@ -354,7 +354,8 @@ class Planner {
   }
 
   // conv + requantize on a target with an int8 dot product (AVX-512 VNNI: 4 u8 x s8 products per
-  // int32 lane): a dense 2-D conv of 8-bit activations and weights into int32. The kernel reads
+  // int32 lane), or with a 16-bit pair product that Halide builds the dot product from (AVX2's
+  // pmaddwd; target.h's int16_pair_product): a dense 2-D conv of 8-bit activations and weights into int32. The kernel reads
   // the input as unsigned bytes x + o (o = 128 for int8 input, else 0) and the weights arranged
   // [C_out/16][tap][C_in/4][16][4] (both channel counts padded with zero weights), and starts each
   // sum at  bias - (zero point + o) * Σ w  instead of  bias, so that
@@ -362,7 +363,7 @@ class Planner {
   // Refused (false: the generic conv) where a partial sum of the unsigned form could leave int32.
   bool plan_dot_conv(const ir::Op& conv, const ir::Op& rq, const ir::TensorData& w, const sim::Window& win) {
     const ir::DType xt = conv.inputs[0]->type.dtype;
-    if (t_.int8_dot_product != 4 || conv.get_int("group") != 1 || conv.inputs[0]->type.shape.size() != 4 ||
+    if ((t_.int8_dot_product != 4 && t_.int16_pair_product != 2) || conv.get_int("group") != 1 || conv.inputs[0]->type.shape.size() != 4 ||
         (xt != ir::DType::u8 && xt != ir::DType::i8) || w.dtype() != ir::DType::i8 || conv.outputs[0]->type.dtype != ir::DType::i32)
       return false;
     const int lanes = t_.vector_lanes(32);

@@ -88,6 +88,15 @@ int host_int8_dot_product() {
   return __builtin_cpu_supports("avx512vnni") ? 4 : 0;
 }
 
+// pmaddwd (SSE2, so every x86-64) sums 2 products of 16-bit operands per int32 lane.
+int host_int16_pair_product() {
+#if defined(__x86_64__)
+  return 2;
+#else
+  return 0;
+#endif
+}
+
 int host_vector_registers() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") ? 32 : 16;
@@ -163,6 +172,11 @@ Target load_target(const std::string& path) {
     t.int8_dot_product = r.is_auto(root, "int8_dot_product") ? host_int8_dot_product()
                                                              : static_cast<int>(r.integer(root, "int8_dot_product", 1, 64));
     if (t.int8_dot_product != 0 && t.int8_dot_product != 4) r.error("int8_dot_product", "must be 4 (products per int32 lane)");
+  }
+  if (root.contains("int16_pair_product")) {
+    t.int16_pair_product = r.is_auto(root, "int16_pair_product") ? host_int16_pair_product()
+                                                                 : static_cast<int>(r.integer(root, "int16_pair_product", 0, 64));
+    if (t.int16_pair_product != 0 && t.int16_pair_product != 2) r.error("int16_pair_product", "must be 2 (products per int32 lane)");
   }
   if (root.contains("vector_registers"))
     t.vector_registers = r.is_auto(root, "vector_registers") ? host_vector_registers()
