@@ -184,11 +184,17 @@ Func padded_copy(const KernelSpec& s, const ImageParam& x, Expr fill, const Wind
   copy(v.x, v.y, v.z, v.c, v.n) = fill;
   // Every row's interior, over the input's whole width: the row's condition does not depend on
   // the column, so the loop over columns is a plain (vectorizable) copy or fill.
-  RDom r(0, static_cast<int>(in[2]), "r");
+  RDom r(0, static_cast<int>(in[2]), "r");  // vectorize_padded_copy schedules r$x by name
   const int rows = static_cast<int>(in[1]), depth = static_cast<int>(in[0]);
   Expr inside = v.y >= 0 && v.y < rows && v.z >= 0 && v.z < depth;
   copy(r, v.y, v.z, v.c, v.n) = select(inside, x5(r, clamp(v.y, 0, rows - 1), clamp(v.z, 0, depth - 1), v.c, v.n), fill);
   return copy;
+}
+
+void vectorize_padded_copy(Func copy, int lanes) {
+  if (lanes <= 1) return;
+  // The copy reads past nothing (its size is what it holds); the interior's last vector is guarded.
+  copy.vectorize(copy.args()[0], lanes, TailStrategy::RoundUp).update().vectorize(RVar("r$x"), lanes, TailStrategy::GuardWithIf);
 }
 
 std::vector<Expr> tap_position(const KernelSpec& s, const WindowVars& v, const RDom& r, Expr c) {

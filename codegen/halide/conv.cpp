@@ -305,8 +305,12 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
   ImageParam table = input(s, has_bias ? 3 : 2, "rq");
 
   WindowVars v;
-  Func padded = backend == Backend::llvm ? padded_input(s, x, cast(x.type(), static_cast<int>(zp)), v)
-                                         : padded_copy(s, x, cast(x.type(), static_cast<int>(zp)), v);
+  // The padded input a tile reads is copied once per tile, or (kernel_plan.cpp's padded_copy)
+  // where that copy would leave the stack, once per output vector with the channel block's
+  // outputs inside, or not at all (read through the bounds test).
+  const std::string copy = s.attrs.count("padded_copy") ? s.get_string("padded_copy") : "tile";
+  Func padded = copy == "none" ? padded_input(s, x, cast(x.type(), static_cast<int>(zp)), v)
+                               : padded_copy(s, x, cast(x.type(), static_cast<int>(zp)), v);
 
   RDom r(std::vector<Range>{{0, static_cast<int>(kernel[2])}, {0, static_cast<int>(kernel[1])},
                             {0, static_cast<int>(kernel[0])}, {0, static_cast<int>(cin)}},
@@ -340,10 +344,6 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
     // conv is a few vector multiply-adds per output vector and one store.
     if (lanes > 1) y.split(vx, xo, xi, lanes, out[2] % lanes == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards).vectorize(xi);
     else y.split(vx, xo, xi, 1);
-    // The padded input a tile reads is copied once per tile, or (kernel_plan.cpp's padded_copy)
-    // where that copy would leave the stack, once per output vector with the channel block's
-    // outputs inside, or not at all.
-    const std::string copy = s.attrs.count("padded_copy") ? s.get_string("padded_copy") : "tile";
     const bool per_vector = copy != "tile";
     if (spatial >= 2) {
       y.split(vy, yo, yi, static_cast<int>(s.get_int("tile_rows")));
@@ -358,7 +358,7 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
     // round up.
     if (copy != "none") {
       padded.compute_at(y, per_vector ? xo : spatial >= 2 ? yo : co).store_in(MemoryType::Stack);
-      if (lanes > 1) padded.vectorize(v.x, lanes, TailStrategy::RoundUp);
+      vectorize_padded_copy(padded, lanes);
     }
     if (lanes > 1) acc.vectorize(vx, lanes).update().vectorize(vx, lanes);
     return {y, has_bias ? std::vector<ImageParam>{x, w, bias, table} : std::vector<ImageParam>{x, w, table}};
