@@ -53,6 +53,7 @@ int run(const RunOptions& o) {
   qat.arithmetic = o.engine == "qat-float32" ? sim::Arithmetic::float32 : sim::Arithmetic::exact;
   // PyTorch's fake-quant multiplies by 1/scale in float32 where ONNX divides by scale.
   qat.quantize_by_reciprocal = info.dialect == "pytorch-qdq";
+  qat.literal_conv_bn_chains = !o.dump.empty();  // a dump holds every op's result
   std::optional<sim::QatEvaluator> evaluator;  // the weights' fake-quant computed once for every data set
   if (!integer) evaluator.emplace(graph, qat, /*observed=*/!o.dump.empty());
 

@@ -38,6 +38,15 @@ NumArray<A> batchnorm(const NumArray<A>& x, const NumArray<A>& bias, const NumAr
   return y;
 }
 
+template <class A>
+NumArray<A> add_per_channel(const NumArray<A>& x, const std::vector<typename A::Num>& addend) {
+  const AxisIndex channel(x.shape, 1);
+  NumArray<A> y(x.shape);
+  for (size_t i = 0; i < x.data.size(); ++i) y.data[i] = A::add(x.data[i], addend[channel(static_cast<int64_t>(i))]);
+  return y;
+}
+
+template NumArray<ExactArith> add_per_channel<ExactArith>(const NumArray<ExactArith>&, const std::vector<Exact>&);
 template NumArray<F32Arith> batchnorm<F32Arith>(const NumArray<F32Arith>&, const NumArray<F32Arith>&,
                                                 const NumArray<F32Arith>&, const std::vector<float>&);
 template NumArray<ExactArith> batchnorm<ExactArith>(const NumArray<ExactArith>&, const NumArray<ExactArith>&,

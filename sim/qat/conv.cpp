@@ -137,7 +137,8 @@ bool pads_harmlessly(const NumArray<A>& w, const typename A::Num* seeds, int64_t
 }  // namespace
 
 template <class A>
-NumArray<A> conv(const ir::Op& op, const NumArray<A>& x_in, const NumArray<A>& w, const NumArray<A>* bias) {
+NumArray<A> conv(const ir::Op& op, const NumArray<A>& x_in, const NumArray<A>& w, const NumArray<A>* bias,
+                 const typename A::PreparedOperand* w_prepared) {
   using Num = typename A::Num;
   NumArray<A> shifted;
   const NumArray<A>& x = minus_zero_point<A>(op, x_in, shifted);
@@ -151,7 +152,7 @@ NumArray<A> conv(const ir::Op& op, const NumArray<A>& x_in, const NumArray<A>& w
   const bool add_padding = pads_harmlessly<A>(w, seeds, out_channels);
   A::with_dot(x.data, w.data, in_per_group * kernel_volume, depthwise, [&](const auto& dot, const auto* xs, const auto* ws) {
     conv_planes(win, dot, xs, ws, seeds, add_padding, out_channels, in_per_group, out_per_group, y.data.data());
-  });
+  }, w_prepared);
   if (bias && !A::bias_seeds_accumulator) {
     auto* yp = y.data.data();
     for (int64_t n = 0; n < win.batch; ++n)
@@ -162,7 +163,8 @@ NumArray<A> conv(const ir::Op& op, const NumArray<A>& x_in, const NumArray<A>& w
 }
 
 template <class A>
-NumArray<A> matmul(const ir::Op& op, const NumArray<A>& a_in, const NumArray<A>& b) {
+NumArray<A> matmul(const ir::Op& op, const NumArray<A>& a_in, const NumArray<A>& b,
+                   const typename A::PreparedOperand* b_prepared) {
   NumArray<A> shifted;
   const NumArray<A>& a = minus_zero_point<A>(op, a_in, shifted);
   const MatmulShape s = matmul_shape(op, a.shape, b.shape);
@@ -180,13 +182,14 @@ NumArray<A> matmul(const ir::Op& op, const NumArray<A>& a_in, const NumArray<A>&
           ym[i * n + j] = dot.finish(acc);
         }
     });
-  });
+  }, b_prepared);
   return y;
 }
 
 #define QATC_INSTANTIATE(A)                                                                              \
-  template NumArray<A> conv<A>(const ir::Op&, const NumArray<A>&, const NumArray<A>&, const NumArray<A>*); \
-  template NumArray<A> matmul<A>(const ir::Op&, const NumArray<A>&, const NumArray<A>&);
+  template NumArray<A> conv<A>(const ir::Op&, const NumArray<A>&, const NumArray<A>&, const NumArray<A>*, \
+                               const typename A::PreparedOperand*);                                      \
+  template NumArray<A> matmul<A>(const ir::Op&, const NumArray<A>&, const NumArray<A>&, const typename A::PreparedOperand*);
 QATC_INSTANTIATE(F32Arith)
 QATC_INSTANTIATE(ExactArith)
 QATC_INSTANTIATE(IntArith)

@@ -25,17 +25,31 @@
 
 namespace qatc::sim {
 
+// One div -> [add] -> batchnorm chain: x / c [+ b], then the batchnorm.
+struct ConvBnChain {
+  const ir::Op* div = nullptr;
+  const ir::Op* add = nullptr;      // null where the chain has no bias add
+  const ir::Value* divisor = nullptr;  // c
+  const ir::Value* bias = nullptr;     // b, the add's constant operand (null without the add)
+};
+
 class ConvBnFolds {
  public:
   ConvBnFolds() = default;
   explicit ConvBnFolds(const ir::Graph& g);  // scans g for div -> [add] -> batchnorm chains
 
-  // The divisor constant c of the chain ending in batchnorm `bn`, or null.
+  // The chain ending in batchnorm `bn`, or null.
+  const ConvBnChain* chain_of(const ir::Op& bn) const;
+  // Its divisor constant c, or null.
   const ir::Value* divisor_of(const ir::Op& bn) const;
 
  private:
-  std::unordered_map<const ir::Op*, const ir::Value*> divisor_;
+  std::unordered_map<const ir::Op*, ConvBnChain> chains_;
 };
+
+// Per-channel constant `c` (as is_per_channel_constant checks) for a tensor of `shape`, one value
+// per channel of shape[1].
+std::vector<double> per_channel_values(const ir::Value& c, const ir::Shape& shape);
 
 // c per channel as the alpha of a batchnorm with `shape` (its input's), if every channel's float32
 // alpha is within 4 float32 ulps of it; else nullopt.

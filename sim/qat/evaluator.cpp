@@ -44,6 +44,21 @@ struct Prepared {
   std::vector<bool> constant;                 // per op: reads only constant-derived values
   std::vector<ir::TensorData> exports;        // per constant op, its result for observers (when observed)
   std::unordered_map<const ir::Value*, Tensor> values;  // the constant-derived values a later op or output reads
+  // Exact mode, unless options.literal_conv_bn_chains: each folding Conv -> Div -> [Add] ->
+  // BatchNormalization chain runs as one addition at its batchnorm, of the per-channel addend
+  // (b - mean) * c + beta to the div's input; its div and add are skipped.
+  struct FusedChain {
+    const ir::Value* source;  // the div's input
+    std::vector<typename A::Num> addend;
+  };
+  std::unordered_map<const ir::Op*, FusedChain> fused;  // by batchnorm
+  std::vector<bool> skipped;                            // per op
+  // The constant second operands of convs and matmuls as their dot products read them (exact
+  // mode: integer multiples of a power of two), converted once instead of every run.
+  std::unordered_map<const ir::Value*, typename A::PreparedOperand> dot_operands;
+
+ private:
+  void fuse_conv_bn_chains();
 };
 
 // One evaluation of a prepared graph with float tensors in policy A's numbers; integer tensors are int64.
@@ -93,10 +108,13 @@ class Evaluation {
         if (observer_) observer_(op, p_.exports.at(i));
         continue;
       }
+      if (p_.skipped[i]) continue;
       Tensor result = checked_evaluate(op);
       if (observer_) observer_(op, export_tensor<A>(result, op.outputs[0]->type.dtype, /*exact_only=*/false));
       for (const ir::Value* in : op.inputs)
         if (p_.last_use.at(in) == i) values_.erase(in);
+      if (auto f = p_.fused.find(&op); f != p_.fused.end() && p_.last_use.at(f->second.source) == i)
+        values_.erase(f->second.source);
       values_[op.outputs[0]] = std::move(result);
     }
     std::vector<ir::TensorData> outputs;
@@ -171,7 +189,12 @@ class Evaluation {
 
   template <class B>
   const Array<typename B::Num>& operand(const ir::Op& op, size_t i) const {
-    const ir::Value* v = op.inputs[i];
+    return value_of<B>(op, op.inputs[i]);
+  }
+
+  // Value v, read by op, as policy B's numbers.
+  template <class B>
+  const Array<typename B::Num>& value_of(const ir::Op& op, const ir::Value* v) const {
     const Tensor* t = find(v);
     if (!t) fail("{}: operand '{}' has no value (ops out of topological order?)", op.describe(), v->name);
     const auto* a = std::get_if<Array<typename B::Num>>(t);
@@ -181,6 +204,16 @@ class Evaluation {
            op.describe(), v->name);
     if (!a) fail("{}: operand '{}' is not a{} tensor", op.describe(), v->name, B::integer ? "n integer" : " float");
     return *a;
+  }
+
+  // The prepared second operand of conv or matmul `op` in policy B, or null.
+  template <class B>
+  const typename B::PreparedOperand* prepared_operand(const ir::Op& op) const {
+    if constexpr (std::is_same_v<B, A>) {
+      auto it = p_.dot_operands.find(op.inputs[1]);
+      if (it != p_.dot_operands.end()) return &it->second;
+    }
+    return nullptr;
   }
 
   // Whether an operand holds enclosures (exact mode, after a transcendental function).
@@ -235,12 +268,13 @@ class Evaluation {
       case K::conv:
         return on_element_type(ir::is_integer(op.inputs[0]->type.dtype), [&](auto b) {
           using B = decltype(b);
-          return conv<B>(op, operand<B>(op, 0), operand<B>(op, 1), op.inputs.size() > 2 ? &operand<B>(op, 2) : nullptr);
+          return conv<B>(op, operand<B>(op, 0), operand<B>(op, 1), op.inputs.size() > 2 ? &operand<B>(op, 2) : nullptr,
+                         prepared_operand<B>(op));
         });
       case K::matmul:
         return on_element_type(ir::is_integer(op.inputs[0]->type.dtype), [&](auto b) {
           using B = decltype(b);
-          return matmul<B>(op, operand<B>(op, 0), operand<B>(op, 1));
+          return matmul<B>(op, operand<B>(op, 0), operand<B>(op, 1), prepared_operand<B>(op));
         });
       case K::batchnorm: return evaluate_batchnorm(op);
       case K::add:
@@ -302,6 +336,8 @@ class Evaluation {
   }
 
   Tensor evaluate_batchnorm(const ir::Op& op) {
+    if constexpr (std::is_same_v<A, ExactArith>)
+      if (auto f = p_.fused.find(&op); f != p_.fused.end()) return add_per_channel<A>(value_of<A>(op, f->second.source), f->second.addend);
     const auto& x = operand<A>(op, 0);
     const auto& scale = operand<A>(op, 1);
     const auto& bias = operand<A>(op, 2);
@@ -334,6 +370,65 @@ Prepared<A>::Prepared(const ir::Graph& graph, const QatOptions& opts, bool obser
   if constexpr (std::is_same_v<A, ExactArith>) folds = ConvBnFolds(graph);
   if (observed) exports.resize(ops.size());
   values = Evaluation<A>(*this, {}).run_constant_part(constant, observed ? &exports : nullptr);
+  skipped.assign(ops.size(), false);
+  if constexpr (std::is_same_v<A, ExactArith>) {
+    if (!options.literal_conv_bn_chains) fuse_conv_bn_chains();
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const ir::Op& op = *ops[i];
+      if (constant[i] || (op.kind != ir::OpKind::conv && op.kind != ir::OpKind::matmul) || dot_operands.count(op.inputs[1])) continue;
+      auto it = values.find(op.inputs[1]);
+      const auto* b = it == values.end() ? nullptr : std::get_if<Array<Exact>>(&it->second);
+      if (!b) continue;
+      if (auto ints = ExactArith::prepare_operand(b->data)) dot_operands.emplace(op.inputs[1], std::move(*ints));
+    }
+  }
+}
+
+// In real numbers  ((x / c) + b) * c + (beta - mean * c)  is  x + (b * c + (beta - mean * c)):
+// the literal chain's batchnorm uses alpha = c (conv_bn_pattern.h), so both give the same exact
+// values, and the addend is computed here once with the very operations the literal chain runs.
+// A chain whose constants are not all prepared, whose batchnorm does not fold, or whose addend is
+// not exact (NumericError) stays literal.
+template <class A>
+void Prepared<A>::fuse_conv_bn_chains() {
+  std::unordered_map<const ir::Op*, size_t> index;
+  for (size_t i = 0; i < ops.size(); ++i) index[ops[i]] = i;
+  auto prepared = [&](const ir::Value* v) -> const Array<Exact>* {
+    auto it = values.find(v);
+    return it == values.end() ? nullptr : std::get_if<Array<Exact>>(&it->second);
+  };
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const ir::Op& bn = *ops[i];
+    const ConvBnChain* chain = bn.kind == ir::OpKind::batchnorm ? folds.chain_of(bn) : nullptr;
+    if (!chain || constant[i]) continue;
+    const Array<Exact>*scale = prepared(bn.inputs[1]), *beta = prepared(bn.inputs[2]), *mean = prepared(bn.inputs[3]),
+                      *var = prepared(bn.inputs[4]);
+    if (!scale || !beta || !mean || !var) continue;
+    const ir::Shape& shape = bn.inputs[0]->type.shape;
+    try {
+      auto doubles = [](const Array<Exact>& p) {
+        std::vector<double> d;
+        for (const Exact& v : p.data) d.push_back(ExactArith::to_double(v));
+        return d;
+      };
+      const auto c = folded_alpha(*chain->divisor, shape, batchnorm_alpha_f32(bn, doubles(*scale), doubles(*var)));
+      if (!c) continue;
+      const std::vector<double> b = chain->bias ? per_channel_values(*chain->bias, shape) : std::vector<double>(c->size(), 0.0);
+      FusedChain f{chain->div->inputs[0], {}};
+      for (size_t ch = 0; ch < c->size(); ++ch) {
+        const Exact alpha = Exact::from_double((*c)[ch]);
+        const Exact beta_literal = ExactArith::sub_mul(beta->data[ch], mean->data[ch], alpha);
+        f.addend.push_back(ExactArith::mul_add(Exact::from_double(b[ch]), alpha, beta_literal));
+      }
+      // The div's input now lives until the batchnorm.
+      last_use[f.source] = std::max(last_use.at(f.source), i);
+      for (const ir::Op* skip : {chain->div, chain->add})
+        if (skip) skipped[index.at(skip)] = true;
+      fused.emplace(&bn, std::move(f));
+    } catch (const NumericError&) {
+      continue;
+    }
+  }
 }
 
 }  // namespace

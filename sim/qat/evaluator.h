@@ -17,9 +17,15 @@ struct QatOptions {
   // float32 mode only: PyTorch's fake-quant multiplies by the float32 reciprocal of the scale
   // (x * (1.0f/scale)); ONNX QuantizeLinear divides (x / scale). Identical for power-of-two scales.
   bool quantize_by_reciprocal = false;
+  // Exact mode only: a Conv -> Div -> [Add] -> BatchNormalization chain whose batchnorm folds
+  // (conv_bn_pattern.h) runs as what it equals exactly, x + ((b - mean) * c + beta) per channel,
+  // and the observer sees no result of its div and add. True runs the chain op by op and reports
+  // every result (qatc run --dump). The outputs are the same bits either way.
+  bool literal_conv_bn_chains = false;
 };
 
-// Called after each op with the op and its result (for dumping intermediates). May be empty.
+// Called after each op with the op and its result (for dumping intermediates; see
+// literal_conv_bn_chains for the ops it may not see). May be empty.
 // Float results come as f32 (float32 mode) or f64 (exact mode; values that are not doubles are
 // rounded for the dump), integer results in the op's integer dtype.
 using QatObserver = std::function<void(const ir::Op&, const ir::TensorData&)>;

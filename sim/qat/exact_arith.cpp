@@ -11,13 +11,9 @@ namespace qatc::sim {
 
 namespace {
 
-struct ScaledInts {
-  std::vector<int64_t> values;
-  int exponent = 0;
-  int bits = 0;  // every |value| < 2^bits
-};
-
 constexpr int kMaxScaledBits = 62;
+
+}  // namespace
 
 // Two passes, decomposing each value twice: cheaper than holding every value's parts (32 bytes
 // each) for a tensor of millions of elements.
@@ -44,18 +40,28 @@ std::optional<ScaledInts> to_scaled_ints(std::span<const Exact> v) {
   return out;
 }
 
-}  // namespace
+ScaledInts prepared_operand(ScaledInts v) {
+  if (v.bits <= 31) v.values32.assign(v.values.begin(), v.values.end());
+  return v;
+}
 
 std::optional<ScaledIntOperands> scaled_int_operands(std::span<const Exact> a, std::span<const Exact> b,
-                                                     int64_t terms) {
+                                                     int64_t terms, const ScaledInts* b_prepared) {
   auto sa = to_scaled_ints(a);
   if (!sa) return std::nullopt;
-  auto sb = to_scaled_ints(b);
-  if (!sb) return std::nullopt;
+  std::optional<ScaledInts> sb;
+  if (!b_prepared) {
+    sb = to_scaled_ints(b);
+    if (!sb) return std::nullopt;
+  }
+  const ScaledInts& b_ints = b_prepared ? *b_prepared : *sb;
   // |sum| < terms * 2^(bits_a + bits_b) must stay below 2^127.
-  const int sum_bits = sa->bits + sb->bits + bit_length(static_cast<u128>(terms));
+  const int sum_bits = sa->bits + b_ints.bits + bit_length(static_cast<u128>(terms));
   if (sum_bits > 126) return std::nullopt;
-  return ScaledIntOperands{std::move(sa->values), std::move(sb->values), sa->exponent + sb->exponent, sum_bits};
+  ScaledIntOperands out{std::move(sa->values), {}, nullptr, sa->exponent + b_ints.exponent, sum_bits};
+  if (b_prepared) out.b_prepared = b_prepared;
+  else out.b = std::move(sb->values);
+  return out;
 }
 
 double ExactArith::to_double(const Num& v) {

@@ -41,6 +41,7 @@ struct F32Arith {
   using Num = float;
   using Stored = float;  // element type of exported float tensors
   static constexpr bool integer = false;
+  struct PreparedOperand {};  // float32 dots read their operands as they are
   static constexpr bool bias_seeds_accumulator = true;  // see F32Dot
 
   // Constants may be f64: a float32 framework holds them as float32.
@@ -75,7 +76,8 @@ struct F32Arith {
   }
 
   template <class F>
-  static void with_dot(std::span<const float> a, std::span<const float> b, int64_t /*terms*/, bool depthwise, F&& f) {
+  static void with_dot(std::span<const float> a, std::span<const float> b, int64_t /*terms*/, bool depthwise, F&& f,
+                       const PreparedOperand* /*b_prepared*/ = nullptr) {
     if (depthwise) f(F32Dot<true>{}, a.data(), b.data());
     else f(F32Dot<false>{}, a.data(), b.data());
   }

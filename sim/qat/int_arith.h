@@ -26,6 +26,7 @@ struct IntDot {
 struct IntArith {
   using Num = int64_t;
   static constexpr bool integer = true;
+  struct PreparedOperand {};  // integer dots read their operands as they are
   static constexpr bool bias_seeds_accumulator = false;  // exact: the order of additions is moot
 
   // Attribute values (pad value, clip bounds after ceil/floor) applied to integer tensors.
@@ -53,7 +54,8 @@ struct IntArith {
   static bool less(Num a, Num b) { return a < b; }
 
   template <class F>
-  static void with_dot(std::span<const int64_t> a, std::span<const int64_t> b, int64_t /*terms*/, bool /*depthwise*/, F&& f) {
+  static void with_dot(std::span<const int64_t> a, std::span<const int64_t> b, int64_t /*terms*/, bool /*depthwise*/, F&& f,
+                       const PreparedOperand* /*b_prepared*/ = nullptr) {
     f(IntDot{}, a.data(), b.data());
   }
 

@@ -18,11 +18,14 @@ namespace qatc::sim {
 template <class A>
 using NumArray = Array<typename A::Num>;
 
-// conv.cpp (A: F32Arith, ExactArith, IntArith)
+// conv.cpp (A: F32Arith, ExactArith, IntArith). `w_prepared`/`b_prepared`: the second operand as
+// the evaluator prepared it once for every run (A::PreparedOperand), or null.
 template <class A>
-NumArray<A> conv(const ir::Op& op, const NumArray<A>& x, const NumArray<A>& w, const NumArray<A>* bias);
+NumArray<A> conv(const ir::Op& op, const NumArray<A>& x, const NumArray<A>& w, const NumArray<A>* bias,
+                 const typename A::PreparedOperand* w_prepared = nullptr);
 template <class A>
-NumArray<A> matmul(const ir::Op& op, const NumArray<A>& a, const NumArray<A>& b);
+NumArray<A> matmul(const ir::Op& op, const NumArray<A>& a, const NumArray<A>& b,
+                   const typename A::PreparedOperand* b_prepared = nullptr);
 
 // elementwise.cpp: add, sub, mul, div (div: not IntArith), relu, clip; also on EnclosureArith.
 template <class A>
@@ -53,6 +56,9 @@ std::vector<float> batchnorm_alpha_f32(const ir::Op& op, const std::vector<doubl
 template <class A>
 NumArray<A> batchnorm(const NumArray<A>& x, const NumArray<A>& bias, const NumArray<A>& mean,
                       const std::vector<typename A::Num>& alpha);
+// y = x + addend per channel: a folded conv-bn chain in exact mode (evaluator.cpp). A: ExactArith.
+template <class A>
+NumArray<A> add_per_channel(const NumArray<A>& x, const std::vector<typename A::Num>& addend);
 
 // quantize.cpp
 template <class A>

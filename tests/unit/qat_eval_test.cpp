@@ -11,6 +11,7 @@
 #include <array>
 #include <cmath>
 #include <random>
+#include <set>
 
 using namespace qatc;
 using sim::Arithmetic;
@@ -108,6 +109,48 @@ TEST_CASE("PyTorch's Conv -> Div -> BatchNormalization export folds exactly") {
     output %q
   })";
   CHECK(run_ints(g, {0.5f}, Arithmetic::exact) == std::vector<int64_t>{0});
+}
+
+// The exact evaluator runs a folding chain as one per-channel addition at its batchnorm (evaluator.h's
+// literal_conv_bn_chains): the same outputs, bit for bit, as running it op by op, here with a bias
+// add, three channels whose divisors are within an ulp of the batchnorm's float32 alpha (as
+// PyTorch exports them); and the observer
+// sees the div and add only when asked for the literal chain.
+TEST_CASE("a folded Conv -> Div -> Add -> BatchNormalization chain equals its literal evaluation") {
+  ir::Graph g = ir::parse_graph(R"(graph @bn {
+    input %x : f32[1,3,2,4]
+    const %w : f32[3,3,1,1] = [0.5, -0.25, 1, 0.125, 2, -1, 0.75, 0.5, -0.5]
+    const %sf : f32[1,3,1,1] = [0.13416395, 1.7320479, 0.89999545]
+    const %b : f32[1,3,1,1] = [0.1, -2.5, 0.3]
+    const %gamma : f32[3] = [0.3, 3, 0.9]
+    const %beta : f32[3] = [0.25, -1, 0.1]
+    const %mean : f32[3] = [0.5, 0.2, -0.7]
+    const %var : f32[3] = [5, 3, 1]
+    %c = conv(%x, %w) {dilations = [1, 1], group = 1, pads = [0, 0, 0, 0], strides = [1, 1]} : f32[1,3,2,4]
+    %d = div(%c, %sf) : f32[1,3,2,4]
+    %a = add(%d, %b) : f32[1,3,2,4]
+    %bn = batchnorm(%a, %gamma, %beta, %mean, %var) {epsilon = 9.999999747378752e-06} : f32[1,3,2,4]
+    %q = quantize(%bn) {round = "half_even"} : i8[1,3,2,4] quant<i8: scale = 2^-3, zp = 0>
+    output %q
+  })", "chain.qir");
+  ir::verify(g);
+  std::mt19937 rng(7);
+  std::vector<float> x(24);
+  for (float& v : x) v = static_cast<float>(std::uniform_int_distribution<int>(-64, 64)(rng)) / 16;
+  const std::vector<ir::TensorData> in{ir::TensorData::from<float>({1, 3, 2, 4}, x)};
+  std::set<std::string> seen_fused, seen_literal;
+  auto observe = [](std::set<std::string>& seen) {
+    return [&seen](const ir::Op& op, const ir::TensorData&) { seen.insert(op.outputs[0]->name); };
+  };
+  const auto fused = sim::QatEvaluator(g, {.arithmetic = Arithmetic::exact}, true).run(in, observe(seen_fused));
+  const auto literal = sim::QatEvaluator(g, {.arithmetic = Arithmetic::exact, .literal_conv_bn_chains = true}, true)
+                           .run(in, observe(seen_literal));
+  REQUIRE(fused[0].bytes() == literal[0].bytes());
+  CHECK(seen_fused.count("bn"));
+  CHECK_FALSE(seen_fused.count("d"));
+  CHECK_FALSE(seen_fused.count("a"));
+  CHECK(seen_literal.count("d"));
+  CHECK(seen_literal.count("a"));
 }
 
 TEST_CASE("integer conv and matmul subtract x_zero_point; padding contributes 0") {
