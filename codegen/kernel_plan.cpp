@@ -381,7 +381,10 @@ class Planner {
           return a.stride == 1 && a.pad_begin == 0 && a.in == a.out;
         }))
       pointwise = pointwise_dot_tile(t_, pixels, cin4);
-    ir::TensorData arranged(ir::DType::i8, pointwise ? ir::Shape{cout_v, cin4 / 4, 4} : ir::Shape{cout_v / lanes, taps, cin4 / 4, lanes, 4});
+    // Input channels per step of the host kernel's reduction: vpdpbusd's 4, or vpmaddwd's 2 (the
+    // weights of a step adjacent, for each output channel of a vector).
+    const int64_t width = t_.int8_dot_product == 4 ? 4 : 2;
+    ir::TensorData arranged(ir::DType::i8, pointwise ? ir::Shape{cout_v, cin4 / 4, 4} : ir::Shape{cout_v / lanes, taps, cin4 / width, lanes, width});
     ir::TensorData start(ir::DType::i32, {cout_v});
     std::vector<int64_t> acc_bound(static_cast<size_t>(cout));  // of |bias' + Σ (x + o) w|
     for (int64_t co = 0; co < cout; ++co) {
@@ -392,7 +395,8 @@ class Planner {
           sum += v;
           magnitude += std::abs(v);
           arranged.as<int8_t>()[static_cast<size_t>(
-              pointwise ? co * cin4 + ci : (((co / lanes) * taps + k) * (cin4 / 4) + ci / 4) * lanes * 4 + (co % lanes) * 4 + ci % 4)] = v;
+              pointwise ? co * cin4 + ci
+                        : (((co / lanes) * taps + k) * (cin4 / width) + ci / width) * lanes * width + (co % lanes) * width + ci % width)] = v;
         }
       const int64_t b = (bias ? bias->int_at(co) : 0) - offset * sum;
       acc_bound[static_cast<size_t>(co)] = std::abs(b) + 255 * magnitude;
@@ -415,8 +419,8 @@ class Planner {
     s.args.push_back({conv.inputs[0], -1});
     s.args.push_back({nullptr, add_constant(pointwise ? fmt::format("weights of {} in [C_out][C_in] order, C_in padded to {} "
                                                                     "(int8 dot product over pixels)", conv.describe(), cin4)
-                                                      : fmt::format("weights of {} in [C_out/{}][tap][C_in/4][{}][4] order "
-                                                                    "(int8 dot product)", conv.describe(), lanes, lanes),
+                                                      : fmt::format("weights of {} in [C_out/{}][tap][C_in/{}][{}][{}] order "
+                                                                    "(int8 dot product)", conv.describe(), lanes, width, lanes, width),
                                             std::move(arranged))});
     s.args.push_back({nullptr, add_constant(fmt::format("bias of {} minus {} times each output channel's weight sum",
                                                         conv.describe(), offset),
@@ -437,6 +441,7 @@ class Planner {
       s.spec.attrs["dot_pixel_vectors"] = int64_t{pointwise->pixel_vectors};
       s.spec.attrs["dot_channel_rows"] = int64_t{pointwise->channel_rows};
       s.spec.attrs["dot_pixel_tile"] = pointwise->pixel_tile;
+      s.spec.attrs["dot_width"] = width;
       const PointwiseCLoop c_loop = pointwise_c_loop(t_, pixels, cin);
       s.spec.attrs["dot_c_loop"] = c_loop.channels > 0 ? "patch" : "column";
       s.spec.attrs["dot_c_channels"] = c_loop.channels;

@@ -14,7 +14,9 @@ namespace {
 
 // The dot-product conv (kernel_plan.cpp's plan_dot_conv): 2-D, dense, 8-bit. The input tile is
 // copied as unsigned bytes x + offset, channel-innermost; the sum starts at the adjusted bias;
-// weights are w(ci % 4, co % 16, ci / 4, tap, co / 16).
+// weights are w(ci % W, co % 16, ci / W, tap, co / 16), W input channels per step of the host
+// kernel's reduction (4: vpdpbusd; 2: vpmaddwd, where Halide would otherwise split each 4-product
+// sum across lanes and add the halves with shuffles).
 //   LLVM: a register block of channel vectors x columns, the reduction over 4 channels at a time
 //     vectorized atomically: one vpdpbusd per 64 MACs. The block is requantized and stored a
 //     channel's columns at a time (a transpose in registers), so that the output planes get
@@ -30,9 +32,9 @@ namespace {
 KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
   const auto &kernel = s.get_ints("win_kernel"), &stride = s.get_ints("win_stride"), &pad = s.get_ints("win_pad"),
              &dilation = s.get_ints("win_dilation"), &out = s.get_ints("win_out");
-  const ir::Shape& ws = s.args[1].shape;  // C_out / L, taps, C_in / 4, L, 4
-  const int lanes = static_cast<int>(ws[3]);
-  const int cin4 = static_cast<int>(ws[2] * 4), kw = static_cast<int>(kernel[2]), kh = static_cast<int>(kernel[1]);
+  const ir::Shape& ws = s.args[1].shape;  // C_out / L, taps, C_in / W, L, W
+  const int lanes = static_cast<int>(ws[3]), width = static_cast<int>(ws[4]);
+  const int cin4 = static_cast<int>(ws[2] * width), kw = static_cast<int>(kernel[2]), kh = static_cast<int>(kernel[1]);
   const int offset = static_cast<int>(s.get_int("dot_offset")), zp = static_cast<int>(s.get_int("x_zero_point"));
   const int64_t cout = s.result().shape[1];
 
@@ -54,7 +56,7 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
     RDom r({{0, cin4}, {0, kw}, {0, kh}}, "r");
     acc(vc, vx, vy, vn) = start(vc);
     acc(vc, vx, vy, vn) += cast<int32_t>(packed(r.x, column(r.y), row(r.z), vn)) *
-                           cast<int32_t>(w(r.x % 4, vc % lanes, r.x / 4, r.z * kw + r.y, vc / lanes));
+                           cast<int32_t>(w(r.x % width, vc % lanes, r.x / width, r.z * kw + r.y, vc / lanes));
     y(vx, vy, vc, vn) = requantize(s, acc(vc, vx, vy, vn), table, s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0), backend);
 
     const int vectors = static_cast<int>(s.get_int("dot_channel_vectors")), columns = static_cast<int>(s.get_int("dot_columns"));
@@ -75,10 +77,10 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
     acc.compute_at(y, co).store_in(MemoryType::Stack).vectorize(vc, lanes, TailStrategy::RoundUp).unroll(vc).unroll(vx);
     RVar ro("ro"), ri("ri");
     acc.update()
-        .split(r.x, ro, ri, 4)
+        .split(r.x, ro, ri, width)
         .reorder(ri, vc, vx, ro, r.y, r.z)
         .atomic()
-        .vectorize(ri, 4)
+        .vectorize(ri, width)
         .vectorize(vc, lanes, TailStrategy::RoundUp)
         .unroll(vc)
         .unroll(vx);
@@ -86,7 +88,7 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
     const int taps = static_cast<int>(ws[1]);
     Var vi("i"), vj("j");
     Func channel_weights("channel_weights");  // (tap * cin4 + input channel, output channel)
-    channel_weights(vj, vc) = w(vj % 4, vc % lanes, vj / 4 % (cin4 / 4), vj / cin4, vc / lanes);
+    channel_weights(vj, vc) = w(vj % width, vc % lanes, vj / width % (cin4 / width), vj / cin4, vc / lanes);
     acc(vx, vy, vc, vn) = start(vc);
     // The C loop's form (kernel_plan.cpp's dot_c_loop): "row", "patch" or "column".
     const std::string form = s.get_string("dot_c_loop");
@@ -151,10 +153,13 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
 // channel plane seen as one row of pixels): a matrix product W[C_out][C_in] X[C_in][pixels] whose
 // results are vectors of pixels, stored whole into the output's channel planes. Weights are
 // w(ci % 4, ci / 4, co); the sum starts at the adjusted bias.
-//   LLVM: per tile of pixels, the tile's input channels packed 4 at a time, (ci % 4, pixel, ci / 4)
-//     as unsigned bytes x + offset, on the stack; a register block of channel rows x pixel vectors,
-//     each step of the reduction one vpdpbusd per accumulator: the pixel vector of 4 packed input
-//     channels times the output channel's 4 weights broadcast.
+//   LLVM: per tile of pixels, the tile's input channels packed `dot_width` at a time, (ci % width,
+//     pixel, ci / width) as unsigned bytes x + offset, on the stack; a register block of channel
+//     rows x pixel vectors, each step of the reduction one vpdpbusd per accumulator: the pixel
+//     vector of 4 packed input channels times the output channel's 4 weights broadcast. Without
+//     VNNI the width is 2 and each step one vpmaddwd: the pixel vector of 2 channels widened to 16
+//     bits times the 2 weights broadcast (with 4, Halide splits each 4-product sum across lanes
+//     and needs two shuffles per vector to add the halves).
 //   C: per output channel and tile of pixels, a row of sums on the stack: with many input channels
 //     each sum a dot product over a channel-innermost copy of the tile ("patch"), else each step
 //     of the reduction a loop over the pixels with the weight fixed ("column"). The C compiler
@@ -179,10 +184,11 @@ KernelPipeline pointwise_dot_conv_pipeline(const KernelSpec& s, Backend backend)
   if (backend == Backend::llvm) {
     // The input through a packed copy (channels past C_in, whose weights are zero, read the last
     // channel, so the tile stays in bounds).
-    Func packed("packed");  // (ci % 4, pixel, ci / 4, n)
-    packed(i, p, k, n) = unsigned_input(min(k * 4 + i, cin - 1));
+    const int width = static_cast<int>(s.get_int("dot_width"));
+    Func packed("packed");  // (ci % width, pixel, ci / width, n)
+    packed(i, p, k, n) = unsigned_input(min(k * width + i, cin - 1));
     RDom r(0, cin4, "r");
-    acc(p, c, n) += cast<int32_t>(packed(r % 4, p, r / 4, n)) * cast<int32_t>(w(r % 4, r / 4, c));
+    acc(p, c, n) += cast<int32_t>(packed(r % width, p, r / width, n)) * cast<int32_t>(w(r % 4, r / 4, c));
     KernelPipeline pipeline = result();
     const int lanes = static_cast<int>(s.get_int("channel_block")), vectors = static_cast<int>(s.get_int("dot_pixel_vectors"));
     const int rows = static_cast<int>(s.get_int("dot_channel_rows")), tile = static_cast<int>(s.get_int("dot_pixel_tile"));
@@ -197,10 +203,10 @@ KernelPipeline pointwise_dot_conv_pipeline(const KernelSpec& s, Backend backend)
     acc.compute_at(y, pb).store_in(MemoryType::Stack).vectorize(p, lanes).unroll(p).unroll(c);
     RVar ro("ro"), ri("ri");
     acc.update()
-        .split(r, ro, ri, 4)
+        .split(r, ro, ri, width)
         .reorder(ri, p, c, ro)
         .atomic()
-        .vectorize(ri, 4)
+        .vectorize(ri, width)
         .vectorize(p, lanes)
         .unroll(p)
         .unroll(c);

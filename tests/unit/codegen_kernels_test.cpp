@@ -43,32 +43,39 @@ ir::TensorData random_tensor(const ir::Value& v) {
   return d;
 }
 
-// The host with an int8 dot product and 512-bit vectors (AVX-512 VNNI), whatever this machine's
-// CPU: the dot-product kernels are planned and JIT-compiled for this CPU, where Halide emulates
-// the dot product if the CPU lacks it, so they are tested on every machine.
-targets::Target dot_host(targets::Target host) {
-  host.name = "host with an int8 dot product";
-  host.vector_bits = 512;
-  host.int8_dot_product = 4;
+// The host's two dot-product forms, whatever this machine's CPU: with an int8 dot product and
+// 512-bit vectors (AVX-512 VNNI: 4 channels per step), or with 16-bit pair products only and
+// 256-bit vectors (AVX2: 2 channels per step). Kernels are planned for either and JIT-compiled for
+// this CPU, where Halide emulates what it lacks, so both forms are tested on every machine.
+targets::Target host_form(targets::Target host, bool vnni) {
+  host.name = vnni ? "host with an int8 dot product" : "host with 16-bit pair products";
+  host.vector_bits = vnni ? 512 : 256;
+  host.vector_registers = vnni ? 32 : 16;
+  host.int8_dot_product = vnni ? 4 : 0;
+  host.int16_pair_product = 2;
   return host;
 }
 
-// The shipped targets (the host's description as this machine's CPU fills it in), and the host
-// with the dot product where this CPU has none.
+// The shipped targets (the host's description as this machine's CPU fills it in), and the host in
+// the dot-product form this CPU does not have.
 const std::vector<targets::Target>& all_targets() {
   static const std::vector<targets::Target> t = [] {
     std::vector<targets::Target> loaded = targets::load_targets(QATC_SOURCE_DIR "/targets");
     const targets::Target& host = targets::find_target(loaded, "host");
-    if (host.int8_dot_product == 0) loaded.push_back(dot_host(host));
+    loaded.push_back(host_form(host, host.int8_dot_product == 0));
     return loaded;
   }();
   return t;
 }
 
-// The host as the dot-product kernels' tests need it: this machine's, or dot_host's.
+// The host in each dot-product form: this machine's, or all_targets' added one.
 const targets::Target& vnni_host() {
   const targets::Target& host = targets::find_target(all_targets(), "host");
   return host.int8_dot_product ? host : all_targets().back();
+}
+const targets::Target& pair_host() {
+  const targets::Target& host = targets::find_target(all_targets(), "host");
+  return host.int8_dot_product ? all_targets().back() : host;
 }
 
 // Runs every kernel of `text`'s plan on random inputs, for every target, against the simulator.
@@ -161,6 +168,24 @@ TEST_CASE("dot-product conv kernels equal the simulator: int8 and uint8 inputs, 
 }
 
 // Right shifts only, and sums far from 2^31: the dot-product conv requantizes in 32 bits.
+// Each host form sums its own number of input channels per step: the weights of a 3x3 conv are
+// [C_out/L][tap][C_in/W][L][W] and a pointwise conv packs its input W channels at a time, W = 4
+// with VNNI (vpdpbusd), 2 without (vpmaddwd). Both equal the simulator.
+TEST_CASE("dot-product conv kernels sum 4 channels per step with VNNI, 2 with 16-bit pair products") {
+  for (const auto& [host, width] : {std::pair{&vnni_host(), 4}, std::pair{&pair_host(), 2}}) {
+    INFO(host->name);
+    const std::string dense = conv_graph(12, 6, 9, 16, 1, 3, 1, 1, {1, 1, 1, 1}, 5, "half_even", true, "i8");
+    const std::string pointwise = conv_graph(20, 8, 8, 24, 1, 1, 1, 1, {0, 0, 0, 0}, 0, "half_up", true, "u8");
+    const codegen::KernelSpec d = codegen::plan_kernels(ir::parse_graph(dense, "dense.qir"), *host).steps.front().spec;
+    REQUIRE(d.args[1].shape.back() == width);
+    REQUIRE(d.args[1].shape[2] * width == 12);  // 12 input channels
+    const codegen::KernelSpec p = codegen::plan_kernels(ir::parse_graph(pointwise, "pointwise.qir"), *host).steps.front().spec;
+    REQUIRE(p.get_int("dot_width") == width);
+    check_kernels(dense, {*host});
+    check_kernels(pointwise, {*host});
+  }
+}
+
 TEST_CASE("dot-product conv kernels requantizing in 32 bits equal the simulator, every rule") {
   for (const std::string& rule : kRules) {
     const std::string g = conv_graph(24, 6, 11, 32, 1, 3, 1, 1, {1, 1, 1, 1}, -3, rule, true, "i8", 1);
