@@ -17,8 +17,8 @@ namespace {
 // weights are w(ci % W, co % 16, ci / W, tap, co / 16), W input channels per step of the host
 // kernel's reduction (4: vpdpbusd; 2: vpmaddwd, where Halide would otherwise split each 4-product
 // sum across lanes and add the halves with shuffles).
-//   LLVM: a register block of channel vectors x columns, the reduction over 4 channels at a time
-//     vectorized atomically: one vpdpbusd per 64 MACs. The block is requantized and stored a
+//   LLVM: a register block of channel vectors x columns, the reduction over W channels at a time
+//     vectorized atomically: one vpdpbusd per 64 MACs (W = 4), one vpmaddwd per 16 (W = 2). The block is requantized and stored a
 //     channel's columns at a time (a transpose in registers), so that the output planes get
 //     vector stores rather than one byte store per channel.
 //   C: Halide 14's C backend turns vector reductions into scalar code, so the C schedule leaves the
