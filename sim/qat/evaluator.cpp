@@ -25,6 +25,14 @@ namespace {
 template <class A>
 class Evaluation;
 
+// A batchnorm parameter's values as doubles (NumericError where one is not a double).
+template <class A>
+std::vector<double> doubles_of(const Array<typename A::Num>& p) {
+  std::vector<double> d;
+  for (const auto& v : p.data) d.push_back(A::to_double(v));
+  return d;
+}
+
 // A graph ready to run on policy A: its ops in order, when each value dies, and every value that
 // depends on constants only (weights, their fake-quant, folded shapes), computed once so that each
 // run starts from them. The ops that compute such values never run again; an observer sees their
@@ -59,6 +67,7 @@ struct Prepared {
 
  private:
   void fuse_conv_bn_chains();
+  void prepare_dot_operands();
 };
 
 // One evaluation of a prepared graph with float tensors in policy A's numbers; integer tensors are int64.
@@ -343,12 +352,7 @@ class Evaluation {
     const auto& bias = operand<A>(op, 2);
     const auto& mean = operand<A>(op, 3);
     const auto& var = operand<A>(op, 4);
-    auto doubles = [](const Array<Num>& p) {
-      std::vector<double> d;
-      for (const Num& v : p.data) d.push_back(A::to_double(v));
-      return d;
-    };
-    const std::vector<float> alpha_f32 = batchnorm_alpha_f32(op, doubles(scale), doubles(var));
+    const std::vector<float> alpha_f32 = batchnorm_alpha_f32(op, doubles_of<A>(scale), doubles_of<A>(var));
     std::vector<Num> alpha;
     std::optional<std::vector<double>> folded;
     if (const ir::Value* c = p_.folds.divisor_of(op)) folded = folded_alpha(*c, x.shape, alpha_f32);
@@ -373,14 +377,20 @@ Prepared<A>::Prepared(const ir::Graph& graph, const QatOptions& opts, bool obser
   skipped.assign(ops.size(), false);
   if constexpr (std::is_same_v<A, ExactArith>) {
     if (!options.literal_conv_bn_chains) fuse_conv_bn_chains();
-    for (size_t i = 0; i < ops.size(); ++i) {
-      const ir::Op& op = *ops[i];
-      if (constant[i] || (op.kind != ir::OpKind::conv && op.kind != ir::OpKind::matmul) || dot_operands.count(op.inputs[1])) continue;
-      auto it = values.find(op.inputs[1]);
-      const auto* b = it == values.end() ? nullptr : std::get_if<Array<Exact>>(&it->second);
-      if (!b) continue;
-      if (auto ints = ExactArith::prepare_operand(b->data)) dot_operands.emplace(op.inputs[1], std::move(*ints));
-    }
+    prepare_dot_operands();
+  }
+}
+
+// Exact mode: each conv's or matmul's prepared second operand, as its dot product reads it.
+template <class A>
+void Prepared<A>::prepare_dot_operands() {
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const ir::Op& op = *ops[i];
+    if (constant[i] || (op.kind != ir::OpKind::conv && op.kind != ir::OpKind::matmul) || dot_operands.count(op.inputs[1])) continue;
+    auto it = values.find(op.inputs[1]);
+    const auto* b = it == values.end() ? nullptr : std::get_if<Array<Exact>>(&it->second);
+    if (!b) continue;
+    if (auto ints = ExactArith::prepare_operand(b->data)) dot_operands.emplace(op.inputs[1], std::move(*ints));
   }
 }
 
@@ -406,12 +416,8 @@ void Prepared<A>::fuse_conv_bn_chains() {
     if (!scale || !beta || !mean || !var) continue;
     const ir::Shape& shape = bn.inputs[0]->type.shape;
     try {
-      auto doubles = [](const Array<Exact>& p) {
-        std::vector<double> d;
-        for (const Exact& v : p.data) d.push_back(ExactArith::to_double(v));
-        return d;
-      };
-      const auto c = folded_alpha(*chain->divisor, shape, batchnorm_alpha_f32(bn, doubles(*scale), doubles(*var)));
+      const auto c = folded_alpha(*chain->divisor, shape,
+                                  batchnorm_alpha_f32(bn, doubles_of<ExactArith>(*scale), doubles_of<ExactArith>(*var)));
       if (!c) continue;
       const std::vector<double> b = chain->bias ? per_channel_values(*chain->bias, shape) : std::vector<double>(c->size(), 0.0);
       FusedChain f{chain->div->inputs[0], {}};

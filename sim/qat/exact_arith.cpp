@@ -40,9 +40,10 @@ std::optional<ScaledInts> to_scaled_ints(std::span<const Exact> v) {
   return out;
 }
 
-ScaledInts prepared_operand(ScaledInts v) {
-  if (v.bits <= 31) v.values32.assign(v.values.begin(), v.values.end());
-  return v;
+std::optional<ScaledInts> ExactArith::prepare_operand(std::span<const Exact> b) {
+  auto ints = to_scaled_ints(b);
+  if (ints && ints->bits <= 31) ints->values32.assign(ints->values.begin(), ints->values.end());
+  return ints;
 }
 
 std::optional<ScaledIntOperands> scaled_int_operands(std::span<const Exact> a, std::span<const Exact> b,
@@ -58,10 +59,8 @@ std::optional<ScaledIntOperands> scaled_int_operands(std::span<const Exact> a, s
   // |sum| < terms * 2^(bits_a + bits_b) must stay below 2^127.
   const int sum_bits = sa->bits + b_ints.bits + bit_length(static_cast<u128>(terms));
   if (sum_bits > 126) return std::nullopt;
-  ScaledIntOperands out{std::move(sa->values), {}, nullptr, sa->exponent + b_ints.exponent, sum_bits};
-  if (b_prepared) out.b_prepared = b_prepared;
-  else out.b = std::move(sb->values);
-  return out;
+  const int exponent = sa->exponent + b_ints.exponent;
+  return ScaledIntOperands{std::move(sa->values), sb ? std::move(*sb) : ScaledInts{}, b_prepared, exponent, sum_bits};
 }
 
 double ExactArith::to_double(const Num& v) {

@@ -44,22 +44,21 @@ struct ScaledIntDot {
 // A tensor as integer multiples of 2^exponent.
 struct ScaledInts {
   std::vector<int64_t> values;
-  std::vector<int32_t> values32;  // the same, where prepared_operand found they fit 31 bits
+  std::vector<int32_t> values32;  // the same, in a prepared operand whose values fit 31 bits; else empty
   int exponent = 0;
   int bits = 0;  // every |value| < 2^bits
 };
 // Null when a value has a denominator or the values span more than 62 bits.
 std::optional<ScaledInts> to_scaled_ints(std::span<const Exact> v);
-// A constant conv or matmul operand converted once for every run (the evaluator's preparation):
-// with its int32 copy where it fits.
-ScaledInts prepared_operand(ScaledInts v);
 
 // Two tensors as integer multiples of 2^exponent each, when that is possible without overflow.
 struct ScaledIntOperands {
-  std::vector<int64_t> a, b;  // b empty where b_prepared holds it
-  const ScaledInts* b_prepared;
+  std::vector<int64_t> a;
+  ScaledInts b_converted;               // b, where it was not prepared
+  const ScaledInts* b_prepared;         // else b as the evaluator prepared it
   int exponent;  // of the products
   int sum_bits;  // `terms` products of the largest magnitudes stay below 2^sum_bits (at most 126)
+  const ScaledInts& b() const { return b_prepared ? *b_prepared : b_converted; }
 };
 // Null when an operand has a denominator, spans more than 62 bits, or `terms` products of the
 // largest magnitudes could overflow the __int128 accumulator. `b_prepared`: b, already converted.
@@ -97,35 +96,25 @@ struct ExactArith {
     return Exact::from_scaled(static_cast<i128>(q_minus_zp) * s.significand, s.exp);
   }
 
-  // What the evaluator prepares of a constant second operand of conv and matmul (with_dot's b).
+  // What the evaluator prepares of a constant second operand of conv and matmul (with_dot's b),
+  // once for every run: its scaled integers, with their int32 copy where they fit.
   using PreparedOperand = ScaledInts;
-  static std::optional<ScaledInts> prepare_operand(std::span<const Exact> b) {
-    auto ints = to_scaled_ints(b);
-    if (ints) return prepared_operand(std::move(*ints));
-    return std::nullopt;
-  }
+  static std::optional<ScaledInts> prepare_operand(std::span<const Exact> b);
 
   template <class F>
   static void with_dot(std::span<const Exact> a, std::span<const Exact> b, int64_t terms, bool /*depthwise*/, F&& f,
                        const ScaledInts* b_prepared = nullptr) {
     if (auto ints = scaled_int_operands(a, b, terms, b_prepared)) {
-      const int64_t* b64 = ints->b_prepared ? ints->b_prepared->values.data() : ints->b.data();
+      const ScaledInts& bi = ints->b();
       if (ints->sum_bits <= 31) {
         const std::vector<int32_t> a32(ints->a.begin(), ints->a.end());
-        std::vector<int32_t> b32;
-        const int32_t* b32p = nullptr;
-        if (ints->b_prepared && ints->b_prepared->values32.size() == ints->b_prepared->values.size()) {
-          b32p = ints->b_prepared->values32.data();
-        } else {
-          const std::span<const int64_t> bs = ints->b_prepared ? std::span<const int64_t>(ints->b_prepared->values) : ints->b;
-          b32.assign(bs.begin(), bs.end());
-          b32p = b32.data();
-        }
-        f(ScaledIntDot<int32_t, int32_t>{ints->exponent}, a32.data(), b32p);
+        std::vector<int32_t> b32;  // where b has no int32 copy of its own
+        if (bi.values32.size() != bi.values.size()) b32.assign(bi.values.begin(), bi.values.end());
+        f(ScaledIntDot<int32_t, int32_t>{ints->exponent}, a32.data(), b32.empty() ? bi.values32.data() : b32.data());
       } else if (ints->sum_bits <= 62)
-        f(ScaledIntDot<int64_t, int64_t>{ints->exponent}, ints->a.data(), b64);
+        f(ScaledIntDot<int64_t, int64_t>{ints->exponent}, ints->a.data(), bi.values.data());
       else
-        f(ScaledIntDot<int64_t, i128>{ints->exponent}, ints->a.data(), b64);
+        f(ScaledIntDot<int64_t, i128>{ints->exponent}, ints->a.data(), bi.values.data());
     } else
       f(ExactDot{}, a.data(), b.data());
   }
