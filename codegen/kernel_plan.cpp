@@ -352,6 +352,8 @@ class Planner {
   static int64_t columns_read(const sim::WindowAxis& cols, int64_t computed) {
     return (computed - 1) * cols.stride + (cols.kernel - 1) * cols.dilation + 1;
   }
+  // Input rows one output row reads (ConvGeometry::kernel_rows).
+  static int64_t kernel_extent(const sim::WindowAxis& a) { return (a.kernel - 1) * a.dilation + 1; }
 
   // conv + requantize on a target with an int8 dot product (AVX-512 VNNI: 4 u8 x s8 products per
   // int32 lane), or with a 16-bit pair product that Halide builds the dot product from (AVX2's
@@ -380,7 +382,7 @@ class Planner {
     if (taps == 1 && std::all_of(win.axes.begin(), win.axes.end(), [](const sim::WindowAxis& a) {
           return a.stride == 1 && a.pad_begin == 0 && a.in == a.out;
         }))
-      pointwise = pointwise_dot_tile(t_, pixels, cin4);
+      pointwise = pointwise_dot_tile(t_, pixels, cin4, t_.int8_dot_product == 4 ? 1 : 2);
     // Input channels per step of the host kernel's reduction: vpdpbusd's 4, or vpmaddwd's 2 (the
     // weights of a step adjacent, for each output channel of a vector).
     const int64_t width = t_.int8_dot_product == 4 ? 4 : 2;
@@ -403,16 +405,30 @@ class Planner {
       if (acc_bound[static_cast<size_t>(co)] >= (int64_t{1} << 31)) return false;
       start.as<int32_t>()[static_cast<size_t>(co)] = static_cast<int32_t>(b);
     }
-    // Rows per tile: the host objects' within L1D and Halide's stack limit (none fits: the generic
-    // conv, which can copy less), the C schedule's as many as L2 holds (see dot_conv_c_tile_rows).
+    // The host kernel's tile: rows within L1D whose input copy (channel-innermost; 16-bit in the
+    // pair form, so that each step broadcasts a 32-bit pair of channels without widening it) fits
+    // Halide's stack limit; where not even one row's does, the row in chunks of whole register
+    // blocks, as few as fit (none fits: the generic conv, which can copy less). The C schedule
+    // copies bytes, as many rows as L2 holds (see dot_conv_c_tile_rows).
     const sim::WindowAxis& cols = win.axes[2];
-    const DotConvTile tile = dot_conv_tile(t_, cols.out, cout_v / lanes);
-    ConvGeometry geometry{win.axes[1].out, tile.columns, cols.in, cin4, win.axes[1].kernel, taps, win.axes[1].stride, lanes};
+    const int64_t copy_bytes = width == 2 ? 2 : 1, rows_read = kernel_extent(win.axes[1]);
+    auto copy_fits = [&](int64_t columns) { return rows_read * columns_read(cols, columns) * cin4 * copy_bytes <= kMaxStackBuffer; };
+    int64_t max_columns = 0;
+    while (max_columns < cols.out && copy_fits(max_columns + 1)) ++max_columns;
+    if (!pointwise && max_columns == 0) return false;
+    const DotConvTile tile = dot_conv_tile(t_, cols.out, cout_v / lanes, std::max<int64_t>(max_columns, 1));
+    ConvGeometry geometry{win.axes[1].out, tile.columns, cols.in, cin4, rows_read, taps, win.axes[1].stride, lanes};
     geometry.lanes = lanes;
     geometry.padded_cols = columns_read(cols, cols.out);
+    geometry.channels_read = cin4 * copy_bytes;
+    int64_t tile_rows = pointwise ? 0 : conv_tile_rows(t_, geometry), chunk_columns = 0;
+    if (!pointwise && tile_rows == 0) {
+      const int64_t blocks = ceil_div(cols.out, int64_t{tile.columns});
+      for (int64_t chunks = 2; chunk_columns == 0; ++chunks)
+        if (const int64_t columns = ceil_div(blocks, chunks) * tile.columns; copy_fits(columns)) chunk_columns = columns;
+      tile_rows = 1;
+    }
     geometry.channels_read = cin4;
-    const int64_t tile_rows = pointwise ? 0 : conv_tile_rows(t_, geometry);
-    if (!pointwise && tile_rows == 0) return false;
     fused_.insert(&rq);
     Step& s = add_step(conv, KernelKind::conv, rq.outputs[0]);
     s.layer = conv.name.empty() ? s.layer : conv.name;
@@ -454,6 +470,7 @@ class Planner {
     s.spec.attrs["dot_channel_vectors"] = int64_t{tile.channel_vectors};
     s.spec.attrs["dot_columns"] = int64_t{tile.columns};
     s.spec.attrs["dot_tile_rows"] = tile_rows;
+    s.spec.attrs["dot_chunk_columns"] = chunk_columns;
     // The C schedule's dot-product loop (conv.cpp) spans a kernel row's taps (one tap with column
     // dilation), else a whole patch, if that fills a vector; else columns are vectorized instead.
     const int64_t vector_bytes = t_.vector_bits / 8;
@@ -508,7 +525,7 @@ class Planner {
     const int lanes = vector_lanes(t_, 32, win.axes[2].out);
     const sim::WindowAxis& cols = win.axes[2];
     const int64_t out_per_group = cout / conv.get_int("group");
-    ConvGeometry geometry{win.axes[1].out, cols.out, cols.in, cin, win.axes[1].kernel, taps, win.axes[1].stride, block};
+    ConvGeometry geometry{win.axes[1].out, cols.out, cols.in, cin, kernel_extent(win.axes[1]), taps, win.axes[1].stride, block};
     // What a tile's padded input copy holds: the columns the outputs read (a last vector that does
     // not fit shifts inwards), rounded up to whole vectors as the host schedule copies them, the
     // input channels of every group the channel block touches.

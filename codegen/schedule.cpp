@@ -32,13 +32,13 @@ int conv_channel_block(const targets::Target& t, int64_t out_channels) {
   return static_cast<int>(block);
 }
 
-DotConvTile dot_conv_tile(const targets::Target& t, int64_t out_cols, int64_t channel_vectors_total) {
+DotConvTile dot_conv_tile(const targets::Target& t, int64_t out_cols, int64_t channel_vectors_total, int64_t max_columns) {
   const int accumulators = t.vector_registers >= 32 ? 20 : 8;
   DotConvTile best{1, 1};
   std::tuple<bool, double, int64_t> best_rank{false, 0.0, 0};
   for (int cv : {4, 2, 1}) {
     if (channel_vectors_total % cv != 0) continue;
-    const int64_t columns = std::min<int64_t>({accumulators / cv, out_cols, 8});
+    const int64_t columns = std::min<int64_t>({accumulators / cv, out_cols, 8, max_columns});
     // Enough independent sums; the share of computed columns not recomputed; the block's size.
     const std::tuple<bool, double, int64_t> rank{
         cv * columns >= accumulators / 2,
@@ -51,11 +51,11 @@ DotConvTile dot_conv_tile(const targets::Target& t, int64_t out_cols, int64_t ch
   return best;
 }
 
-std::optional<PointwiseDotTile> pointwise_dot_tile(const targets::Target& t, int64_t pixels, int64_t cin4) {
+std::optional<PointwiseDotTile> pointwise_dot_tile(const targets::Target& t, int64_t pixels, int64_t cin4, int64_t element_bytes) {
   const int lanes = t.vector_lanes(32);
   for (int vectors : {2, 1}) {
     const int64_t block = int64_t{lanes} * vectors;
-    const int64_t tile = std::min(kMaxStackBuffer / cin4, pixels) / block * block;
+    const int64_t tile = std::min(kMaxStackBuffer / (cin4 * element_bytes), pixels) / block * block;
     // 8 output channels x 2 pixel vectors = 16 accumulators of 32 registers (room for the pixel
     // vectors and a broadcast), 16 x 1 where one vector fits; half that with 16 registers (AVX2,
     // MobileNetV2's 1x1 convs on a Zen 3: 12.7 ms with 16 accumulators, 9.9 ms with 8).

@@ -11,8 +11,9 @@
 
 namespace qatc::codegen {
 
-// v rounded up to a multiple of m.
-constexpr int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+// v / m rounded up, and v rounded up to a multiple of m.
+constexpr int64_t ceil_div(int64_t v, int64_t m) { return (v + m - 1) / m; }
+constexpr int64_t round_up(int64_t v, int64_t m) { return ceil_div(v, m) * m; }
 
 // The largest power of two <= min(vector lanes for `element_bits`, extent), at least 1: a vector
 // loop of that width never runs past a dimension of size `extent`.
@@ -39,12 +40,13 @@ constexpr int64_t kMaxStackBuffer = 16 * 1024;
 // The dot-product conv's register block: `channel_vectors` vectors of int32 output channels times
 // `columns` output columns, at most as many accumulators as the target's vector registers hold
 // next to the operands (20 of 32, 8 of 16) and at least half that many (independent sums hide the
-// dot product's latency). The block that recomputes the fewest columns (the last block of a row
-// shifts inwards) wins, then the larger one.
+// dot product's latency), at most `max_columns` wide (whose input copy fits the stack). The block
+// that recomputes the fewest columns (the last block of a row shifts inwards) wins, then the
+// larger one.
 struct DotConvTile {
   int channel_vectors, columns;
 };
-DotConvTile dot_conv_tile(const targets::Target& t, int64_t out_cols, int64_t channel_vectors_total);
+DotConvTile dot_conv_tile(const targets::Target& t, int64_t out_cols, int64_t channel_vectors_total, int64_t max_columns);
 
 // The pointwise dot-product conv (a 1x1 conv of stride 1 without padding: a matrix product over
 // the flattened pixels): `pixel_vectors` vectors of int32 pixels times `channel_rows` output
@@ -56,7 +58,7 @@ struct PointwiseDotTile {
   int pixel_vectors, channel_rows;
   int64_t pixel_tile;
 };
-std::optional<PointwiseDotTile> pointwise_dot_tile(const targets::Target& t, int64_t pixels, int64_t cin4);
+std::optional<PointwiseDotTile> pointwise_dot_tile(const targets::Target& t, int64_t pixels, int64_t cin4, int64_t element_bytes);
 
 // The pointwise dot-product conv's C loop (codegen/halide/conv.cpp). With at least a vector of input
 // channels, each output is a dot product over its pixel's channels, copied channel-innermost and

@@ -186,6 +186,23 @@ TEST_CASE("dot-product conv kernels sum 4 channels per step with VNNI, 2 with 16
   }
 }
 
+// 768 input channels (3 x 3, 7 columns): not even one output row's input copy fits Halide's 16 KiB
+// stack limit (3 rows x 9 columns x 768 channels, twice that in 16 bits for vpmaddwd), so the dot
+// product conv copies per chunk of whole register blocks, the last chunk shifted inwards. Equal to
+// the simulator in both forms, and no halide_malloc.
+TEST_CASE("dot-product conv kernels whose row copy exceeds the stack copy per chunk of register blocks") {
+  const std::string g = conv_graph(768, 4, 7, 16, 1, 3, 1, 1, {1, 1, 1, 1}, 3, "half_even", true, "u8");
+  for (const targets::Target* host : {&vnni_host(), &pair_host()}) {
+    INFO(host->name);
+    const codegen::KernelSpec spec = codegen::plan_kernels(ir::parse_graph(g, "chunk.qir"), *host).steps.front().spec;
+    REQUIRE(spec.attrs.count("dot"));
+    REQUIRE(spec.get_int("dot_chunk_columns") > 0);
+    REQUIRE(spec.get_int("dot_chunk_columns") < 7);
+    CHECK(codegen::emit_kernel_assembly(spec).find("halide_malloc") == std::string::npos);
+    check_kernels(g, {*host});
+  }
+}
+
 TEST_CASE("dot-product conv kernels requantizing in 32 bits equal the simulator, every rule") {
   for (const std::string& rule : kRules) {
     const std::string g = conv_graph(24, 6, 11, 32, 1, 3, 1, 1, {1, 1, 1, 1}, -3, rule, true, "i8", 1);

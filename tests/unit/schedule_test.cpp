@@ -30,12 +30,13 @@ TEST_CASE("conv tiles keep each stack buffer within 16 KiB, on every target", "[
 
 // The dot-product conv's register block on a 32-register machine (AVX-512): no recomputed columns
 // where a block of at least 10 sums allows it (ResNet-18's 56- and 7-column layers), else the
-// fewest recomputed (28 columns: 4 x 5 recomputes 2, 2 x 8 recomputes 4).
+// fewest recomputed (28 columns: 4 x 5 recomputes 2, 2 x 8 recomputes 4); never wider than the
+// input copy allows.
 TEST_CASE("dot-product conv register blocks", "[schedule]") {
   targets::Target t;
   t.vector_registers = 32;
-  auto block = [&](int64_t cols, int64_t vectors) {
-    const codegen::DotConvTile b = codegen::dot_conv_tile(t, cols, vectors);
+  auto block = [&](int64_t cols, int64_t vectors, int64_t max_columns = 64) {
+    const codegen::DotConvTile b = codegen::dot_conv_tile(t, cols, vectors, max_columns);
     return std::pair{b.channel_vectors, b.columns};
   };
   CHECK(block(56, 4) == std::pair{2, 8});
@@ -45,4 +46,7 @@ TEST_CASE("dot-product conv register blocks", "[schedule]") {
   CHECK(block(3, 1) == std::pair{1, 3});  // one channel vector, three columns: all there is
   t.vector_registers = 16;
   CHECK(block(56, 4) == std::pair{4, 2});  // 8 sums: all blocks tie, the first (most channels) stays
+  // ResNet-18's last stage in the pair form: a 16-bit copy of 512 channels fits 3 columns at most.
+  CHECK(block(7, 64) == std::pair{1, 7});
+  CHECK(block(7, 64, 3) == std::pair{4, 2});
 }
