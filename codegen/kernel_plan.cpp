@@ -386,7 +386,12 @@ class Planner {
     // Input channels per step of the host kernel's reduction: vpdpbusd's 4, or vpmaddwd's 2 (the
     // weights of a step adjacent, for each output channel of a vector).
     const int64_t width = t_.int8_dot_product == 4 ? 4 : 2;
-    ir::TensorData arranged(ir::DType::i8, pointwise ? ir::Shape{cout_v, cin4 / 4, 4} : ir::Shape{cout_v / lanes, taps, cin4 / width, lanes, width});
+    // A pointwise kernel broadcasts each weight pair to a vector: 16-bit in memory for vpmaddwd, so
+    // that the broadcast is a load (widening a block's weights per tile of pixels cost more than
+    // the product where a tile is a few pixels of 960 channels).
+    const bool wide_weights = pointwise && width == 2;
+    ir::TensorData arranged(wide_weights ? ir::DType::i16 : ir::DType::i8,
+                            pointwise ? ir::Shape{cout_v, cin4 / 4, 4} : ir::Shape{cout_v / lanes, taps, cin4 / width, lanes, width});
     ir::TensorData start(ir::DType::i32, {cout_v});
     std::vector<int64_t> acc_bound(static_cast<size_t>(cout));  // of |bias' + Σ (x + o) w|
     for (int64_t co = 0; co < cout; ++co) {
@@ -396,9 +401,11 @@ class Planner {
           const auto v = w.as<int8_t>()[static_cast<size_t>((co * cin + ci) * taps + k)];
           sum += v;
           magnitude += std::abs(v);
-          arranged.as<int8_t>()[static_cast<size_t>(
+          const auto at = static_cast<size_t>(
               pointwise ? co * cin4 + ci
-                        : (((co / lanes) * taps + k) * (cin4 / width) + ci / width) * lanes * width + (co % lanes) * width + ci % width)] = v;
+                        : (((co / lanes) * taps + k) * (cin4 / width) + ci / width) * lanes * width + (co % lanes) * width + ci % width);
+          if (wide_weights) arranged.as<int16_t>()[at] = v;
+          else arranged.as<int8_t>()[at] = v;
         }
       const int64_t b = (bias ? bias->int_at(co) : 0) - offset * sum;
       acc_bound[static_cast<size_t>(co)] = std::abs(b) + 255 * magnitude;
@@ -434,7 +441,8 @@ class Planner {
     s.layer = conv.name.empty() ? s.layer : conv.name;
     s.args.push_back({conv.inputs[0], -1});
     s.args.push_back({nullptr, add_constant(pointwise ? fmt::format("weights of {} in [C_out][C_in] order, C_in padded to {} "
-                                                                    "(int8 dot product over pixels)", conv.describe(), cin4)
+                                                                    "({} dot product over pixels)", conv.describe(), cin4,
+                                                                    wide_weights ? "16-bit pair" : "int8")
                                                       : fmt::format("weights of {} in [C_out/{}][tap][C_in/{}][{}][{}] order "
                                                                     "(int8 dot product)", conv.describe(), lanes, width, lanes, width),
                                             std::move(arranged))});

@@ -53,16 +53,28 @@ DotConvTile dot_conv_tile(const targets::Target& t, int64_t out_cols, int64_t ch
 
 std::optional<PointwiseDotTile> pointwise_dot_tile(const targets::Target& t, int64_t pixels, int64_t cin4, int64_t element_bytes) {
   const int lanes = t.vector_lanes(32);
+  // 8 output channels x 2 pixel vectors = 16 accumulators of 32 registers (room for the pixel
+  // vectors and a broadcast), 16 x 1; half that with 16 registers (AVX2, MobileNetV2's 1x1 convs
+  // on a Zen 3: 12.7 ms with 16 accumulators, 9.9 ms with 8).
+  const int accumulators = t.vector_registers >= 32 ? 16 : 8;
+  const int64_t fits = std::min(kMaxStackBuffer / (cin4 * element_bytes), pixels);
+  std::optional<PointwiseDotTile> best;
+  int64_t best_computed = 0;
   for (int vectors : {2, 1}) {
     const int64_t block = int64_t{lanes} * vectors;
-    const int64_t tile = std::min(kMaxStackBuffer / (cin4 * element_bytes), pixels) / block * block;
-    // 8 output channels x 2 pixel vectors = 16 accumulators of 32 registers (room for the pixel
-    // vectors and a broadcast), 16 x 1 where one vector fits; half that with 16 registers (AVX2,
-    // MobileNetV2's 1x1 convs on a Zen 3: 12.7 ms with 16 accumulators, 9.9 ms with 8).
-    const int accumulators = t.vector_registers >= 32 ? 16 : 8;
-    if (tile >= block) return PointwiseDotTile{vectors, accumulators / vectors, tile};
+    // The whole plane where it fits (its last block shifted inwards), else as few tiles as fit,
+    // each of whole blocks, as even as they go (784 pixels within 256: 4 tiles of 200).
+    const int64_t tile = fits == pixels ? pixels : std::min(fits / block * block, round_up(ceil_div(pixels, ceil_div(pixels, fits)), block));
+    if (tile < block) continue;
+    // Pixels computed, counting those the shifted-in last tile and block compute again: a 7 x 7
+    // plane is 4 blocks of 16 pixels or 7 of 8.
+    const int64_t computed = ceil_div(pixels, tile) * round_up(tile, block);
+    if (!best || computed < best_computed) {
+      best = PointwiseDotTile{vectors, accumulators / vectors, tile};
+      best_computed = computed;
+    }
   }
-  return std::nullopt;
+  return best;
 }
 
 PointwiseCLoop pointwise_c_loop(const targets::Target& t, int64_t pixels, int64_t cin) {

@@ -52,8 +52,10 @@ DotConvTile dot_conv_tile(const targets::Target& t, int64_t out_cols, int64_t ch
 // the flattened pixels): `pixel_vectors` vectors of int32 pixels times `channel_rows` output
 // channels of sums in registers (each step of the reduction loads the pixel vectors of 4 input
 // channels and broadcasts each channel's 4 weights), over a tile of `pixel_tile` pixels whose input
-// channels are packed 4 at a time on the stack (within kMaxStackBuffer). Null where no tile of
-// one vector of pixels fits: the channel-vector form is used then.
+// channels are packed on the stack (within kMaxStackBuffer; `element_bytes` per channel). The
+// register block that computes the fewest pixels again (a shifted-in last tile or block) wins,
+// then the wider one. Null where no tile of one vector of pixels fits: the channel-vector form is
+// used then.
 struct PointwiseDotTile {
   int pixel_vectors, channel_rows;
   int64_t pixel_tile;

@@ -181,6 +181,7 @@ TEST_CASE("dot-product conv kernels sum 4 channels per step with VNNI, 2 with 16
     REQUIRE(d.args[1].shape[2] * width == 12);  // 12 input channels
     const codegen::KernelSpec p = codegen::plan_kernels(ir::parse_graph(pointwise, "pointwise.qir"), *host).steps.front().spec;
     REQUIRE(p.get_int("dot_width") == width);
+    REQUIRE(p.args[1].dtype == (width == 2 ? ir::DType::i16 : ir::DType::i8));  // pairs broadcast as one 32-bit load
     check_kernels(dense, {*host});
     check_kernels(pointwise, {*host});
   }

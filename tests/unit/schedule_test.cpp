@@ -50,3 +50,23 @@ TEST_CASE("dot-product conv register blocks", "[schedule]") {
   CHECK(block(7, 64) == std::pair{1, 7});
   CHECK(block(7, 64, 3) == std::pair{4, 2});
 }
+
+// The pointwise dot-product conv's pixel tile on a 16-register machine (AVX2, 8 lanes, 16-bit copy):
+// the whole plane where its copy fits, with the block that computes the fewest pixels again; else
+// whole blocks within the stack limit.
+TEST_CASE("pointwise dot-product conv tiles", "[schedule]") {
+  targets::Target t;
+  t.vector_bits = 256;
+  t.vector_registers = 16;
+  auto tile = [&](int64_t pixels, int64_t cin4) {
+    const auto b = codegen::pointwise_dot_tile(t, pixels, cin4, 2);
+    REQUIRE(b);
+    CHECK(b->pixel_tile * cin4 * 2 <= codegen::kMaxStackBuffer);
+    return std::tuple{b->pixel_vectors, b->channel_rows, b->pixel_tile};
+  };
+  CHECK(tile(49, 160) == std::tuple{1, 8, 49});    // 7 x 7: 7 blocks of 8 pixels, not 4 of 16
+  CHECK(tile(784, 32) == std::tuple{1, 8, 200});   // 28 x 28 within 256 pixels: 4 tiles of 25 blocks (26 x 16 = 208)
+  CHECK(tile(3136, 16) == std::tuple{2, 4, 448});  // 56 x 56 within 512 pixels: 7 tiles of 28 blocks, none again
+  CHECK(tile(49, 960) == std::tuple{1, 8, 8});     // 960 channels: 8 pixels fit
+  CHECK_FALSE(codegen::pointwise_dot_tile(t, 4, 16, 2));  // less than a vector of pixels
+}
