@@ -312,6 +312,10 @@ TEST_CASE("dot-product conv kernels equal the simulator in several C tiles") {
   small.memory[1].bytes = 1024;
   const std::vector<std::pair<std::string, std::string>> cases{
       {"row", conv_graph(24, 8, 11, 32, 1, 3, 1, 1, {1, 1, 1, 1}, -3, "half_even", true, "i8")},
+      // The row form's blocks of 2 channels x 2 columns: an odd channel count (a guarded last
+      // block), an odd column count (a shifted-in last block), one column (a block of one).
+      {"row", conv_graph(24, 6, 7, 5, 1, 3, 1, 1, {1, 1, 1, 1}, 2, "floor", true, "u8")},
+      {"row", conv_graph(24, 6, 1, 6, 1, 3, 1, 1, {1, 1, 1, 1}, 0, "half_up", false, "u8")},
       {"patch", conv_graph(3, 12, 10, 16, 1, 7, 2, 1, {3, 3, 3, 3}, 0, "half_away", true)},
       {"column", conv_graph(16, 12, 9, 32, 1, 1, 2, 1, {0, 0, 0, 0}, 1, "half_up", true, "i8")}};
   for (const auto& [form, g] : cases) {
