@@ -1,8 +1,9 @@
 // ONNX Runtime on a QDQ model: the peer qatc's generated code is measured against. Single thread,
 // all graph optimizations (ORT fuses DQ -> Conv -> Q into QLinearConv and runs its int8 kernels).
 // Prints one JSON object: whole-model latencies in ms, and the median time of each node from ORT's
-// own profiler.
-//   node ort_bench.js MODEL.onnx REPEAT PROFILE_DIR
+// own profiler. With INPUT and OUTPUT (raw float32 files), it also runs the model once on INPUT
+// and writes its first output to OUTPUT (report.py compares it with the trained model's output).
+//   node ort_bench.js MODEL.onnx REPEAT PROFILE_DIR [INPUT OUTPUT]
 const fs = require('fs');
 const path = require('path');
 const ort = require('onnxruntime-node');
@@ -20,7 +21,7 @@ async function session(model, profile) {
 }
 
 async function main() {
-  const [model, repeatText, profileDir] = process.argv.slice(2);
+  const [model, repeatText, profileDir, input, output] = process.argv.slice(2);
   const repeat = Number(repeatText);
   fs.rmSync(profileDir, {recursive: true, force: true});
   fs.mkdirSync(profileDir, {recursive: true});
@@ -30,6 +31,12 @@ async function main() {
   const x = new Float32Array(shape.reduce((a, b) => a * b, 1));
   for (let i = 0; i < x.length; ++i) x[i] = Math.sin(i * 0.37);
   const feeds = {[s.inputNames[0]]: new ort.Tensor('float32', x, shape)};
+  if (input) {
+    const b = fs.readFileSync(input);
+    const data = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+    const y = await s.run({[s.inputNames[0]]: new ort.Tensor('float32', data, shape)});
+    fs.writeFileSync(output, Buffer.from(y[s.outputNames[0]].data.buffer));
+  }
   for (let i = 0; i < 3; ++i) await s.run(feeds);
   const runs = [];
   for (let i = 0; i < repeat; ++i) {

@@ -12,6 +12,10 @@ multiply-accumulate there).
 """
 import json
 import os
+
+import numpy
+import onnx
+from onnx import numpy_helper
 import platform
 import re
 import sys
@@ -50,6 +54,18 @@ def ort_layer_ms(ort):
     """ORT's profiled time per node, by its name in the int8 export (ORT's fusions append
     '_token_N' to the fused node's name)."""
     return {re.sub(r"_token_\d+$", "", n["name"]): n["ms"] for n in ort["nodes"]}
+
+
+def peer_differences(bench_dir, model):
+    """ORT int8's output on the first data set against the trained model's (its expected output,
+    PyTorch's QAT forward pass, which qatc's verify matched bit for bit before the timing): how many
+    elements differ, and the largest difference in steps of the output's grid."""
+    want = numpy_helper.to_array(onnx.load_tensor(
+        os.path.join(bench_dir, "models", model, "test_data_set_0", "output_0.pb"))).astype(numpy.float64).ravel()
+    got = numpy.fromfile(os.path.join(bench_dir, "results", model, "ort_output_0.f32"), numpy.float32).astype(numpy.float64)
+    step = numpy.diff(numpy.unique(numpy.concatenate([want, got]))).min()
+    diff = numpy.abs(got - want)
+    return int((diff > 0).sum()), want.size, float(diff.max() / step)
 
 
 def main(bench_dir):
@@ -99,6 +115,11 @@ def main(bench_dir):
                            ort_layers.get(int8_name(layer["layer"]), float("nan"))))
     print()
     print("ORT int8 ran these operator kinds: %s" % ", ".join(sorted(peer_ops)))
+    print()
+    for model in NETWORKS:
+        differ, total, steps = peer_differences(bench_dir, model)
+        print("%s: ORT int8's output differs from the trained model's in %d of %d elements (up to %.0f steps "
+              "of the output grid); qatc's in none (verify)" % (model, differ, total, steps))
     print()
     for engine, goal in GOALS:
         model, worst = min(((m, r[engine]) for m, r in ratios), key=lambda x: x[1])

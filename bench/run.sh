@@ -38,7 +38,7 @@ gcc -O2 -std=c11 "$ROOT/bench/int8_peak.c" -o "$B/int8_peak"
 "$B/int8_peak" > "$B/results/peak.json"
 
 # ONNX Runtime on model file $1 (profile under the current model's $R): JSON on stdout.
-ort() { NODE_PATH=$B/node/node_modules node "$ROOT/bench/ort_bench.js" "$1" "$REPEAT" "$R/ort-profile"; }
+ort() { NODE_PATH=$B/node/node_modules node "$ROOT/bench/ort_bench.js" "$1" "$REPEAT" "$R/ort-profile" "${@:2}"; }
 seconds() { local t0 t1; t0=$(date +%s%N); "$@" > /dev/null; t1=$(date +%s%N); echo "$(( (t1 - t0) / 1000000 ))"; }
 
 for m in $NETWORKS hardswish; do
@@ -57,7 +57,10 @@ for m in $NETWORKS hardswish; do
   "$B/build/$m/bench_c" "$REPEAT" > "$R/c.json"
   "$BUILD/bench/qatc-bench-model" "$M/model.onnx" "$M/test_data_set_0/input_0.pb" --repeat 3 > "$R/sim.json"
   if [ -f "$M/int8.onnx" ]; then
-    ort "$M/int8.onnx" > "$R/ort.json"
+    # ORT's output on the first data set, for report.py to compare with the trained model's.
+    /usr/bin/python3 -c 'import sys, onnx; from onnx import numpy_helper
+t = onnx.load_tensor(sys.argv[1]); numpy_helper.to_array(t).astype("float32").tofile(sys.argv[2])' "$M/test_data_set_0/input_0.pb" "$R/input_0.f32"
+    ort "$M/int8.onnx" "$R/input_0.f32" "$R/ort_output_0.f32" > "$R/ort.json"
     ort "$M/model.onnx" > "$R/ort_qat.json"
   else  # the HardSwish layer has no int8 export: ORT runs its QDQ graph
     ort "$M/model.onnx" > "$R/ort.json"
