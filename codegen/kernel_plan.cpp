@@ -43,9 +43,10 @@ class Planner {
     plan_.target = t_.name;
     find_boundaries();
     find_fused_sums();
+    find_residual_convs();
     const std::vector<ir::Op*> ops = g_.ops();
     for (const ir::Op* op : ops) {
-      if (skipped_.count(op) || folded_.count(op)) continue;
+      if (skipped_.count(op) || folded_.count(op) || deferred_.count(op)) continue;
       plan_op(*op);
     }
     return std::move(plan_);
@@ -161,6 +162,58 @@ class Planner {
     }
   }
 
+  // A residual add whose operand is a conv's requantized result that nothing else reads (ResNet's
+  // second conv of a block, MobileNetV2's projection): the conv is planned where the add is (its
+  // other operand is computed by then) and takes the add into its epilogue if it gets a
+  // dot-product kernel (attach_residual); otherwise the two kernels stay apart.
+  struct Residual {
+    const ir::Op *conv, *sum_requantize;
+    size_t side;  // the conv's operand of the sum
+  };
+  void find_residual_convs() {
+    for (const auto& [rq2, operands] : fused_sums_) {
+      if (operands.size() != 2 || rq2->get_int("axis") > 1) continue;
+      for (size_t side = 0; side < 2; ++side) {
+        const ir::Value* q = operands[side]->producer->inputs[0];
+        const ir::Op* rq1 = q->producer;
+        if (!rq1 || rq1->kind != K::requantize || g_.users(q).size() != 1 || g_.is_output(q)) continue;
+        const ir::Op* conv = rq1->inputs[0]->producer;
+        if (!conv || conv->kind != K::conv || fusable_requantize(conv->outputs[0]) != rq1) continue;
+        residual_by_sum_[rq2] = {conv, rq2, side};
+        deferred_.insert({conv, rq1});
+        break;
+      }
+    }
+  }
+
+  // The residual add after the conv of step s, fused (find_residual_convs): the add's requantize
+  // of both operands on their common grid becomes the kernel's result, the other operand and the
+  // add's requantize table its last arguments.
+  void attach_residual(const ir::Op& conv, Step& s) {
+    if (!residual_ || residual_->conv != &conv) return;
+    const ir::Op& rq2 = *residual_->sum_requantize;
+    const std::vector<const ir::Value*>& operands = fused_sums_.at(&rq2);
+    const ir::Op &mine = *operands[residual_->side]->producer, &other = *operands[1 - residual_->side]->producer;
+    s.result = rq2.outputs[0];
+    s.args.push_back({other.inputs[0], -1});
+    s.spec.attrs["residual"] = int64_t{1};
+    s.spec.attrs["residual_conv_zero_point"] = mine.get_int("zero_point");
+    s.spec.attrs["residual_conv_shift"] = mine.get_int("shift");
+    s.spec.attrs["residual_skip_zero_point"] = other.get_int("zero_point");
+    s.spec.attrs["residual_skip_shift"] = other.get_int("shift");
+    s.args.push_back({nullptr, requantize_table(rq2, s, "rq2")});
+    // The sum's bound from its operands' ranges (the conv's requantize bounds, the skip's type):
+    // the add's requantize in 32 bits where that is exact, as a conv's own.
+    const ir::Op& rq1 = *mine.inputs[0]->producer;
+    const ir::DType skip_type = other.inputs[0]->type.dtype;
+    auto magnitude = [](int64_t lo, int64_t hi, int64_t zp) { return std::max(std::abs(lo - zp), std::abs(hi - zp)); };
+    const int64_t bound = (magnitude(rq1.get_int("min"), rq1.get_int("max"), mine.get_int("zero_point")) << mine.get_int("shift")) +
+                          (magnitude(ir::int_min(skip_type), ir::int_max(skip_type), other.get_int("zero_point")) << other.get_int("shift"));
+    const ir::TensorData& table = plan_.constants[static_cast<size_t>(s.args.back().constant)].data;
+    set_narrow_requantize(s, table, std::vector<int64_t>(static_cast<size_t>(table.shape()[0]), bound), "rq2");
+    fused_.insert(&rq2);
+  }
+
   // requantize(Σ (x_i - zp_i) << s_i) over one or two widened operands: the residual add's three
   // or four kernels, or a widen and a requantize, in one.
   void plan_fused_sum(const ir::Op& rq, const std::vector<const ir::Value*>& widened) {
@@ -237,8 +290,9 @@ class Planner {
 
   // The requantize parameters as one i32 table [channels][3] (shift, bias, bias fraction class),
   // [channels][4] with a divisor (+ the divisor, attribute rq_divisor); the kernel's attributes get
-  // the rounding rule, bounds, zero point and per-channel axis.
-  int requantize_table(const ir::Op& rq, Step& s) {
+  // the rounding rule, bounds, zero point and per-channel axis (rq_round, ...; a kernel's second
+  // requantize: `prefix`_round, ...).
+  int requantize_table(const ir::Op& rq, Step& s, const std::string& prefix = "rq") {
     if (rq.has("multiplier"))
       fail("{}: Q31 multipliers (--allow-non-pot) are not supported by code generation", rq.describe());
     const int64_t divisor = rq.has("divisor") ? rq.get_int("divisor") : 1;
@@ -276,15 +330,15 @@ class Planner {
       if (divisor > 1) table.push_back(static_cast<int32_t>(d));
     }
     const auto& q = rq.outputs[0]->type.quant;  // none for an identity requantize (product_requantize)
-    s.spec.attrs["rq_round"] = rq.get_string("round");
-    s.spec.attrs["rq_min"] = rq.get_int("min");
-    s.spec.attrs["rq_max"] = rq.get_int("max");
-    s.spec.attrs["rq_zero_point"] = q ? q->zero_points[0] : 0;
-    s.spec.attrs["rq_axis"] = axis;
+    s.spec.attrs[prefix + "_round"] = rq.get_string("round");
+    s.spec.attrs[prefix + "_min"] = rq.get_int("min");
+    s.spec.attrs[prefix + "_max"] = rq.get_int("max");
+    s.spec.attrs[prefix + "_zero_point"] = q ? q->zero_points[0] : 0;
+    s.spec.attrs[prefix + "_axis"] = axis;
     // Every channel shifts right: the kernel need not handle left shifts (common.cpp).
-    if (right_shifts) s.spec.attrs["rq_right_shift"] = int64_t{1};
+    if (right_shifts) s.spec.attrs[prefix + "_right_shift"] = int64_t{1};
     if (divisor > 1) {
-      s.spec.attrs["rq_divisor"] = int64_t{1};
+      s.spec.attrs[prefix + "_divisor"] = int64_t{1};
       return add_constant(fmt::format("requantization table (shift, bias, bias fraction, divisor) of {}", rq.describe()),
                           ir::TensorData::from<int32_t>({channels, 4}, table));
     }
@@ -295,7 +349,8 @@ class Planner {
   // Requantize in 32-bit arithmetic (attribute rq_narrow; common.cpp), half as many vector lanes
   // of work as 64-bit, where that is exact: every channel shifts right by 1..30 and the sum
   // |accumulator| + |bias| stays below 2^31, from the accumulator's bound per channel.
-  static void set_narrow_requantize(Step& s, const ir::TensorData& table, const std::vector<int64_t>& acc_bound) {
+  static void set_narrow_requantize(Step& s, const ir::TensorData& table, const std::vector<int64_t>& acc_bound,
+                                    const std::string& prefix = "rq") {
     const int64_t channels = table.shape()[0], columns = table.shape()[1];
     if (columns != 3) return;  // a divisor: the 64-bit division
     bool headroom = true;
@@ -305,9 +360,9 @@ class Planner {
       if (row[0] < 1 || row[0] > 30 || bound >= (int64_t{1} << 31)) return;
       headroom = headroom && bound + (int64_t{1} << (row[0] - 1)) < (int64_t{1} << 31);
     }
-    s.spec.attrs["rq_narrow"] = int64_t{1};
+    s.spec.attrs[prefix + "_narrow"] = int64_t{1};
     // Room to add half a step too: the rounding is then an add and a shift (common.cpp).
-    if (headroom) s.spec.attrs["rq_headroom"] = int64_t{1};
+    if (headroom) s.spec.attrs[prefix + "_headroom"] = int64_t{1};
   }
 
   // Per output channel, a bound of |bias + Σ (x − x_zero_point) · w| over every input x of the
@@ -470,9 +525,11 @@ class Planner {
       s.spec.attrs["dot_c_loop"] = c_loop.channels > 0 ? "patch" : "column";
       s.spec.attrs["dot_c_channels"] = c_loop.channels;
       s.spec.attrs["dot_c_pixel_tile"] = c_loop.pixel_tile;
+      attach_residual(conv, s);
       finish(s);
       // The kernel sees each channel plane as one row of pixels (the same memory).
       for (ArgSpec* a : {&s.spec.args[0], &s.spec.args.back()}) a->shape = {a->shape[0], a->shape[1], 1, pixels};
+      if (s.spec.attrs.count("residual")) s.spec.args[4].shape = s.spec.args.back().shape;  // the skip tensor
       return true;
     }
     s.spec.attrs["dot_channel_vectors"] = int64_t{tile.channel_vectors};
@@ -486,6 +543,7 @@ class Planner {
                                  : taps * cin4 >= vector_bytes                                   ? "patch"
                                                                                                  : "column";
     s.spec.attrs["tile_rows"] = dot_conv_c_tile_rows(t_, geometry);
+    attach_residual(conv, s);
     finish(s);
     return true;
   }
@@ -686,6 +744,12 @@ class Planner {
       case K::matmul: return plan_matmul(op);
       case K::requantize:
         if (fused_.count(&op)) return;
+        if (auto r = residual_by_sum_.find(&op); r != residual_by_sum_.end()) {
+          residual_ = &r->second;
+          plan_conv(*residual_->conv);
+          residual_ = nullptr;
+          if (fused_.count(&op)) return;  // the conv took the add
+        }
         if (auto it = fused_sums_.find(&op); it != fused_sums_.end()) return plan_fused_sum(op, it->second);
         return plan_requantize(op);
       case K::maxpool:
@@ -719,6 +783,9 @@ class Planner {
   std::set<const ir::Op*> folded_;  // widen and add ops inside a fused requantize
   std::deque<ir::Op> identity_requantizes_;  // product_requantize's, not in the graph
   std::map<const ir::Op*, std::vector<const ir::Value*>> fused_sums_;  // requantize -> the widened operands it sums
+  std::map<const ir::Op*, Residual> residual_by_sum_;
+  std::set<const ir::Op*> deferred_;  // convs (and their requantizes) planned where their residual add is
+  const Residual* residual_ = nullptr;  // the residual add of the conv being planned
 };
 
 }  // namespace

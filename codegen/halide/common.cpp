@@ -97,30 +97,32 @@ std::pair<Expr, Expr> divided(Expr numerator, Expr divisor, Expr phi) {
           select(k >= 2, -1, k == 1, select(phi <= 1, -1, phi == 2, 0, 1), k == 0, select(phi == 0, 0, 1), 1)};
 }
 
-Expr requantize(const KernelSpec& s, Expr acc, const ImageParam& rows, Expr c, Backend backend) {
+Expr requantize_unconverted(const KernelSpec& s, const std::string& prefix, Expr acc, const ImageParam& rows, Expr c,
+                             Backend backend) {
+  auto attr = [&](const char* name) { return prefix + "_" + name; };
   Func table = requantize_table(rows, backend);
   Expr shift = table(0, c), phi = table(2, c), floor, cmp, rounded;
   // Where the plan proved every shift in 1..30 and |acc| + |bias| < 2^31, all of it in 32 bits,
   // twice the lanes per vector. In C only the add-and-shift form (rq_headroom): gcc 12 leaves the
   // 32-bit floor-and-compare form scalar ("relevant stmt not supported"), and vectorizes the
   // 64-bit one.
-  if (s.attrs.count("rq_divisor")) {
+  if (s.attrs.count(attr("divisor"))) {
     // (acc + bias + φ) / (D · 2^n), or (acc · 2^-n + bias + φ) / D: with the rest r of the integer
     // numerator, 2r + 2φ against the divisor decides the side of one half (sim/int/requantize.cpp).
     Expr v = cast<int64_t>(acc), bias = cast<int64_t>(table(1, c)), d = cast<int64_t>(table(3, c));
     Expr numerator = select(shift >= 1, v + bias, shift_left(v, max(-shift, 0)) + bias);
     std::tie(floor, cmp) = divided(numerator, d << cast<uint64_t>(max(shift, 0)), phi);
-  } else if (s.attrs.count("rq_headroom") && s.get_string("rq_round") != "half_away") {
+  } else if (s.attrs.count(attr("headroom")) && s.get_string(attr("round")) != "half_away") {
     // t = acc + bias (+ φ, a sticky fraction) rounds as floor((t + h) / 2^n) with h one half, less
     // one where an exact half rounds down: half_even's even floors when φ = 0. All in 32 bits.
     Expr t = acc + table(1, c), n = cast<uint32_t>(shift);
     Expr half = Expr(1) << (n - 1);
-    const std::string& rule = s.get_string("rq_round");
+    const std::string& rule = s.get_string(attr("round"));
     Expr h = rule == "floor" ? Expr(0) : rule == "half_up" ? half : half - 1 + (((t >> n) | min(phi, 1)) & 1);
     rounded = (t + h) >> n;
-  } else if (s.attrs.count("rq_narrow") && backend == Backend::llvm) {
+  } else if (s.attrs.count(attr("narrow")) && backend == Backend::llvm) {
     std::tie(floor, cmp) = shifted_right(acc + table(1, c), cast<uint32_t>(shift), phi);
-  } else if (s.attrs.count("rq_right_shift")) {
+  } else if (s.attrs.count(attr("right_shift"))) {
     // Exact 64-bit arithmetic where every channel shifts right: floor((v + bias + φ) / 2^n), φ
     // only a sticky bit. Without the left shifts' branch, gcc vectorizes it.
     std::tie(floor, cmp) = shifted_right(cast<int64_t>(acc) + cast<int64_t>(table(1, c)), cast<uint64_t>(shift), phi);
@@ -134,12 +136,33 @@ Expr requantize(const KernelSpec& s, Expr acc, const ImageParam& rows, Expr c, B
     floor = select(shift >= 1, right_floor, left_floor);
     cmp = select(shift >= 1, right_cmp, left_cmp);
   }
-  if (!rounded.defined()) rounded = round_floored(s.get_string("rq_round"), floor, cmp);
+  if (!rounded.defined()) rounded = round_floored(s.get_string(attr("round")), floor, cmp);
   const Type t = rounded.type();
-  Expr r = rounded + cast(t, Expr(s.get_int("rq_zero_point")));
-  r = clamp(r, cast(t, Expr(s.get_int("rq_min"))), cast(t, Expr(s.get_int("rq_max"))));
-  return cast(halide_type(s.result().dtype), r);
+  Expr r = rounded + cast(t, Expr(s.get_int(attr("zero_point"))));
+  return clamp(r, cast(t, Expr(s.get_int(attr("min")))), cast(t, Expr(s.get_int(attr("max")))));
 }
+
+Expr requantize(const KernelSpec& s, Expr acc, const ImageParam& rows, Expr c, Backend backend) {
+  return cast(halide_type(s.result().dtype), requantize_unconverted(s, "rq", acc, rows, c, backend));
+}
+
+Expr conv_result(const KernelSpec& s, Expr acc, const ImageParam& table, Expr c, const std::vector<Expr>& at,
+                 Backend backend, std::vector<ImageParam>& params) {
+  if (!s.attrs.count("residual")) return requantize(s, acc, table, c, backend);
+  // The add's operands on their common grid, summed in 32 bits: the range analysis proved the
+  // sum (and so each shifted operand) fits int32, as for the standalone fused sum (requantize.cpp).
+  const size_t first = params.size();
+  params.push_back(input(s, first, "skip"));
+  params.push_back(input(s, first + 1, "rq2"));
+  Expr conv = cast<int32_t>(requantize_unconverted(s, "rq", acc, table, c, backend));
+  Expr skip = cast<int32_t>(params[first](at));
+  Expr sum = shift_left(conv - static_cast<int>(s.get_int("residual_conv_zero_point")), static_cast<int>(s.get_int("residual_conv_shift"))) +
+             shift_left(skip - static_cast<int>(s.get_int("residual_skip_zero_point")), static_cast<int>(s.get_int("residual_skip_shift")));
+  Expr c2 = s.get_int("rq2_axis") >= 0 ? c : Expr(0);
+  return cast(halide_type(s.result().dtype), requantize_unconverted(s, "rq2", sum, params[first + 1], c2, backend));
+}
+
+
 
 Expr shift_left(Expr v, Expr n) {
   const Type unsigned_type = v.type().with_code(Type::UInt);

@@ -41,6 +41,7 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
   const int64_t cout = s.result().shape[1];
 
   ImageParam x = input(s, 0, "x"), w = input(s, 1, "w"), start = input(s, 2, "start"), table = input(s, 3, "rq");
+  std::vector<ImageParam> params{x, w, start, table};
   WindowVars v;
   Func padded = padded_input(s, x, cast(x.type(), zp), v);
   const Var &vx = v.x, &vy = v.y, &vc = v.c, &vn = v.n;
@@ -59,7 +60,8 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
     acc(vc, vx, vy, vn) = start(vc);
     acc(vc, vx, vy, vn) += cast<int32_t>(packed(r.x, column(r.y), row(r.z), vn)) *
                            cast<int32_t>(w(r.x % width, vc % lanes, r.x / width, r.z * kw + r.y, vc / lanes));
-    y(vx, vy, vc, vn) = requantize(s, acc(vc, vx, vy, vn), table, s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0), backend);
+    y(vx, vy, vc, vn) = conv_result(s, acc(vc, vx, vy, vn), table, s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0),
+                                    {vx, vy, vc, vn}, backend, params);
 
     const int vectors = static_cast<int>(s.get_int("dot_channel_vectors")), columns = static_cast<int>(s.get_int("dot_columns"));
     const int block = vectors * lanes, chunk = static_cast<int>(s.get_int("dot_chunk_columns"));
@@ -129,7 +131,8 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
       acc(vx, vy, vc, vn) += cast<int32_t>(rows(column(r.y), r.x, row(r.z), vn)) *
                              cast<int32_t>(channel_weights((r.z * kw + r.y) * cin4 + r.x, vc));
     }
-    y(vx, vy, vc, vn) = requantize(s, acc(vx, vy, vc, vn), table, s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0), backend);
+    y(vx, vy, vc, vn) = conv_result(s, acc(vx, vy, vc, vn), table, s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0),
+                                    {vx, vy, vc, vn}, backend, params);
 
     y.split(vy, yo, yi, static_cast<int>(s.get_int("tile_rows")));
     rows.compute_at(y, yo).store_in(MemoryType::Stack);
@@ -176,7 +179,7 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
     }
   }
   constrain_output(y, s.result());
-  return {y, {x, w, start, table}};
+  return {y, params};
 }
 
 // The pointwise dot-product conv (kernel_plan.cpp: a 1x1 conv of stride 1 without padding, each
@@ -200,14 +203,16 @@ KernelPipeline pointwise_dot_conv_pipeline(const KernelSpec& s, Backend backend)
   // x + offset is unsigned; the start value took the offset and the zero point out of the sum.
   const int offset = static_cast<int>(s.get_int("dot_offset"));
   ImageParam x = input(s, 0, "x"), w = input(s, 1, "w"), start = input(s, 2, "start"), table = input(s, 3, "rq");
+  std::vector<ImageParam> params{x, w, start, table};
   Var p("p"), row("row"), c("c"), n("n"), i("i"), k("k");
   auto unsigned_input = [&](Expr channel) { return cast<uint8_t>(cast<int16_t>(x(p, 0, channel, n)) + offset); };
   Func acc("acc"), y("conv");
   acc(p, c, n) = start(c);
   auto result = [&] {
-    y(p, row, c, n) = requantize(s, acc(p, c, n), table, s.get_int("rq_axis") >= 0 ? Expr(c) : Expr(0), backend);
+    y(p, row, c, n) = conv_result(s, acc(p, c, n), table, s.get_int("rq_axis") >= 0 ? Expr(c) : Expr(0), {p, row, c, n},
+                                  backend, params);
     constrain_output(y, s.result());
-    return KernelPipeline{y, {x, w, start, table}};
+    return KernelPipeline{y, params};
   };
 
   Var pt("pt"), pi("pi");

@@ -54,6 +54,17 @@ std::pair<Halide::Expr, Halide::Expr> divided(Halide::Expr numerator, Halide::Ex
 // where the plan proved that exact (attribute rq_narrow) and the backend is LLVM, rounding by one add
 // and one shift where it also proved room for half a step (rq_headroom; not half_away).
 Halide::Expr requantize(const KernelSpec& s, Halide::Expr acc, const Halide::ImageParam& table, Halide::Expr c, Backend backend);
+// The same with the attributes `prefix`_round, ... of a second requantize in one kernel, the result
+// left in its computation type (clamped to its bounds, so that it fits the requantize's own type).
+Halide::Expr requantize_unconverted(const KernelSpec& s, const std::string& prefix, Halide::Expr acc,
+                                    const Halide::ImageParam& table, Halide::Expr c, Backend backend);
+
+// A conv's result: its requantize of `acc`, and where the plan fused the residual add after it
+// (kernel_plan.cpp: attribute residual; arguments skip, rq2 after the conv's own), that add's
+// requantize of ((conv − zp) << shift) + ((skip − zp) << shift), the skip tensor read at `at` (the
+// result's coordinates). Appends the residual's arguments to `params`.
+Halide::Expr conv_result(const KernelSpec& s, Halide::Expr acc, const Halide::ImageParam& table, Halide::Expr c,
+                         const std::vector<Halide::Expr>& at, Backend backend, std::vector<Halide::ImageParam>& params);
 
 // v * 2^n for a signed v of either sign (n >= 0): shifted as unsigned and cast back, because C
 // leaves the left shift of a negative value undefined (the C backend prints a shift as a shift).

@@ -377,6 +377,54 @@ TEST_CASE("fused residual add and regrid kernels equal the simulator") {
 }})", fmt::arg("rule", rule)));
 }
 
+// conv_graph's conv (C_out channels, rows x cols out) with a residual add after it, as the lowering
+// leaves one: its result %y (2^-4, zero point -3) and a skip input (2^-3) widened onto the 2^-4
+// grid and summed, the sum requantized to 2^-3 per channel (shifts 1..2) or per tensor.
+std::string residual_graph(const std::string& conv, int64_t cout, int64_t rows, int64_t cols, const std::string& skip_type,
+                           int64_t skip_zp, const std::string& rule, bool per_channel) {
+  const std::string shape = fmt::format("[1,{},{},{}]", cout, rows, cols);
+  std::string g = conv.substr(0, conv.rfind("  output"));
+  g.insert(g.find('\n') + 1, fmt::format("  input %s : {t}{s} quant<{t}: scale = 2^-3, zp = {z}>\n", fmt::arg("t", skip_type),
+                                          fmt::arg("s", shape), fmt::arg("z", skip_zp)));
+  std::string shifts;
+  for (int64_t c = 0; c < cout; ++c) shifts += fmt::format("{}{}", c ? ", " : "", 1 + c % 2);
+  g += fmt::format(R"(  %wy = widen(%y) {{shift = 0, zero_point = -3}} : i32{s}
+  %ws = widen(%s) {{shift = 1, zero_point = {z}}} : i32{s}
+  %sum = add(%wy, %ws) : i32{s}
+  %r = requantize(%sum) {{axis = {axis}, max = 127, min = -128, round = "{rule}", shift = [{shifts}]}} : i8{s} quant<i8: scale = 2^-3, zp = 0>
+  output %r
+}})",
+                   fmt::arg("s", shape), fmt::arg("z", skip_zp), fmt::arg("axis", per_channel ? 1 : -1), fmt::arg("rule", rule),
+                   fmt::arg("shifts", per_channel ? shifts : "1"));
+  return g;
+}
+
+// The residual add after a dense 8-bit conv runs in the dot-product conv's epilogue (3x3 and
+// pointwise forms, VNNI and pair products): one kernel, whose result is the add's; equal to the
+// simulator in every backend and on every target (those without the dot product keep two kernels).
+TEST_CASE("residual adds fused into the dot-product conv before them equal the simulator") {
+  struct Case {
+    std::string conv;
+    int64_t cout, rows, cols;
+  };
+  const std::vector<Case> convs{{conv_graph(16, 6, 9, 16, 1, 3, 1, 1, {1, 1, 1, 1}, 3, "half_even", true, "u8"), 16, 6, 9},
+                                {conv_graph(24, 7, 9, 16, 1, 1, 1, 1, {0, 0, 0, 0}, 0, "half_up", true, "i8"), 16, 7, 9}};
+  for (const Case& c : convs) {
+    for (const std::string& rule : kRules) {
+      const std::string g = residual_graph(c.conv, c.cout, c.rows, c.cols, rule == "floor" ? "i8" : "u8", rule == "floor" ? -5 : 7,
+                                           rule, rule != "half_up");
+      for (const targets::Target* host : {&vnni_host(), &pair_host()}) {
+        const ir::Graph graph = ir::parse_graph(g, "residual.qir");
+        const codegen::KernelPlan plan = codegen::plan_kernels(graph, *host);
+        REQUIRE(plan.steps.size() == 1);
+        REQUIRE(plan.steps.front().spec.attrs.count("residual"));
+        REQUIRE(plan.steps.front().result->name == "r");
+      }
+      check_kernels(g);
+    }
+  }
+}
+
 // Identical kernels are generated once: two layers of the same shapes, zero points and rounding
 // rule call one kernel; their weights, biases and shifts are data.
 TEST_CASE("identical layers share one kernel") {
