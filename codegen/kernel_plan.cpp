@@ -164,8 +164,9 @@ class Planner {
 
   // A residual add whose operand is a conv's requantized result that nothing else reads (ResNet's
   // second conv of a block, MobileNetV2's projection): the conv is planned where the add is (its
-  // other operand is computed by then) and takes the add into its epilogue if it gets a
-  // dot-product kernel (attach_residual); otherwise the two kernels stay apart.
+  // other operand is computed by then) and takes the add into its epilogue (attach_residual),
+  // unless it is a depthwise conv in the C schedule's flat plane form: then the two kernels stay
+  // apart.
   struct Residual {
     const ir::Op *conv, *sum_requantize;
     size_t side;  // the conv's operand of the sum
@@ -619,6 +620,7 @@ class Planner {
         c_plane_fits(t_, std::max(input_bytes, sum_bytes), input_bytes + sum_bytes + rows.out * width))
       s.spec.attrs["c_plane_width"] = width;
     s.macs = ir::num_elements(rq->outputs[0]->type.shape) * cin * taps;
+    if (!s.spec.attrs.count("c_plane_width")) attach_residual(conv, s);  // the plane form's result is its own
     finish(s);
   }
 

@@ -348,6 +348,7 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
   ImageParam x = input(s, 0, "x"), w = input(s, 1, "w");
   ImageParam bias = has_bias ? input(s, 2, "bias") : ImageParam();
   ImageParam table = input(s, has_bias ? 3 : 2, "rq");
+  std::vector<ImageParam> params = has_bias ? std::vector<ImageParam>{x, w, bias, table} : std::vector<ImageParam>{x, w, table};
 
   WindowVars v;
   // The padded input a tile reads is copied once per tile, or (kernel_plan.cpp's padded_copy)
@@ -376,8 +377,9 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
   acc(vx, vy, vz, vc, vn) += cast(acc_type, product);
 
   Func y("conv");
-  y(v.result(spatial)) = requantize(s, acc(vx, v.y_or_0(spatial), v.z_or_0(spatial), vc, vn), table,
-                                    s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0), backend);
+  const std::vector<Var> at = v.result(spatial);
+  y(at) = conv_result(s, acc(vx, v.y_or_0(spatial), v.z_or_0(spatial), vc, vn), table, s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0),
+                      exprs(at), backend, params);
   constrain_output(y, s.result());
 
   const int lanes = static_cast<int>(s.get_int("lanes"));
@@ -406,7 +408,7 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
       vectorize_padded_copy(padded, lanes);
     }
     if (lanes > 1) acc.vectorize(vx, lanes).update().vectorize(vx, lanes);
-    return {y, has_bias ? std::vector<ImageParam>{x, w, bias, table} : std::vector<ImageParam>{x, w, table}};
+    return {y, params};
   }
   if (spatial >= 2) {
     y.split(vy, yo, yi, static_cast<int>(s.get_int("tile_rows"))).reorder(vx, ci, yi, yo);
@@ -419,7 +421,7 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
   // The padded input rows a tile reads, copied once per tile.
   padded.compute_at(y, spatial >= 2 ? yo : co).store_in(MemoryType::Stack);
   acc.update().reorder(vx, vc, r[0], r[1], r[2], r[3], vy, vz, vn);
-  return {y, has_bias ? std::vector<ImageParam>{x, w, bias, table} : std::vector<ImageParam>{x, w, table}};
+  return {y, params};
 }
 
 }  // namespace qatc::codegen::hl

@@ -399,23 +399,26 @@ std::string residual_graph(const std::string& conv, int64_t cout, int64_t rows, 
   return g;
 }
 
-// The residual add after a dense 8-bit conv runs in the dot-product conv's epilogue (3x3 and
-// pointwise forms, VNNI and pair products): one kernel, whose result is the add's; equal to the
-// simulator in every backend and on every target (those without the dot product keep two kernels).
-TEST_CASE("residual adds fused into the dot-product conv before them equal the simulator") {
+// The residual add after a conv runs in the conv's epilogue: one kernel, whose result is the add's,
+// on every target (the dot-product conv's 3x3 and pointwise forms with VNNI and pair products, the
+// generic conv of a grouped conv and of targets without a dot product); equal to the simulator in
+// every backend.
+TEST_CASE("residual adds fused into the conv before them equal the simulator") {
   struct Case {
     std::string conv;
     int64_t cout, rows, cols;
   };
   const std::vector<Case> convs{{conv_graph(16, 6, 9, 16, 1, 3, 1, 1, {1, 1, 1, 1}, 3, "half_even", true, "u8"), 16, 6, 9},
-                                {conv_graph(24, 7, 9, 16, 1, 1, 1, 1, {0, 0, 0, 0}, 0, "half_up", true, "i8"), 16, 7, 9}};
+                                {conv_graph(24, 7, 9, 16, 1, 1, 1, 1, {0, 0, 0, 0}, 0, "half_up", true, "i8"), 16, 7, 9},
+                                {conv_graph(16, 6, 9, 16, 4, 3, 1, 1, {1, 1, 1, 1}, 2, "half_even", false, "u8"), 16, 6, 9}};
   for (const Case& c : convs) {
     for (const std::string& rule : kRules) {
       const std::string g = residual_graph(c.conv, c.cout, c.rows, c.cols, rule == "floor" ? "i8" : "u8", rule == "floor" ? -5 : 7,
                                            rule, rule != "half_up");
-      for (const targets::Target* host : {&vnni_host(), &pair_host()}) {
+      for (const targets::Target& target : all_targets()) {
+        INFO(target.name);
         const ir::Graph graph = ir::parse_graph(g, "residual.qir");
-        const codegen::KernelPlan plan = codegen::plan_kernels(graph, *host);
+        const codegen::KernelPlan plan = codegen::plan_kernels(graph, target);
         REQUIRE(plan.steps.size() == 1);
         REQUIRE(plan.steps.front().spec.attrs.count("residual"));
         REQUIRE(plan.steps.front().result->name == "r");
