@@ -20,17 +20,19 @@ namespace {
 // kernel's reduction (4: vpdpbusd; 2: vpmaddwd, where Halide would otherwise split each 4-product
 // sum across lanes and add the halves with shuffles).
 //   LLVM: a register block of channel vectors x columns, the reduction over W channels at a time
-//     vectorized atomically: one vpdpbusd per 64 MACs (W = 4), one vpmaddwd per 16 (W = 2). The block is requantized and stored a
-//     channel's columns at a time (a transpose in registers), so that the output planes get
+//     vectorized atomically: one vpdpbusd per 64 MACs (W = 4), one vpmaddwd per 16 (W = 2). The
+//     block is requantized (and a fused residual add applied, common.cpp's conv_result) and stored
+//     a channel's columns at a time (a transpose in registers), so that the output planes get
 //     vector stores rather than one byte store per channel.
 //   C: Halide 14's C backend turns vector reductions into scalar code, so the C schedule leaves the
-//     vectorizing to the C compiler: one output (channel, column) at a time, summed into a scalar
-//     over bytes adjacent in both the tile copy and the channel's weights (transposed to
-//     [tap][C_in] once per tile). gcc's and clang's loop vectorizers turn that loop into the
-//     dot-product instruction (gcc 12: vpdpbusd). The loop runs over a kernel row's kw x cin4 bytes
-//     of the tile rows, copied channel-innermost (one tap's cin4 with column dilation); where that
-//     is shorter than a vector, over each output's whole patch (a stem conv of 3 channels); where
-//     that is short too (1x1 convs of 16 channels), the C schedule takes the generic conv's form.
+//     vectorizing to the C compiler: each output (channel, column) summed into a scalar over bytes
+//     adjacent in both the tile copy and the channel's weights (transposed to [tap][C_in] once per
+//     tile), four of them per loop in the row form (2 channels x 2 columns). gcc's and clang's loop
+//     vectorizers turn that loop into the dot-product instruction (gcc 12: vpdpbusd). The loop
+//     runs over a kernel row's kw x cin4 bytes of the tile rows, copied channel-innermost (one
+//     tap's cin4 with column dilation); where that is shorter than a vector, over each output's
+//     whole patch (a stem conv of 3 channels); where that is short too (1x1 convs of 16 channels),
+//     the C schedule takes the generic conv's form.
 KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
   const auto &kernel = s.get_ints("win_kernel"), &stride = s.get_ints("win_stride"), &pad = s.get_ints("win_pad"),
              &dilation = s.get_ints("win_dilation"), &out = s.get_ints("win_out");
