@@ -198,22 +198,29 @@ class Planner {
     s.result = rq2.outputs[0];
     s.args.push_back({other.inputs[0], -1});
     s.spec.attrs["residual"] = int64_t{1};
-    s.spec.attrs["residual_conv_zero_point"] = mine.get_int("zero_point");
-    s.spec.attrs["residual_conv_shift"] = mine.get_int("shift");
-    s.spec.attrs["residual_skip_zero_point"] = other.get_int("zero_point");
-    s.spec.attrs["residual_skip_shift"] = other.get_int("shift");
+    set_widened_operand(s, "residual_conv", mine);
+    set_widened_operand(s, "residual_skip", other);
     s.args.push_back({nullptr, requantize_table(rq2, s, "rq2")});
     // The sum's bound from its operands' ranges (the conv's requantize bounds, the skip's type):
     // the add's requantize in 32 bits where that is exact, as a conv's own.
     const ir::Op& rq1 = *mine.inputs[0]->producer;
     const ir::DType skip_type = other.inputs[0]->type.dtype;
-    auto magnitude = [](int64_t lo, int64_t hi, int64_t zp) { return std::max(std::abs(lo - zp), std::abs(hi - zp)); };
     const int64_t bound = (magnitude(rq1.get_int("min"), rq1.get_int("max"), mine.get_int("zero_point")) << mine.get_int("shift")) +
                           (magnitude(ir::int_min(skip_type), ir::int_max(skip_type), other.get_int("zero_point")) << other.get_int("shift"));
     const ir::TensorData& table = plan_.constants[static_cast<size_t>(s.args.back().constant)].data;
     set_narrow_requantize(s, table, std::vector<int64_t>(static_cast<size_t>(table.shape()[0]), bound), "rq2");
     fused_.insert(&rq2);
   }
+
+  // A widen op's (x - zero point) << shift as kernel attributes `operand`_zero_point, `operand`_shift
+  // (common.cpp's on_common_grid).
+  static void set_widened_operand(Step& s, const std::string& operand, const ir::Op& widen) {
+    s.spec.attrs[operand + "_zero_point"] = widen.get_int("zero_point");
+    s.spec.attrs[operand + "_shift"] = widen.get_int("shift");
+  }
+
+  // The largest |x - zp| over x in [lo, hi].
+  static int64_t magnitude(int64_t lo, int64_t hi, int64_t zp) { return std::max(std::abs(lo - zp), std::abs(hi - zp)); }
 
   // requantize(Σ (x_i - zp_i) << s_i) over one or two widened operands: the residual add's three
   // or four kernels, or a widen and a requantize, in one.
@@ -225,8 +232,7 @@ class Planner {
     for (size_t i = 0; i < widened.size(); ++i) {
       const ir::Op& w = *widened[i]->producer;
       s.args.push_back({w.inputs[0], -1});
-      s.spec.attrs[std::string(side[i]) + "_zero_point"] = w.get_int("zero_point");
-      s.spec.attrs[std::string(side[i]) + "_shift"] = w.get_int("shift");
+      set_widened_operand(s, side[i], w);
     }
     s.args.push_back({nullptr, requantize_table(rq, s)});
     s.spec.attrs["fused_operands"] = static_cast<int64_t>(widened.size());
@@ -372,7 +378,7 @@ class Planner {
     const ir::DType xt = conv.inputs[0]->type.dtype;
     const int64_t bits = ir::bit_width(xt), zp = x_zero_point(conv);
     const int64_t lo = ir::is_signed(xt) ? -(int64_t{1} << (bits - 1)) : 0, hi = lo + (int64_t{1} << bits) - 1;
-    const int64_t x_magnitude = std::max(std::abs(lo - zp), std::abs(hi - zp));
+    const int64_t x_magnitude = magnitude(lo, hi, zp);
     const ir::TensorData* bias = conv.inputs.size() > 2 ? &constant_operand(conv, 2, "bias") : nullptr;
     const int64_t cout = w.shape()[0], per_channel = ir::num_elements(w.shape()) / cout;
     std::vector<int64_t> bounds(static_cast<size_t>(cout));
@@ -483,15 +489,16 @@ class Planner {
     ConvGeometry geometry{win.axes[1].out, tile.columns, cols.in, cin4, rows_read, taps, win.axes[1].stride, lanes};
     geometry.lanes = lanes;
     geometry.padded_cols = columns_read(cols, cols.out);
-    geometry.channels_read = cin4 * copy_bytes;
-    int64_t tile_rows = pointwise ? 0 : conv_tile_rows(t_, geometry), chunk_columns = 0;
+    geometry.channels_read = cin4;
+    ConvGeometry host_copy = geometry;
+    host_copy.channels_read = cin4 * copy_bytes;
+    int64_t tile_rows = pointwise ? 0 : conv_tile_rows(t_, host_copy), chunk_columns = 0;
     if (!pointwise && tile_rows == 0) {
       const int64_t blocks = ceil_div(cols.out, int64_t{tile.columns});
       for (int64_t chunks = 2; chunk_columns == 0; ++chunks)
         if (const int64_t columns = ceil_div(blocks, chunks) * tile.columns; copy_fits(columns)) chunk_columns = columns;
       tile_rows = 1;
     }
-    geometry.channels_read = cin4;
     fused_.insert(&rq);
     Step& s = add_step(conv, KernelKind::conv, rq.outputs[0]);
     s.layer = conv.name.empty() ? s.layer : conv.name;
@@ -528,9 +535,10 @@ class Planner {
       s.spec.attrs["dot_c_pixel_tile"] = c_loop.pixel_tile;
       attach_residual(conv, s);
       finish(s);
-      // The kernel sees each channel plane as one row of pixels (the same memory).
-      for (ArgSpec* a : {&s.spec.args[0], &s.spec.args.back()}) a->shape = {a->shape[0], a->shape[1], 1, pixels};
-      if (s.spec.attrs.count("residual")) s.spec.args[4].shape = s.spec.args.back().shape;  // the skip tensor
+      // The kernel sees each channel plane of its tensors (input, a fused residual's skip, result)
+      // as one row of pixels (the same memory).
+      for (size_t i = 0; i < s.spec.args.size(); ++i)
+        if (i == s.args.size() || s.args[i].value) s.spec.args[i].shape = {s.spec.args[i].shape[0], s.spec.args[i].shape[1], 1, pixels};
       return true;
     }
     s.spec.attrs["dot_channel_vectors"] = int64_t{tile.channel_vectors};

@@ -154,15 +154,15 @@ Expr conv_result(const KernelSpec& s, Expr acc, const ImageParam& table, Expr c,
   const size_t first = params.size();
   params.push_back(input(s, first, "skip"));
   params.push_back(input(s, first + 1, "rq2"));
-  Expr conv = cast<int32_t>(requantize_unconverted(s, "rq", acc, table, c, backend));
-  Expr skip = cast<int32_t>(params[first](at));
-  Expr sum = shift_left(conv - static_cast<int>(s.get_int("residual_conv_zero_point")), static_cast<int>(s.get_int("residual_conv_shift"))) +
-             shift_left(skip - static_cast<int>(s.get_int("residual_skip_zero_point")), static_cast<int>(s.get_int("residual_skip_shift")));
+  Expr sum = on_common_grid(s, "residual_conv", cast<int32_t>(requantize_unconverted(s, "rq", acc, table, c, backend))) +
+             on_common_grid(s, "residual_skip", cast<int32_t>(params[first](at)));
   Expr c2 = s.get_int("rq2_axis") >= 0 ? c : Expr(0);
   return cast(halide_type(s.result().dtype), requantize_unconverted(s, "rq2", sum, params[first + 1], c2, backend));
 }
 
-
+Expr on_common_grid(const KernelSpec& s, const std::string& operand, Expr v) {
+  return shift_left(v - cast(v.type(), Expr(s.get_int(operand + "_zero_point"))), static_cast<int>(s.get_int(operand + "_shift")));
+}
 
 Expr shift_left(Expr v, Expr n) {
   const Type unsigned_type = v.type().with_code(Type::UInt);

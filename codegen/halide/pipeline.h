@@ -59,6 +59,10 @@ Halide::Expr requantize(const KernelSpec& s, Halide::Expr acc, const Halide::Ima
 Halide::Expr requantize_unconverted(const KernelSpec& s, const std::string& prefix, Halide::Expr acc,
                                     const Halide::ImageParam& table, Halide::Expr c, Backend backend);
 
+// A widen op's (v − zero point) << shift in v's type, from the attributes `operand`_zero_point and
+// `operand`_shift: one operand of a sum on a common grid.
+Halide::Expr on_common_grid(const KernelSpec& s, const std::string& operand, Halide::Expr v);
+
 // A conv's result: its requantize of `acc`, and where the plan fused the residual add after it
 // (kernel_plan.cpp: attribute residual; arguments skip, rq2 after the conv's own), that add's
 // requantize of ((conv − zp) << shift) + ((skip − zp) << shift), the skip tensor read at `at` (the

@@ -23,8 +23,7 @@ KernelPipeline requantize_pipeline(const KernelSpec& s, Backend backend) {
     Expr sum = cast<int64_t>(0);
     for (int i = 0; i < operands; ++i) {
       args.push_back(input(s, static_cast<size_t>(i), side[i]));
-      sum += shift_left(cast<int64_t>(args.back()(v)) - Expr(s.get_int(std::string(side[i]) + "_zero_point")),
-                        static_cast<int>(s.get_int(std::string(side[i]) + "_shift")));
+      sum += on_common_grid(s, side[i], cast<int64_t>(args.back()(v)));
     }
     args.push_back(input(s, static_cast<size_t>(operands), "rq"));
     y(v) = requantize(s, cast<int32_t>(sum), args.back(), channel, backend);
