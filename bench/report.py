@@ -12,13 +12,13 @@ multiply-accumulate there).
 """
 import json
 import os
+import platform
+import re
+import sys
 
 import numpy
 import onnx
 from onnx import numpy_helper
-import platform
-import re
-import sys
 
 
 def load(path):

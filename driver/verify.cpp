@@ -137,7 +137,7 @@ int verify(const VerifyOptions& o) {
   // The engines allocate and free tensors of up to tens of MB per layer and data set. glibc hands
   // such blocks back to the kernel (mmap above a moving threshold, trimming the heap), so every
   // data set paid page faults that zeroed the same memory again: 12.6 % of verify's time on
-  // ResNet-18, 5.6 % with freed memory kept for reuse (perf, 4 data sets).
+  // ResNet-18, 6.4 % with freed memory kept for reuse (perf, 4 data sets).
 #ifdef __GLIBC__
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, INT_MAX);
