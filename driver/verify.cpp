@@ -148,7 +148,22 @@ int verify(const VerifyOptions& o) {
     if (!out.empty()) frontend::check_writable(out);
   frontend::ImportedModel qat = import_model(model);
   frontend::ImportedModel lowered = import_model(model);
-  lower_model(lowered.graph, allow_non_pot);
+  // The lowering and the reference evaluators' preparation (the weights' fake-quant, computed once
+  // for every data set) are independent: with more than one job they run at once. Their results are
+  // taken where they were computed before, so that the first error is the same either way.
+  const auto preparation = o.jobs > 1 ? std::launch::async : std::launch::deferred;
+  Stopwatch preparing;
+  auto lowering = std::async(preparation, [&] { lower_model(lowered.graph, allow_non_pot); });
+  auto exact_prepared = std::async(preparation, [&] {
+    return sim::QatEvaluator(qat.graph, {.arithmetic = sim::Arithmetic::exact}, /*observed=*/true);
+  });
+  auto float32_prepared = std::async(preparation, [&] {
+    return sim::QatEvaluator(
+        qat.graph,
+        {.arithmetic = sim::Arithmetic::float32, .quantize_by_reciprocal = qat.info.dialect == "pytorch-qdq"},
+        /*observed=*/true);
+  });
+  lowering.get();
   const DataSets sets(o.data, qat.graph);  // each read just before it runs
   const std::vector<size_t> picked = shard_sets(o.shard, sets.size());
   // The generated code for each target of --target (comma-separated): the simulator's runs are
@@ -169,14 +184,10 @@ int verify(const VerifyOptions& o) {
       c_engines.push_back({target_names.size() > 1 ? "c:" + target : "c", std::make_unique<CEngine>(std::move(c))});
     }
   }
+  const sim::QatEvaluator exact = exact_prepared.get();
+  const sim::QatEvaluator float32 = float32_prepared.get();
+  note("lowered and prepared the reference evaluators in {:.0f} ms", preparing.ms());
 
-  // The reference evaluators compute the weights' fake-quant once, for every data set.
-  Stopwatch preparing;
-  const sim::QatEvaluator exact(qat.graph, {.arithmetic = sim::Arithmetic::exact}, /*observed=*/true);
-  const sim::QatEvaluator float32(
-      qat.graph, {.arithmetic = sim::Arithmetic::float32, .quantize_by_reciprocal = qat.info.dialect == "pytorch-qdq"},
-      /*observed=*/true);
-  note("prepared the reference evaluators in {:.0f} ms", preparing.ms());
   const auto& outputs = qat.graph.outputs();
   // One row per compared pair of engines and output, in the order they are printed.
   std::vector<OutputComparison> totals;

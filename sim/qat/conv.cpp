@@ -34,14 +34,16 @@ const NumArray<A>& minus_zero_point(const ir::Op& op, const NumArray<A>& x, NumA
   return x;
 }
 
-// acc[i] = madd(acc[i], x[i * stride], w) for n sums: the dot's vectorized row where it has one.
+// For i < n, in tap order: acc[i] = madd(acc[i], x[offsets[t] + i], w[t]); the dot's vectorized rows
+// where it has them.
 template <class Dot>
-void madd_row(const Dot& dot, typename Dot::Acc* acc, const typename Dot::Operand* x, int64_t stride,
-              typename Dot::Operand w, int64_t n) {
-  if constexpr (requires { dot.madd_row(acc, x, stride, w, n); })
-    dot.madd_row(acc, x, stride, w, n);
+void madd_taps(const Dot& dot, typename Dot::Acc* acc, const typename Dot::Operand* x, const int64_t* offsets,
+               const typename Dot::Operand* w, int64_t taps, int64_t n) {
+  if constexpr (requires { dot.madd_taps(acc, x, offsets, w, taps, n); })
+    dot.madd_taps(acc, x, offsets, w, taps, n);
   else
-    for (int64_t i = 0; i < n; ++i) dot.madd(acc[i], x[i * stride], w);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t t = 0; t < taps; ++t) dot.madd(acc[i], x[offsets[t] + i], w[t]);
 }
 
 // The sums of one output channel start at its seed (the bias, F32Arith) or at zero.
@@ -52,72 +54,91 @@ typename Dot::Acc first_sum(const Dot& dot, const Num* seeds, int64_t oc) {
   return dot.zero();
 }
 
-// Per output channel, a plane of sums, each (input channel, tap) one strided multiply-add over rows
-// of outputs, instead of a window walk per output. The input is copied into zero padding, so that
-// every tap addresses it alike. Each sum receives its products in window order (input channel,
-// then taps), so float32 sums round as in the walk. The taps in the padding are skipped, as the
-// walk did, unless `add_padding` (their products are zero, and pads_harmlessly below says adding
-// them changes no sum): then every tap covers every output, and with unit strides across rows and
-// columns a plane's rows run as one row, the sums laid out at the padded input's row pitch (the
-// columns past the output's width are computed and dropped). `seeds`: the bias that starts each
-// channel's sums (F32Arith), else null.
+// Per output channel, rows of sums, each row one pass over every tap (input channel, kernel
+// position) of the window, instead of a window walk per output. The input is copied into zero
+// padding, its rows and columns split by their phase modulo the stride (column j of phase p is padded
+// column j * stride + p, rows alike), so that every tap reads a contiguous row of inputs for a row of
+// outputs, and a plane's rows run as one row, the sums laid out at the phase's row pitch (the
+// columns past the output's width are computed and dropped). Each sum receives its products in
+// window order (input channel, then taps), so float32 sums round as in the walk; the products of
+// padding taps are zero, and the caller has proven (pads_harmlessly) that adding them changes no sum.
+// `seeds`: the bias that starts each channel's sums (F32Arith), else null.
 template <class Dot, class Num>
 void conv_planes(const Window& win, const Dot& dot, const typename Dot::Operand* xs, const typename Dot::Operand* ws,
-                 const Num* seeds, bool add_padding, int64_t out_channels, int64_t in_per_group, int64_t out_per_group,
-                 Num* y) {
+                 const Num* seeds, int64_t out_channels, int64_t in_per_group, int64_t out_per_group, Num* y) {
   const auto& [a0, a1, a2] = win.axes;
-  // The padded extent every output's every tap reads within.
+  // The padded extent every output's every tap reads within, and how many of those rows (columns)
+  // each phase holds.
   auto extent = [](const WindowAxis& a) { return (a.out - 1) * a.stride + (a.kernel - 1) * a.dilation + 1; };
-  const int64_t e0 = extent(a0), e1 = extent(a1), e2 = extent(a2), padded_plane = e0 * e1 * e2;
-  const int64_t out_plane = win.out_plane(), kernel_volume = win.kernel_volume();
-  const bool merged = add_padding && a1.stride == 1 && a2.stride == 1;
-  const int64_t pitch = merged ? e2 : a2.out;  // of the rows of sums
-  auto outputs = [&](const WindowAxis& a, int64_t k) { return add_padding ? TapRange{0, a.out} : a.outputs_inside(k); };
-  std::vector<typename Dot::Operand> xp(static_cast<size_t>(win.channels * padded_plane));
-  std::vector<typename Dot::Acc> acc(static_cast<size_t>(a0.out * a1.out * pitch));
+  auto per_phase = [](int64_t e, const WindowAxis& a) { return (e + a.stride - 1) / a.stride; };
+  const int64_t e0 = extent(a0), e1 = extent(a1), e2 = extent(a2);
+  const int64_t rows = per_phase(e1, a1), width = per_phase(e2, a2);
+  const int64_t phase_plane = e0 * rows * width, channel_plane = a1.stride * a2.stride * phase_plane;
+  const int64_t kernel_volume = win.kernel_volume(), taps = in_per_group * kernel_volume;
+  // Taps go over the rows in chunks of whole input channels, about kChunkTaps: the inputs that one
+  // block of sums reads across a chunk stay in cache (across every tap they would not).
+  constexpr int64_t kChunkTaps = 64;
+  const int64_t chunk = std::max<int64_t>(1, kChunkTaps / kernel_volume) * kernel_volume;
+  // Where an input lands: padded position (i0, i1, i2) of channel c.
+  auto at = [&](int64_t c, int64_t i0, int64_t i1, int64_t i2) {
+    return c * channel_plane + (i1 % a1.stride * a2.stride + i2 % a2.stride) * phase_plane +
+           (i0 * rows + i1 / a1.stride) * width + i2 / a2.stride;
+  };
+  // Each tap's input relative to the first input of output (o0, 0, 0)'s tap 0.
+  std::vector<int64_t> offsets;
+  offsets.reserve(static_cast<size_t>(taps));
+  for (int64_t ic = 0; ic < in_per_group; ++ic)
+    for (int64_t k0 = 0; k0 < a0.kernel; ++k0)
+      for (int64_t k1 = 0; k1 < a1.kernel; ++k1)
+        for (int64_t k2 = 0; k2 < a2.kernel; ++k2)
+          offsets.push_back(at(ic, k0 * a0.dilation, k1 * a1.dilation, k2 * a2.dilation));
+  const int64_t row_sums = (a1.out - 1) * width + a2.out;  // of one plane, at pitch `width`
+  std::vector<typename Dot::Operand> xp(static_cast<size_t>(win.channels * channel_plane));
+  std::vector<typename Dot::Acc> acc(static_cast<size_t>(a0.out * a1.out * width));
   for (int64_t n = 0; n < win.batch; ++n) {
     std::fill(xp.begin(), xp.end(), typename Dot::Operand{});
     for (int64_t c = 0; c < win.channels; ++c)
       for (int64_t i0 = 0; i0 < a0.in && i0 + a0.pad_begin < e0; ++i0)
         for (int64_t i1 = 0; i1 < a1.in && i1 + a1.pad_begin < e1; ++i1) {
           const auto* from = xs + ((n * win.channels + c) * a0.in + i0) * a1.in * a2.in + i1 * a2.in;
-          auto* to = xp.data() + c * padded_plane + ((i0 + a0.pad_begin) * e1 + i1 + a1.pad_begin) * e2 + a2.pad_begin;
-          std::copy_n(from, std::min(a2.in, e2 - a2.pad_begin), to);
+          for (int64_t i2 = 0; i2 < a2.in && i2 + a2.pad_begin < e2; ++i2)
+            xp[static_cast<size_t>(at(c, i0 + a0.pad_begin, i1 + a1.pad_begin, i2 + a2.pad_begin))] = from[i2];
         }
     for (int64_t oc = 0; oc < out_channels; ++oc) {
       std::fill(acc.begin(), acc.end(), first_sum(dot, seeds, oc));
-      const auto* xg = xp.data() + oc / out_per_group * in_per_group * padded_plane;
-      const auto* wk = ws + oc * in_per_group * kernel_volume;
-      for (int64_t ic = 0; ic < in_per_group; ++ic)
-        for (int64_t k0 = 0; k0 < a0.kernel; ++k0) {
-          const TapRange r0 = outputs(a0, k0);
-          for (int64_t k1 = 0; k1 < a1.kernel; ++k1) {
-            const TapRange r1 = outputs(a1, k1);
-            for (int64_t k2 = 0; k2 < a2.kernel; ++k2) {
-              const auto w = wk[ic * kernel_volume + (k0 * a1.kernel + k1) * a2.kernel + k2];
-              const TapRange r2 = outputs(a2, k2);
-              if (r2.first >= r2.last) continue;
-              for (int64_t o0 = r0.first; o0 < r0.last; ++o0) {
-                // Padded input position of output o's tap k: o * stride + k * dilation.
-                const auto* xrow = xg + ic * padded_plane + ((o0 * a0.stride + k0 * a0.dilation) * e1 + k1 * a1.dilation) * e2 +
-                                   k2 * a2.dilation;
-                auto* arow = acc.data() + o0 * a1.out * pitch;
-                if (merged) {
-                  madd_row(dot, arow, xrow, 1, w, (a1.out - 1) * e2 + a2.out);
-                  continue;
-                }
-                for (int64_t o1 = r1.first; o1 < r1.last; ++o1)
-                  madd_row(dot, arow + o1 * pitch + r2.first, xrow + o1 * a1.stride * e2 + r2.first * a2.stride, a2.stride,
-                           w, r2.last - r2.first);
-              }
-            }
-          }
-        }
-      Num* yc = y + (n * out_channels + oc) * out_plane;
+      const auto* xg = xp.data() + oc / out_per_group * in_per_group * channel_plane;
+      const auto* wk = ws + oc * taps;
+      for (int64_t t = 0; t < taps; t += chunk)
+        for (int64_t o0 = 0; o0 < a0.out; ++o0)
+          madd_taps(dot, acc.data() + o0 * a1.out * width, xg + o0 * a0.stride * rows * width, offsets.data() + t, wk + t,
+                    std::min(chunk, taps - t), row_sums);
+      Num* yc = y + (n * out_channels + oc) * win.out_plane();
       for (int64_t r = 0; r < a0.out * a1.out; ++r)
-        for (int64_t o2 = 0; o2 < a2.out; ++o2) *yc++ = dot.finish(acc[static_cast<size_t>(r * pitch + o2)]);
+        for (int64_t o2 = 0; o2 < a2.out; ++o2) *yc++ = dot.finish(acc[static_cast<size_t>(r * width + o2)]);
     }
   }
+}
+
+// The window walk, for sums that a padding tap's product could change: each output's in-input taps
+// only, in window order.
+template <class Dot, class Num>
+void conv_walk(const Window& win, const Dot& dot, const typename Dot::Operand* xs, const typename Dot::Operand* ws,
+               const Num* seeds, int64_t out_channels, int64_t in_per_group, int64_t out_per_group, Num* y) {
+  const int64_t in_plane = win.in_plane(), kernel_volume = win.kernel_volume();
+  for (int64_t n = 0; n < win.batch; ++n)
+    for (int64_t oc = 0; oc < out_channels; ++oc) {
+      const auto* xg = xs + (n * win.channels + oc / out_per_group * in_per_group) * in_plane;
+      const auto* wk = ws + oc * in_per_group * kernel_volume;
+      Num* yc = y + (n * out_channels + oc) * win.out_plane();
+      win.for_each_output([&](int64_t o0, int64_t o1, int64_t o2, int64_t offset) {
+        auto sum = first_sum(dot, seeds, oc);
+        for (int64_t ic = 0; ic < in_per_group; ++ic)
+          win.for_each_tap(o0, o1, o2, [&](int64_t at, int64_t k) {
+            dot.madd(sum, xg[ic * in_plane + at], wk[ic * kernel_volume + k]);
+          });
+        yc[offset] = dot.finish(sum);
+      });
+    }
 }
 
 // Whether adding a padding tap's product 0 · w leaves every sum as it is, so that conv_planes may
@@ -151,7 +172,10 @@ NumArray<A> conv(const ir::Op& op, const NumArray<A>& x_in, const NumArray<A>& w
   const Num* seeds = A::bias_seeds_accumulator && bias ? bias->data.data() : nullptr;
   const bool add_padding = pads_harmlessly<A>(w, seeds, out_channels);
   A::with_dot(x.data, w.data, in_per_group * kernel_volume, depthwise, [&](const auto& dot, const auto* xs, const auto* ws) {
-    conv_planes(win, dot, xs, ws, seeds, add_padding, out_channels, in_per_group, out_per_group, y.data.data());
+    if (add_padding)
+      conv_planes(win, dot, xs, ws, seeds, out_channels, in_per_group, out_per_group, y.data.data());
+    else
+      conv_walk(win, dot, xs, ws, seeds, out_channels, in_per_group, out_per_group, y.data.data());
   }, w_prepared);
   if (bias && !A::bias_seeds_accumulator) {
     auto* yp = y.data.data();

@@ -132,8 +132,25 @@ ExactQuotient split_quotient(u128 n, u128 d) {
   return out;
 }
 
+// a * 2^t as integer part and fraction class, by shifting: a power-of-two scale on a dyadic value,
+// the common case, needs no division.
+ExactQuotient shifted_quotient(u128 a, int t) {
+  if (t >= 0) {
+    if (bit_length(a) + t > 62) return {false, kSaturatedMagnitude, {}};
+    return {false, static_cast<int64_t>(a << t), {}};
+  }
+  if (-t >= 128) return {false, 0, {-1, true}};  // a < 2^113: below one half
+  const u128 q = a >> -t, r = a & ((u128{1} << -t) - 1), half = u128{1} << (-t - 1);
+  ExactQuotient out;
+  out.magnitude = q >= static_cast<u128>(kSaturatedMagnitude) ? kSaturatedMagnitude : static_cast<int64_t>(q);
+  out.fraction.nonzero = r != 0;
+  out.fraction.vs_half = r < half ? -1 : r == half ? 0 : 1;
+  return out;
+}
+
 // a * 2^t / d as integer part and fraction class.
 ExactQuotient scaled_quotient(u128 a, int t, u128 d) {
+  if (d == 1) return shifted_quotient(a, t);
   if (t >= 0) {
     if (bit_length(a) + t <= 127) return split_quotient(a << t, d);
     // a * 2^t does not fit: long division, one bit of 2^t at a time, until the quotient saturates.
@@ -182,10 +199,15 @@ BinaryParts decompose(__float128 v) {
   return {static_cast<bool>(b >> 127), m >> tz, exp + tz};
 }
 
+// From the bits (frexp and ldexp cost more than the rest of a conversion).
 DoubleParts split_double(double v) {
-  int exp;
-  const double mantissa = std::frexp(v, &exp);  // v = mantissa * 2^exp, 0.5 <= |mantissa| < 1
-  return {static_cast<int64_t>(std::ldexp(mantissa, 53)), exp - 53};
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof b);
+  const int biased = static_cast<int>(b >> 52 & 0x7ff);
+  auto significand = static_cast<int64_t>(b & ((uint64_t{1} << 52) - 1));
+  if (biased) significand |= int64_t{1} << 52;  // else subnormal (or zero): no implicit bit
+  const int exp = (biased ? biased : 1) - 1075;
+  return {b >> 63 ? -significand : significand, exp};
 }
 
 // The conversions compose the bits themselves: converting to __float128 is software floating point,
@@ -213,8 +235,16 @@ std::optional<double> Exact::exact_double() const {
   const int len = bit_length(p.odd);
   // At most 53 significant bits, the lowest at or above 2^-1074, the highest below 2^1024.
   if (len > 53 || p.exp < -1074 || p.exp + len > 1024) return std::nullopt;
-  const double magnitude = std::ldexp(static_cast<double>(static_cast<uint64_t>(p.odd)), p.exp);
-  return p.negative ? -magnitude : magnitude;
+  // The bits of sign * odd * 2^exp: the leading bit implicit where the double is normal.
+  const int top = p.exp + len - 1;
+  uint64_t bits = uint64_t{p.negative} << 63;
+  if (top >= -1022)
+    bits |= static_cast<uint64_t>(top + 1023) << 52 | (static_cast<uint64_t>(p.odd) << (53 - len) & ((uint64_t{1} << 52) - 1));
+  else
+    bits |= static_cast<uint64_t>(p.odd) << (p.exp + 1074);  // subnormal: odd * 2^-1074 * 2^(exp + 1074)
+  double d;
+  std::memcpy(&d, &bits, sizeof d);
+  return d;
 }
 
 double Exact::approximate_double() const {
@@ -245,8 +275,22 @@ Exact mul(const Exact& a, const Exact& b) {
 
 Exact div(const Exact& a, const Exact& b) { return mul(a, reciprocal(b)); }
 
+namespace {
+
+// Finite binary128 numbers order as their sign-magnitude bits do (a software float comparison costs
+// more); both zeros are 0.
+i128 order_key(__float128 v) {
+  const u128 b = bits_of(v), magnitude = b & ~(u128{1} << 127);
+  return b >> 127 ? -static_cast<i128>(magnitude) : static_cast<i128>(magnitude);
+}
+
+}  // namespace
+
 int compare(const Exact& a, const Exact& b) {
-  if (a.den == b.den) return a.num < b.num ? -1 : a.num > b.num ? 1 : 0;
+  if (a.den == b.den) {
+    const i128 ka = order_key(a.num), kb = order_key(b.num);
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  }
   __float128 d = sub(a, b).num;
   return d < 0 ? -1 : d > 0 ? 1 : 0;
 }

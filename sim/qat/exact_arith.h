@@ -33,10 +33,10 @@ struct ScaledIntDot {
   int exponent;  // of the products: the sum of the operands' exponents
   Acc zero() const { return 0; }
   void madd(Acc& acc, Operand a, Operand b) const { acc += static_cast<Acc>(a) * b; }
-  void madd_row(Acc* acc, const Operand* x, int64_t stride, Operand w, int64_t n) const
+  void madd_taps(Acc* acc, const Operand* x, const int64_t* offsets, const Operand* w, int64_t taps, int64_t n) const
     requires std::is_same_v<Operand, Acc>
   {
-    sim::madd_row(acc, x, stride, w, n);
+    sim::madd_taps(acc, x, offsets, w, taps, n);
   }
   Exact finish(Acc acc) const { return Exact::from_scaled(acc, exponent); }
 };

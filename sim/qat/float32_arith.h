@@ -30,9 +30,9 @@ struct F32Dot {
     if constexpr (fused) acc = std::fma(a, b, acc);
     else acc = acc + a * b;
   }
-  void madd_row(Acc* acc, const float* x, int64_t stride, float w, int64_t n) const {
-    if constexpr (fused) fma_row(acc, x, stride, w, n);
-    else sim::madd_row(acc, x, stride, w, n);
+  void madd_taps(Acc* acc, const float* x, const int64_t* offsets, const float* w, int64_t taps, int64_t n) const {
+    if constexpr (fused) fma_taps(acc, x, offsets, w, taps, n);
+    else sim::madd_taps(acc, x, offsets, w, taps, n);
   }
   float finish(Acc acc) const { return acc; }
 };
