@@ -477,8 +477,8 @@ class Planner {
     // The host kernel's tile: rows within L1D whose input copy (channel-innermost; 16-bit in the
     // pair form, so that each step broadcasts a 32-bit pair of channels without widening it) fits
     // Halide's stack limit; where not even one row's does, the row in chunks of whole register
-    // blocks, as few as fit (none fits: the generic conv, which can copy less). The C schedule
-    // copies bytes, as many rows as L2 holds (see dot_conv_c_tile_rows).
+    // blocks, as few as fit (none fits: the generic conv, which can copy less). The C schedule's
+    // copy (16-bit in the pair form too) takes as many rows as L2 holds (see dot_conv_c_tile_rows).
     const sim::WindowAxis& cols = win.axes[2];
     const int64_t copy_bytes = width == 2 ? 2 : 1, rows_read = kernel_extent(win.axes[1]);
     auto copy_fits = [&](int64_t columns) { return rows_read * columns_read(cols, columns) * cin4 * copy_bytes <= kMaxStackBuffer; };
@@ -489,10 +489,8 @@ class Planner {
     ConvGeometry geometry{win.axes[1].out, tile.columns, cols.in, cin4, rows_read, taps, win.axes[1].stride, lanes};
     geometry.lanes = lanes;
     geometry.padded_cols = columns_read(cols, cols.out);
-    geometry.channels_read = cin4;
-    ConvGeometry host_copy = geometry;
-    host_copy.channels_read = cin4 * copy_bytes;
-    int64_t tile_rows = pointwise ? 0 : conv_tile_rows(t_, host_copy), chunk_columns = 0;
+    geometry.channels_read = cin4 * copy_bytes;  // in bytes, as the tile budgets count
+    int64_t tile_rows = pointwise ? 0 : conv_tile_rows(t_, geometry), chunk_columns = 0;
     if (!pointwise && tile_rows == 0) {
       const int64_t blocks = ceil_div(cols.out, int64_t{tile.columns});
       for (int64_t chunks = 2; chunk_columns == 0; ++chunks)

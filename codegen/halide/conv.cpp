@@ -25,10 +25,13 @@ namespace {
 //     a channel's columns at a time (a transpose in registers), so that the output planes get
 //     vector stores rather than one byte store per channel.
 //   C: Halide 14's C backend turns vector reductions into scalar code, so the C schedule leaves the
-//     vectorizing to the C compiler: each output (channel, column) summed into a scalar over bytes
-//     adjacent in both the tile copy and the channel's weights (transposed to [tap][C_in] once per
-//     tile), four of them per loop in the row form (2 channels x 2 columns). gcc's and clang's loop
-//     vectorizers turn that loop into the dot-product instruction (gcc 12: vpdpbusd). The loop
+//     vectorizing to the C compiler: each output (channel, column) summed into a scalar over
+//     operands adjacent in both the tile copy and the channel's weights (transposed to [tap][C_in]
+//     once per tile), four of them per loop in the row form (2 channels x 2 columns). gcc's and
+//     clang's loop vectorizers turn that loop into the dot-product instruction: bytes for vpdpbusd
+//     (gcc 12, W = 4); where the target has no byte dot product (W = 2), both operands are 16-bit,
+//     which gcc sums with vpmaddwd (from bytes it multiplies 16-bit halves and widens each product:
+//     ResNet-18's C path on a Zen 3, 164 -> 54 ms). The loop
 //     runs over a kernel row's kw x cin4 bytes of the tile rows, copied channel-innermost (one
 //     tap's cin4 with column dilation); where that is shorter than a vector, over each output's
 //     whole patch (a stem conv of 3 channels); where that is short too (1x1 convs of 16 channels),
@@ -106,14 +109,16 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
   } else {
     const int taps = static_cast<int>(ws[1]);
     Var vi("i"), vj("j");
+    // The dot product's operands: 16-bit where the target sums pairs (see above).
+    auto operand = [&](Expr e) { return width == 2 ? cast<int16_t>(e) : e; };
     Func channel_weights("channel_weights");  // (tap * cin4 + input channel, output channel)
-    channel_weights(vj, vc) = w(vj % width, vc % lanes, vj / width % (cin4 / width), vj / cin4, vc / lanes);
+    channel_weights(vj, vc) = operand(w(vj % width, vc % lanes, vj / width % (cin4 / width), vj / cin4, vc / lanes));
     acc(vx, vy, vc, vn) = start(vc);
     // The C loop's form (kernel_plan.cpp's dot_c_loop): "row", "patch" or "column".
     const std::string form = s.get_string("dot_c_loop");
     Func rows("packed"), patch("patches");
     if (form == "column") rows(vx, vi, vy, vn) = unsigned_input(vx, vy, vi);  // (column, channel, row, n)
-    else rows(vi, vy, vn) = unsigned_input(vi / cin4, vy, vi % cin4);   // (column * cin4 + channel, row, n)
+    else rows(vi, vy, vn) = operand(unsigned_input(vi / cin4, vy, vi % cin4));  // (column * cin4 + channel, row, n)
     RDom r;
     if (form == "row") {
       // With unit column dilation a kernel row's taps are adjacent, so one loop covers them.
@@ -261,13 +266,15 @@ KernelPipeline pointwise_dot_conv_pipeline(const KernelSpec& s, Backend backend)
     // Each output's sum over its pixel's input channels, adjacent both in a copy of the tile
     // (channel-innermost) and in a copy of the output channel's weights, both zero from C_in to a
     // whole number of vectors (so the loop has no remainder): gcc's loop vectorizer makes the
-    // int8 dot product of it. The copies fill their zeros first, then copy C_in channels: no
-    // per-element test.
+    // dot product of it, of bytes, or of 16-bit operands in the pair form (whose weights are
+    // 16-bit: from bytes gcc would widen each product instead of using vpmaddwd). The copies fill
+    // their zeros first, then copy C_in channels: no per-element test.
     const int channels = static_cast<int>(s.get_int("dot_c_channels"));
+    const Type operand = w.type().bits() == 16 ? Int(16) : UInt(8);
     Func patch("patches"), weights("channel_weights");  // (channel, pixel, n), (channel, output channel)
     RDom rc(0, cin, "rc"), r(0, channels, "r");
-    patch(k, p, n) = cast<uint8_t>(0);
-    patch(rc, p, n) = unsigned_input(rc);
+    patch(k, p, n) = cast(operand, 0);
+    patch(rc, p, n) = cast(operand, unsigned_input(rc));
     weights(k, c) = cast(w.type(), 0);
     weights(rc, c) = w(rc % 4, rc / 4, c);
     acc(p, c, n) += cast<int32_t>(patch(r, p, n)) * cast<int32_t>(weights(r, c));
