@@ -156,11 +156,15 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
       patch.compute_at(y, yi).store_in(MemoryType::Stack).bound(vj, 0, taps * cin4);
       patch.split(vj, tap, c, cin4).split(c, c4, c1, 4).vectorize(c1);
     } else if (form == "row") {
-      // A block of 2 channels x 2 columns per loop over a kernel row's bytes: four sums that share
-      // each load of the tile and of the weights (gcc 12 vectorizes the four reductions at once;
-      // ResNet-18's 3x3 convs on a Zen 3: 7.6 -> 10.9 GMAC/s; 4 x 2, 1 x 4 and 4 x 1 were slower).
-      // The block is requantized on its own, scalar: a 3x3 conv's sums are hundreds of products.
-      const int block_channels = static_cast<int>(std::min<int64_t>(2, cout)), block_columns = static_cast<int>(std::min<int64_t>(2, out[2]));
+      // A block of sums per loop over a kernel row's operands, sharing each load of the tile and
+      // of the weights (gcc 12 vectorizes the block's reductions at once). Bytes: 2 channels x 2
+      // columns (ResNet-18's 3x3 convs on a Zen 3: 7.6 -> 10.9 GMAC/s; 4 x 2, 1 x 4 and 4 x 1
+      // were slower). 16-bit operands: 4 channels x 1 column (ResNet-18's bench_c on a Zen 3,
+      // summed per-layer minima: 51.2 -> 47.5 ms; 4 x 2, 2 x 4, 3 x 2, 8 x 1 and 3 x 1 were
+      // slower, 6 x 1 46.0 ms with a guarded tail at 64 channels). The block is requantized on its
+      // own, scalar: a 3x3 conv's sums are hundreds of products.
+      const int block_channels = static_cast<int>(std::min<int64_t>(width == 2 ? 4 : 2, cout));
+      const int block_columns = static_cast<int>(std::min<int64_t>(width == 2 ? 1 : 2, out[2]));
       Var co("co"), ci("ci"), xo("xo"), xi("xi");
       y.split(vc, co, ci, block_channels, cout % block_channels == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf)
           .split(vx, xo, xi, block_columns, out[2] % block_columns == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards)

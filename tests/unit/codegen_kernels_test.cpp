@@ -305,25 +305,29 @@ TEST_CASE("pointwise dot-product conv kernels equal the simulator: tails, channe
 
 // The C schedule's tiles are sized by L2, which holds these small layers whole: on a host with a
 // tiny L2 they take several tiles, each with its own tile copy and transposed weights (one graph
-// per form of the C loop: row, patch, column).
+// per form of the C loop: row, patch, column), with byte operands (VNNI) and 16-bit ones (pairs).
 TEST_CASE("dot-product conv kernels equal the simulator in several C tiles") {
-  targets::Target small = vnni_host();
-  REQUIRE(small.memory.size() >= 2);
-  small.memory[1].bytes = 1024;
   const std::vector<std::pair<std::string, std::string>> cases{
       {"row", conv_graph(24, 8, 11, 32, 1, 3, 1, 1, {1, 1, 1, 1}, -3, "half_even", true, "i8")},
-      // The row form's blocks of 2 channels x 2 columns: an odd channel count (a guarded last
-      // block), an odd column count (a shifted-in last block), one column (a block of one).
+      // The row form's blocks (2 channels x 2 columns of bytes, 4 x 1 of 16-bit operands): channel
+      // counts that leave a guarded last block (5, and 6 for blocks of 4), an odd column count (a
+      // shifted-in last block), one column (a block of one).
       {"row", conv_graph(24, 6, 7, 5, 1, 3, 1, 1, {1, 1, 1, 1}, 2, "floor", true, "u8")},
       {"row", conv_graph(24, 6, 1, 6, 1, 3, 1, 1, {1, 1, 1, 1}, 0, "half_up", false, "u8")},
       {"patch", conv_graph(3, 12, 10, 16, 1, 7, 2, 1, {3, 3, 3, 3}, 0, "half_away", true)},
       {"column", conv_graph(16, 12, 9, 32, 1, 1, 2, 1, {0, 0, 0, 0}, 1, "half_up", true, "i8")}};
-  for (const auto& [form, g] : cases) {
-    const codegen::KernelPlan plan = codegen::plan_kernels(ir::parse_graph(g, "tiles.qir"), small);
-    const codegen::KernelSpec& spec = plan.steps.front().spec;
-    REQUIRE(spec.get_string("dot_c_loop") == form);
-    REQUIRE(spec.get_int("tile_rows") < spec.result().shape[2]);
-    check_kernels(g, {small});
+  for (const targets::Target* host : {&vnni_host(), &pair_host()}) {
+    INFO(host->name);
+    targets::Target small = *host;
+    REQUIRE(small.memory.size() >= 2);
+    small.memory[1].bytes = 1024;
+    for (const auto& [form, g] : cases) {
+      const codegen::KernelPlan plan = codegen::plan_kernels(ir::parse_graph(g, "tiles.qir"), small);
+      const codegen::KernelSpec& spec = plan.steps.front().spec;
+      REQUIRE(spec.get_string("dot_c_loop") == form);
+      REQUIRE(spec.get_int("tile_rows") < spec.result().shape[2]);
+      check_kernels(g, {small});
+    }
   }
 }
 
