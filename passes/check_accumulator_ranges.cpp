@@ -39,7 +39,9 @@ void require_fits(const ir::Op& op, const Range& r, ir::DType t, const std::stri
        log2_magnitude(worst), static_cast<double>(r.lo), static_cast<double>(r.hi), ir::dtype_name(t));
 }
 
-// Σ (x − zx)·w per output channel: each product's extremes come from the extremes of x.
+// Σ (x − zx)·w per output channel: each product's extremes come from the extremes a <= b of
+// x − zx, b for a positive weight's maximum and a for a negative one's, so a channel's range is
+// that of P·[a, b] + N·[a, b] with P and N the sums of its positive and of its negative weights.
 std::vector<Range> product_ranges(const ir::Op& op, const Range& x) {
   const ir::Value& w = *op.inputs[1];
   if (!w.is_constant()) fail("{}: integer weights must be constants for the range analysis", op.describe());
@@ -47,14 +49,18 @@ std::vector<Range> product_ranges(const ir::Op& op, const Range& x) {
   const i128 a = x.lo - zx, b = x.hi - zx;
   const ir::Shape& ws = w.type.shape;
   const bool is_conv = op.kind == ir::OpKind::conv;
-  const int64_t channels = is_conv ? ws[0] : ws.back();
-  std::vector<Range> r(channels);
-  for (int64_t i = 0; i < w.data->size(); ++i) {
-    int64_t c = is_conv ? i / (w.data->size() / channels) : i % channels;
-    i128 wv = w.data->int_at(i);
-    r[c].lo += std::min(wv * a, wv * b);
-    r[c].hi += std::max(wv * a, wv * b);
+  const int64_t channels = is_conv ? ws[0] : ws.back(), per_channel = w.data->size() / std::max<int64_t>(channels, 1);
+  std::vector<i128> positive(static_cast<size_t>(channels)), negative(static_cast<size_t>(channels));
+  // conv weights: [C_out][...], a channel's weights adjacent; matmul weights: [..., N], interleaved.
+  for (int64_t i = 0, c = 0, left = per_channel; i < w.data->size(); ++i) {
+    if (!is_conv) c = i % channels;
+    const int64_t wv = w.data->int_at(i);
+    (wv > 0 ? positive : negative)[static_cast<size_t>(c)] += wv;
+    if (is_conv && --left == 0) left = per_channel, ++c;
   }
+  std::vector<Range> r(static_cast<size_t>(channels));
+  for (size_t c = 0; c < r.size(); ++c)
+    r[c] = {positive[c] * a + negative[c] * b, positive[c] * b + negative[c] * a};
   return r;
 }
 
