@@ -79,10 +79,10 @@ void conv_planes(const Window& win, const Dot& dot, const typename Dot::Operand*
   // block of sums reads across a chunk stay in cache (across every tap they would not).
   constexpr int64_t kChunkTaps = 64;
   const int64_t chunk = std::max<int64_t>(1, kChunkTaps / kernel_volume) * kernel_volume;
-  // Where an input lands: padded position (i0, i1, i2) of channel c.
-  auto at = [&](int64_t c, int64_t i0, int64_t i1, int64_t i2) {
-    return c * channel_plane + (i1 % a1.stride * a2.stride + i2 % a2.stride) * phase_plane +
-           (i0 * rows + i1 / a1.stride) * width + i2 / a2.stride;
+  // Where an input lands: padded position (i0, i1, i2) of channel c. (The strides by value: clang 14
+  // cannot capture structured bindings.)
+  auto at = [&, s1 = a1.stride, s2 = a2.stride](int64_t c, int64_t i0, int64_t i1, int64_t i2) {
+    return c * channel_plane + (i1 % s1 * s2 + i2 % s2) * phase_plane + (i0 * rows + i1 / s1) * width + i2 / s2;
   };
   // Each tap's input relative to the first input of output (o0, 0, 0)'s tap 0.
   std::vector<int64_t> offsets;
