@@ -527,7 +527,7 @@ class Planner {
       s.spec.attrs["dot_channel_rows"] = int64_t{pointwise->channel_rows};
       s.spec.attrs["dot_pixel_tile"] = pointwise->pixel_tile;
       s.spec.attrs["dot_width"] = width;
-      const PointwiseCLoop c_loop = pointwise_c_loop(t_, pixels, cin);
+      const PointwiseCLoop c_loop = pointwise_c_loop(t_, pixels, cin, wide_weights ? 2 : 1);
       s.spec.attrs["dot_c_loop"] = c_loop.channels > 0 ? "patch" : "column";
       s.spec.attrs["dot_c_channels"] = c_loop.channels;
       s.spec.attrs["dot_c_pixel_tile"] = c_loop.pixel_tile;

@@ -63,16 +63,19 @@ struct PointwiseDotTile {
 std::optional<PointwiseDotTile> pointwise_dot_tile(const targets::Target& t, int64_t pixels, int64_t cin4, int64_t element_bytes);
 
 // The pointwise dot-product conv's C loop (codegen/halide/conv.cpp). With at least a vector of input
-// channels, each output is a dot product over its pixel's channels, copied channel-innermost and
-// padded with zeros to `channels`, a whole number of vectors (the C compiler vectorizes the loop
-// without a remainder; measured with gcc 12 on 1x1 convs of MobileNetV2: 1.5-2x the column form
-// from 96 input channels up, slower below 64); `channels` is 0 where each step of the reduction
-// is a loop over pixels instead. `pixel_tile` pixels at a time: the whole copy within half of
-// the innermost memory level while every output channel sweeps it, 16 to 256 pixels.
+// channels (of `element_bytes` each: 1, or 2 where the operands are 16-bit pairs), each output is a
+// dot product over its pixel's channels, copied channel-innermost and padded with zeros to
+// `channels`, a multiple of the vector's bytes (the C compiler vectorizes the loop without a
+// remainder; measured with gcc 12 on 1x1 convs of MobileNetV2: with bytes 1.5-2x the column form
+// from 96 input channels up, slower below 64; with 16-bit operands faster from 16 channels up,
+// the 1x1 convs 13.4 -> 11.8 ms on a Zen 3, where rounding to 16 channels instead was slower);
+// `channels` is 0 where each step of the reduction is a loop over pixels instead. `pixel_tile`
+// pixels at a time: the whole copy (of `element_bytes` per channel) within half of the innermost
+// memory level while every output channel sweeps it, 16 to 256 pixels.
 struct PointwiseCLoop {
   int64_t channels, pixel_tile;
 };
-PointwiseCLoop pointwise_c_loop(const targets::Target& t, int64_t pixels, int64_t cin);
+PointwiseCLoop pointwise_c_loop(const targets::Target& t, int64_t pixels, int64_t cin, int64_t element_bytes);
 
 // Whether the C schedule may compute a depthwise conv a channel's whole plane at a time, as flat
 // loops (codegen/halide/conv.cpp's depthwise_plane_pipeline): its stack buffers (padded input,
