@@ -23,7 +23,13 @@ SECONDS_PER_TARGET=${1:-150}
 
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DQATC_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 > /dev/null
-cmake --build "$BUILD" -j "$(nproc)" > /dev/null
+# Quiet unless it fails; then the compiler's errors, which would otherwise surface only as make's
+# "Error 1" after the whole test suite (a clang-14-only error did, once).
+if ! cmake --build "$BUILD" -j "$(nproc)" > "$BUILD/build.log" 2>&1; then
+  echo "fuzz: the clang-14 fuzz build failed ($BUILD/build.log):" >&2
+  grep -E -A5 'error|Error' "$BUILD/build.log" | head -40 >&2
+  exit 1
+fi
 
 # Seeds: read-only, next to each target's own growing corpus.
 seeds=$BUILD/seeds
