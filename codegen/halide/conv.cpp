@@ -27,15 +27,15 @@ namespace {
 //   C: Halide 14's C backend turns vector reductions into scalar code, so the C schedule leaves the
 //     vectorizing to the C compiler: each output (channel, column) summed into a scalar over
 //     operands adjacent in both the tile copy and the channel's weights (transposed to [tap][C_in]
-//     once per tile), four of them per loop in the row form (2 channels x 2 columns). gcc's and
-//     clang's loop vectorizers turn that loop into the dot-product instruction: bytes for vpdpbusd
-//     (gcc 12, W = 4); where the target has no byte dot product (W = 2), both operands are 16-bit,
-//     which gcc sums with vpmaddwd (from bytes it multiplies 16-bit halves and widens each product:
-//     ResNet-18's C path on a Zen 3, 164 -> 54 ms). The loop
-//     runs over a kernel row's kw x cin4 bytes of the tile rows, copied channel-innermost (one
-//     tap's cin4 with column dilation); where that is shorter than a vector, over each output's
-//     whole patch (a stem conv of 3 channels); where that is short too (1x1 convs of 16 channels),
-//     the C schedule takes the generic conv's form.
+//     once per tile), a block of such sums per loop in the row form (see there). gcc's and clang's
+//     loop vectorizers turn that loop into the dot-product instruction: bytes for vpdpbusd (gcc 12,
+//     W = 4); where the target has no byte dot product (W = 2), both operands are 16-bit, which gcc
+//     sums with vpmaddwd (from bytes it multiplies 16-bit halves and widens each product:
+//     ResNet-18's C path on a Zen 3, 164 -> 54 ms). The loop runs over a kernel row's kw x cin4
+//     operands of the tile rows, copied channel-innermost (one tap's cin4 with column dilation);
+//     where that is shorter than a vector, over each output's whole patch (a stem conv of 3
+//     channels); where that is short too (1x1 convs of 16 channels), the C schedule takes the
+//     generic conv's form.
 KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
   const auto &kernel = s.get_ints("win_kernel"), &stride = s.get_ints("win_stride"), &pad = s.get_ints("win_pad"),
              &dilation = s.get_ints("win_dilation"), &out = s.get_ints("win_out");

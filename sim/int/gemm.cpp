@@ -1,5 +1,7 @@
 #include "sim/int/gemm.h"
 
+#include "sim/target_clones.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -9,12 +11,6 @@
 namespace qatc::sim::integer {
 
 namespace {
-
-#if defined(__x86_64__)
-#define QATC_GEMM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define QATC_GEMM_CLONES
-#endif
 
 using Sums [[gnu::vector_size(32)]] = int32_t;  // eight int32 sums
 
@@ -72,12 +68,12 @@ template <class Work>
     for (int64_t l = j; l < n; ++l) scalar(i, l);
 }
 
-QATC_GEMM_CLONES void multiply_int32_sums(int64_t m, int64_t n, int64_t k, const int16_t* a, const int16_t* b,
+QATC_TARGET_CLONES void multiply_int32_sums(int64_t m, int64_t n, int64_t k, const int16_t* a, const int16_t* b,
                                           int64_t* c) {
   multiply_int32(m, n, k, a, b, c);
 }
 
-QATC_GEMM_CLONES void multiply_int32_sums(int64_t m, int64_t n, int64_t k, const int32_t* a, const int32_t* b,
+QATC_TARGET_CLONES void multiply_int32_sums(int64_t m, int64_t n, int64_t k, const int32_t* a, const int32_t* b,
                                           int64_t* c) {
   multiply_int32(m, n, k, a, b, c);
 }

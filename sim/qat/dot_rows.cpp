@@ -1,16 +1,12 @@
 #include "sim/qat/dot_rows.h"
 
+#include "sim/target_clones.h"
+
 #include <cmath>
 #include <cstring>
 #include <type_traits>
 
 namespace qatc::sim {
-
-#if defined(__x86_64__)
-#define QATC_ROW_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define QATC_ROW_CLONES
-#endif
 
 namespace {
 
@@ -61,22 +57,22 @@ template <class V>
 
 }  // namespace
 
-QATC_ROW_CLONES void madd_taps(float* acc, const float* x, const int64_t* offsets, const float* w, int64_t taps,
+QATC_TARGET_CLONES void madd_taps(float* acc, const float* x, const int64_t* offsets, const float* w, int64_t taps,
                                int64_t n) {
   taps_rows(acc, x, offsets, w, taps, n, [](auto& s, const auto& v, const auto& wt) { s += v * wt; });
 }
 
-QATC_ROW_CLONES void fma_taps(float* acc, const float* x, const int64_t* offsets, const float* w, int64_t taps,
+QATC_TARGET_CLONES void fma_taps(float* acc, const float* x, const int64_t* offsets, const float* w, int64_t taps,
                               int64_t n) {
   taps_rows(acc, x, offsets, w, taps, n, [](auto& s, const auto& v, const auto& wt) { fused(s, v, wt); });
 }
 
-QATC_ROW_CLONES void madd_taps(int32_t* acc, const int32_t* x, const int64_t* offsets, const int32_t* w, int64_t taps,
+QATC_TARGET_CLONES void madd_taps(int32_t* acc, const int32_t* x, const int64_t* offsets, const int32_t* w, int64_t taps,
                                int64_t n) {
   taps_rows(acc, x, offsets, w, taps, n, [](auto& s, const auto& v, const auto& wt) { s += v * wt; });
 }
 
-QATC_ROW_CLONES void madd_taps(int64_t* acc, const int64_t* x, const int64_t* offsets, const int64_t* w, int64_t taps,
+QATC_TARGET_CLONES void madd_taps(int64_t* acc, const int64_t* x, const int64_t* offsets, const int64_t* w, int64_t taps,
                                int64_t n) {
   taps_rows(acc, x, offsets, w, taps, n, [](auto& s, const auto& v, const auto& wt) { s += v * wt; });
 }

@@ -7,10 +7,12 @@
 #include "sim/qat/float32_arith.h"
 #include "sim/qat/kernels.h"
 #include "sim/qat/numeric_error.h"
+#include "sim/qat/strided.h"
 
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <optional>
 
 namespace qatc::sim {
 
@@ -24,10 +26,8 @@ class QuantSlices {
     if (q.per_axis()) {
       if (static_cast<size_t>(q.axis) >= shape.size())
         fail("{}: quantization axis {} is out of range for shape {}", op.describe(), q.axis, ir::shape_string(shape));
+      axis_.emplace(shape, static_cast<size_t>(q.axis));
       expected = static_cast<size_t>(shape[q.axis]);
-      slices_ = shape[q.axis];
-      run_ = 1;
-      for (size_t d = static_cast<size_t>(q.axis) + 1; d < shape.size(); ++d) run_ *= shape[d];
     }
     if (q.scales.size() != expected || q.zero_points.size() != expected)
       fail("{}: {} scales and {} zero points, expected {}", op.describe(), q.scales.size(), q.zero_points.size(),
@@ -39,19 +39,20 @@ class QuantSlices {
   // instead of dividing per element: two 64-bit divisions cost more than an exact quantize.
   template <class F>
   void each(size_t n, F&& f) const {
-    int64_t slice = 0, left = run_;
+    // Per tensor: one endless run of slice 0.
+    const int64_t run = axis_ ? axis_->inner() : INT64_MAX, slices = axis_ ? axis_->size() : 1;
+    int64_t slice = 0, left = run;
     for_each_element(n, [&](size_t i) {
       f(i, static_cast<size_t>(slice));
       if (--left == 0) {
-        left = run_;
-        if (++slice == slices_) slice = 0;
+        left = run;
+        if (++slice == slices) slice = 0;
       }
     });
   }
 
  private:
-  // Elements come in runs of `run_` per slice, the slices cycling: per tensor, one endless run.
-  int64_t slices_ = 1, run_ = INT64_MAX;
+  std::optional<AxisIndex> axis_;  // empty: per tensor
 };
 
 }  // namespace

@@ -50,6 +50,9 @@ class AxisIndex {
  public:
   AxisIndex(const ir::Shape& shape, size_t axis);
   int64_t operator()(int64_t flat) const { return (flat / inner_) % size_; }
+  // Flat elements come in runs of `inner()` per index, the indices cycling through `size()`.
+  int64_t inner() const { return inner_; }
+  int64_t size() const { return size_; }
 
  private:
   int64_t inner_ = 1, size_ = 1;
