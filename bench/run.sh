@@ -52,9 +52,13 @@ for m in $NETWORKS hardswish; do
   echo "{\"cold_ms\": $cold, \"warm_ms\": $warm}" > "$R/compile.json"
   # What is timed is also right: the generated C against the simulator and torch's output.
   "$QATC" verify "$M/model.onnx" --data "$M" --engine all --target host -q --work-dir "$B/verify/$m" > "$R/verify.txt"
+  # The host objects in the host target's layout (channels last); the generated C in the planar
+  # layout the firmware targets (c7x-*) take, whose C schedules are written for it.
+  "$QATC" compile "$M/model.onnx" --target host --layout planar --emit obj --name qatc_bench --no-kernel-cache -o "$O-planar" > /dev/null
   make -s -j"$(nproc)" -f "$ROOT/bench/Makefile" FIRMWARE="$O" BUILD="$B/build/$m" all
+  make -s -j"$(nproc)" -f "$ROOT/bench/Makefile" FIRMWARE="$O-planar" BUILD="$B/build/$m-planar" all
   "$B/build/$m/bench_host" "$REPEAT" > "$R/host.json"
-  "$B/build/$m/bench_c" "$REPEAT" > "$R/c.json"
+  "$B/build/$m-planar/bench_c" "$REPEAT" > "$R/c.json"
   "$BUILD/bench/qatc-bench-model" "$M/model.onnx" "$M/test_data_set_0/input_0.pb" --repeat 3 > "$R/sim.json"
   if [ -f "$M/int8.onnx" ]; then
     # ORT's output on the first data set, for report.py to compare with the trained model's.

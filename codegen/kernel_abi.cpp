@@ -39,11 +39,10 @@ std::string kernel_wrapper(const KernelSpec& s) {
     const ArgSpec& a = s.args[i];
     const std::string p = param_name(s, i);
     std::string dims;
-    int64_t stride = 1;
+    const std::vector<int64_t> strides = a.strides();
     for (size_t d = 0; d < a.shape.size(); ++d) {
-      const int64_t extent = a.shape[a.shape.size() - 1 - d];
-      dims += fmt::format("{}halide_dimension_t(0, {}, {})", d ? ", " : "", extent, stride);
-      stride *= extent;
+      const size_t axis = a.shape.size() - 1 - d;
+      dims += fmt::format("{}halide_dimension_t(0, {}, {})", d ? ", " : "", a.shape[axis], strides[axis]);
     }
     const char* code = ir::is_float(a.dtype) ? "halide_type_float" : ir::is_signed(a.dtype) ? "halide_type_int" : "halide_type_uint";
     if (!a.shape.empty()) body += fmt::format("  halide_dimension_t {}_dim[{}] = {{{}}};\n", p, a.shape.size(), dims);

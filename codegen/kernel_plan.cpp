@@ -1,5 +1,7 @@
 #include "codegen/kernel_plan.h"
 
+#include "codegen/activation_layout.h"
+
 #include "codegen/schedule.h"
 #include "ir/error.h"
 #include "sim/qat/layout.h"
@@ -33,11 +35,9 @@ constexpr int kWideBoundBits = 61;
 // The average pool's sum is shifted (or its divisor scaled) by at most this, in 64 bits.
 constexpr int64_t kMaxPoolShift = 30;
 
-ArgSpec arg_of(const ir::Value& v) { return {v.type.dtype, v.type.shape}; }
-
 class Planner {
  public:
-  Planner(const ir::Graph& g, const targets::Target& t) : g_(g), t_(t) {}
+  Planner(const ir::Graph& g, const targets::Target& t, const Layouts& layouts) : g_(g), t_(t), layouts_(layouts) {}
 
   KernelPlan run() {
     plan_.target = t_.name;
@@ -236,7 +236,7 @@ class Planner {
     }
     s.args.push_back({nullptr, requantize_table(rq, s)});
     s.spec.attrs["fused_operands"] = static_cast<int64_t>(widened.size());
-    s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, 32, rq.outputs[0]->type.shape.empty() ? 1 : rq.outputs[0]->type.shape.back())};
+    s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, 32, innermost_extent(*rq.outputs[0]))};
     finish(s);
   }
 
@@ -441,7 +441,8 @@ class Planner {
     // form would store each output byte on its own.
     const int64_t pixels = win.axes[1].out * win.axes[2].out;
     std::optional<PointwiseDotTile> pointwise;
-    if (taps == 1 && std::all_of(win.axes.begin(), win.axes.end(), [](const sim::WindowAxis& a) {
+    if (taps == 1 && layout_of(conv.inputs[0]) == Layout::planar && layout_of(rq.outputs[0]) == Layout::planar &&
+        std::all_of(win.axes.begin(), win.axes.end(), [](const sim::WindowAxis& a) {
           return a.stride == 1 && a.pad_begin == 0 && a.in == a.out;
         }))
       pointwise = pointwise_dot_tile(t_, pixels, cin4, t_.int8_dot_product == 4 ? 1 : 2);
@@ -566,7 +567,8 @@ class Planner {
     const sim::Window win = sim::make_window(conv, conv.inputs[0]->type.shape, ir::Shape(ws.begin() + 2, ws.end()));
     if (plan_dot_conv(conv, *rq, w, win)) return;
     const int64_t cout = ws[0], cin = ws[1], taps = win.kernel_volume();
-    const int block = conv_channel_block(t_, cout);
+    const bool channels_last = layout_of(conv.inputs[0]) == Layout::channels_last && layout_of(rq->outputs[0]) == Layout::channels_last;
+    const int block = conv_channel_block(t_, cout, channels_last);
     ir::TensorData arranged(w.dtype(), {cout / block, cin, win.axes[0].kernel, win.axes[1].kernel, win.axes[2].kernel, block});
     const size_t esize = ir::byte_size(w.dtype());
     for (int64_t co = 0; co < cout; ++co)
@@ -615,6 +617,9 @@ class Planner {
       s.spec.attrs["padded_copy"] = vector_copy <= kMaxStackBuffer ? "vector" : "none";
     }
     s.spec.attrs["lanes"] = int64_t{lanes};
+    // The host schedule of a channels-last conv: columns per register block, each a channel block
+    // of 32-bit sums (two vectors), with room left for a tap's weights and input.
+    if (channels_last) s.spec.attrs["block_columns"] = int64_t{std::max(1, t_.vector_registers / 4)};
     // The C schedule of a 2-D depthwise conv (conv.cpp's depthwise_plane_pipeline): a channel's
     // plane at a time, as flat loops over rows `width` apart. Measured on MobileNetV2 with gcc 12:
     // 2-3x the tiled form's speed on planes of 7 to 28 columns.
@@ -661,7 +666,7 @@ class Planner {
     Step& s = add_step(rq, KernelKind::requantize, rq.outputs[0]);
     s.args.push_back({rq.inputs[0], -1});
     s.args.push_back({nullptr, requantize_table(rq, s)});
-    s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, 32, rq.outputs[0]->type.shape.back())};
+    s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, 32, innermost_extent(*rq.outputs[0]))};
     finish(s);
   }
 
@@ -699,7 +704,12 @@ class Planner {
       s.spec.attrs["qmin"] = qy.qmin();
       s.spec.attrs["qmax"] = qy.qmax();
     }
-    s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, ir::bit_width(op.outputs[0]->type.dtype), win.axes[2].out)};
+    // A pool of a channels-last input into a channels-last result (or one pixel per channel)
+    // vectorizes channels (pool.cpp), any other output columns.
+    const bool channels_last = layout_of(op.inputs[0]) == Layout::channels_last &&
+                               (layout_of(op.outputs[0]) == Layout::channels_last || win.axes[1].out * win.axes[2].out == 1);
+    const int64_t vectorized = channels_last ? op.inputs[0]->type.shape[1] : win.axes[2].out;
+    s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, ir::bit_width(op.outputs[0]->type.dtype), vectorized)};
     s.macs = ir::num_elements(op.outputs[0]->type.shape) * win.kernel_volume();
     finish(s);
   }
@@ -708,7 +718,7 @@ class Planner {
     Step& s = add_step(op, kind, op.outputs[0]);
     for (size_t i = 0; i < op.inputs.size(); ++i) s.args.push_back(operand(op, i));
     const ir::DType t = op.outputs[0]->type.dtype;
-    s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, ir::bit_width(t), op.outputs[0]->type.shape.empty() ? 1 : op.outputs[0]->type.shape.back())};
+    s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, ir::bit_width(t), innermost_extent(*op.outputs[0]))};
     switch (kind) {
       case KernelKind::widen:
         s.spec.attrs["zero_point"] = op.get_int("zero_point");
@@ -784,8 +794,20 @@ class Planner {
     }
   }
 
+  Layout layout_of(const ir::Value* v) const {
+    auto it = layouts_.find(v);
+    return it == layouts_.end() ? Layout::planar : it->second;
+  }
+  ArgSpec arg_of(const ir::Value& v) const { return {v.type.dtype, v.type.shape, layout_of(&v)}; }
+  // The extent of v's axis that lies innermost in memory, which elementwise kernels vectorize.
+  int64_t innermost_extent(const ir::Value& v) const {
+    if (v.type.shape.empty()) return 1;
+    return layout_of(&v) == Layout::channels_last ? v.type.shape[1] : v.type.shape.back();
+  }
+
   const ir::Graph& g_;
   const targets::Target& t_;
+  const Layouts& layouts_;
   KernelPlan plan_;
   std::set<const ir::Op*> skipped_, fused_;
   std::set<const ir::Op*> folded_;  // widen and add ops inside a fused requantize
@@ -798,7 +820,14 @@ class Planner {
 
 }  // namespace
 
-KernelPlan plan_kernels(const ir::Graph& g, const targets::Target& target) { return Planner(g, target).run(); }
+KernelPlan plan_kernels(const ir::Graph& g, const targets::Target& target, Layout layout) {
+  KernelPlan plan = Planner(g, target, {}).run();
+  if (layout == Layout::planar) return plan;
+  // Which tensors can take the layout depends on the steps that produce and read them, which the
+  // first plan found; the second plans every step with its tensors' layouts known (a conv's form,
+  // and so its weights' arrangement, depends on them).
+  return Planner(g, target, choose_layouts(plan, layout)).run();
+}
 
 int64_t bytes_of(const ir::Value& v) { return ir::num_elements(v.type.shape) * static_cast<int64_t>(ir::byte_size(v.type.dtype)); }
 

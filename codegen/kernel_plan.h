@@ -10,6 +10,7 @@
 #include "targets/target.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -50,8 +51,12 @@ struct KernelPlan {
   std::vector<Step> steps;
 };
 
-// Throws Error naming the op or tensor for anything code generation does not support.
-KernelPlan plan_kernels(const ir::Graph& g, const targets::Target& target);
+// Throws Error naming the op or tensor for anything code generation does not support. `layout`: of
+// the tensors between kernels where activation_layout.h's rule allows it, planar elsewhere.
+KernelPlan plan_kernels(const ir::Graph& g, const targets::Target& target, Layout layout = Layout::planar);
+
+// Runtime tensors that are not planar.
+using Layouts = std::map<const ir::Value*, Layout>;
 
 // Bytes of a runtime tensor.
 int64_t bytes_of(const ir::Value& v);

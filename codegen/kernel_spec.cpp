@@ -71,9 +71,31 @@ const std::vector<int64_t>& KernelSpec::get_ints(const std::string& name) const 
 }
 const std::string& KernelSpec::get_string(const std::string& name) const { return attr<std::string>(*this, name); }
 
+std::vector<int64_t> ArgSpec::strides() const {
+  std::vector<int64_t> st(shape.size());
+  int64_t stride = 1;
+  if (layout == Layout::channels_last && shape.size() >= 3) {
+    // Channels innermost, then the spatial axes (last fastest), then the batch.
+    st[1] = 1;
+    stride = shape[1];
+    for (size_t d = shape.size() - 1; d >= 2; --d) {
+      st[d] = stride;
+      stride *= shape[d];
+    }
+    st[0] = stride;
+    return st;
+  }
+  for (size_t d = shape.size(); d-- > 0;) {
+    st[d] = stride;
+    stride *= shape[d];
+  }
+  return st;
+}
+
 std::string KernelSpec::signature() const {
   std::string s{kernel_kind_name(kind)};
-  for (const ArgSpec& a : args) s += fmt::format(" {}[{}]", ir::dtype_name(a.dtype), fmt::join(a.shape, ","));
+  for (const ArgSpec& a : args)
+    s += fmt::format(" {}[{}]{}", ir::dtype_name(a.dtype), fmt::join(a.shape, ","), a.layout == Layout::channels_last ? "nhwc" : "");
   for (const auto& [k, v] : attrs) s += fmt::format(" {}={}", k, attr_text(v));
   return s;
 }

@@ -30,10 +30,20 @@ enum class KernelKind : uint8_t {
 
 std::string_view kernel_kind_name(KernelKind k);
 
+// How a runtime tensor of shape [N, C, spatial...] lies in memory: channel planes (ONNX's order),
+// or channels last (NHWC: each pixel's channels adjacent, as ONNX Runtime's int8 convs read them).
+// Halide indexes every tensor by the same logical coordinates, so a kernel is correct in either
+// layout through its buffers' strides alone; its schedule decides whether it is fast.
+enum class Layout : uint8_t { planar, channels_last };
+
 struct ArgSpec {
   ir::DType dtype;
   ir::Shape shape;
+  Layout layout = Layout::planar;
   bool operator==(const ArgSpec&) const = default;
+
+  // Elements between neighbours along each axis of `shape` (the IR's order, outermost first).
+  std::vector<int64_t> strides() const;
 };
 
 struct KernelSpec {

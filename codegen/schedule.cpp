@@ -25,8 +25,8 @@ int vector_lanes(const targets::Target& t, int element_bits, int64_t extent) {
   return static_cast<int>(floor_power_of_two(std::max<int64_t>(1, std::min<int64_t>(t.vector_lanes(element_bits), extent))));
 }
 
-int conv_channel_block(const targets::Target& t, int64_t out_channels) {
-  int64_t want = t.matrix_unit.cols > 0 ? t.matrix_unit.cols : t.vector_lanes(32);
+int conv_channel_block(const targets::Target& t, int64_t out_channels, bool channels_last) {
+  int64_t want = channels_last ? t.vector_lanes(16) : t.matrix_unit.cols > 0 ? t.matrix_unit.cols : t.vector_lanes(32);
   int64_t block = floor_power_of_two(std::max<int64_t>(1, want));
   while (block > 1 && out_channels % block != 0) block /= 2;
   return static_cast<int>(block);

@@ -21,7 +21,9 @@ int vector_lanes(const targets::Target& t, int element_bits, int64_t extent);
 
 // Output channels computed together: the matrix unit's column count (else the int32 vector lanes),
 // reduced to the largest power of two dividing `out_channels`, so blocks never straddle the end.
-int conv_channel_block(const targets::Target& t, int64_t out_channels);
+// Channels-last convs (the host's; conv.cpp) compute a vector of channels per pixel: the lanes of
+// 16-bit products, which 8-bit operands multiply in.
+int conv_channel_block(const targets::Target& t, int64_t out_channels, bool channels_last = false);
 
 struct ConvGeometry {
   int64_t out_rows, out_cols;        // output plane (depth folded into rows)

@@ -1,5 +1,6 @@
 #include "driver/firmware_build.h"
 
+#include "codegen/activation_layout.h"
 #include "codegen/firmware/sources.h"
 #include "codegen/kernel_abi.h"
 #include "driver/data_sets.h"
@@ -22,6 +23,10 @@ namespace fs = std::filesystem;
 void add_compile_options(CLI::App& cmd, CompileCommandOptions& o) {
   add_model_options(cmd, o.model);
   add_target_options(cmd, o.target, o.targets_dir);
+  cmd.add_option("--layout", o.layout,
+                 "Activation layout between kernels: planar (ONNX's channel planes) or nhwc (channels last); "
+                 "default: the target's. The model's inputs and outputs stay planar")
+      ->check(CLI::IsMember({"planar", "nhwc"}));
   cmd.add_option("--kernel-cache", o.kernel_cache, "Kernel cache directory (default: $QATC_KERNEL_CACHE or ~/.cache/qatc/kernels)");
   cmd.add_flag("--no-kernel-cache", o.no_kernel_cache, "Generate every kernel with Halide, reading and writing no cache");
   cmd.add_flag("--allow-non-pot", o.allow_non_pot, "Lower non-power-of-two scales with Q31 multipliers");
@@ -50,6 +55,7 @@ BuiltFirmware compile_model(const CompileCommandOptions& o) {
   options.name = o.name.empty() ? frontend::normal_absolute(o.output).filename().string() : o.name;
   options.source = fs::path(o.model.model).filename().string();
   options.emit = o.emit;
+  options.layout = codegen::parse_layout(o.layout.empty() ? target.activation_layout : o.layout);
   options.emit.erase(std::remove(options.emit.begin(), options.emit.end(), "c"), options.emit.end());
   std::map<std::string, ir::TensorData> sample;
   if (samples) {

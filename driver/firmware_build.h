@@ -18,6 +18,7 @@ struct CompileCommandOptions {
   std::string output;
   std::string name;  // default: the output directory's name
   std::vector<std::string> emit{"c"};
+  std::string layout;  // of the tensors between kernels: "planar", "nhwc", or "" for the target's
   std::string sample;  // a data directory: its first data set becomes <name>_sample.c
   std::string kernel_cache;
   bool no_kernel_cache = false;
@@ -25,7 +26,7 @@ struct CompileCommandOptions {
   bool quiet = false;  // no progress bar (compile: no summary either)
 };
 
-// The model and --target, --targets-dir, --kernel-cache, --no-kernel-cache, --allow-non-pot:
+// The model and --target, --targets-dir, --layout, --kernel-cache, --no-kernel-cache, --allow-non-pot:
 // what compile and verify --engine c share.
 void add_compile_options(CLI::App& cmd, CompileCommandOptions& o);
 // compile's own: --name, --emit, --sample.

@@ -24,21 +24,21 @@ std::string clock_text(int64_t hz) {
 
 int list_targets(const std::string& dir) {
   std::vector<targets::Target> all = targets::load_targets(dir);
-  std::cout << fmt::format("{:<9} {:>6}  {:<14} {:<22} {:<12} {:<12} {:<45} {:<9} {}\n", "target", "vector", "lanes i8/16/32",
-                           "matrix unit", "int8 dot", "accumulator", "memory", "clock", "emits");
+  std::cout << fmt::format("{:<9} {:>6}  {:<14} {:<22} {:<12} {:<12} {:<45} {:<9} {:<7} {}\n", "target", "vector", "lanes i8/16/32",
+                           "matrix unit", "int8 dot", "accumulator", "memory", "clock", "layout", "emits");
   for (const auto& t : all) {
     std::vector<std::string> levels;
     for (const auto& m : t.memory) levels.push_back(m.name + " " + bytes_text(m.bytes));
     std::string mma = t.matrix_unit.rows ? fmt::format("{}x{}, {} MAC/cycle", t.matrix_unit.rows, t.matrix_unit.cols,
                                                        t.matrix_unit.int8_macs_per_cycle)
                                          : "none";
-    std::cout << fmt::format("{:<9} {:>4} b  {:<14} {:<22} {:<12} {:<12} {:<45} {:<9} {}\n", t.name, t.vector_bits,
+    std::cout << fmt::format("{:<9} {:>4} b  {:<14} {:<22} {:<12} {:<12} {:<45} {:<9} {:<7} {}\n", t.name, t.vector_bits,
                              fmt::format("{}/{}/{}", t.vector_lanes(8), t.vector_lanes(16), t.vector_lanes(32)), mma,
                              t.int8_dot_product     ? fmt::format("{} per lane", t.int8_dot_product)
                              : t.int16_pair_product ? "16-bit pairs"
                                                     : "none",
                              fmt::format("{}/{} bit", t.accumulator_bits_int8, t.accumulator_bits_int16),
-                             fmt::format("{}", fmt::join(levels, ", ")), clock_text(t.clock_hz),
+                             fmt::format("{}", fmt::join(levels, ", ")), clock_text(t.clock_hz), t.activation_layout,
                              fmt::join(t.emit, ", "));
   }
   for (const auto& t : all) std::cout << fmt::format("  {}: {}\n", t.name, t.description);

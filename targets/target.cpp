@@ -181,6 +181,11 @@ Target load_target(const std::string& path) {
   if (root.contains("vector_registers"))
     t.vector_registers = r.is_auto(root, "vector_registers") ? host_vector_registers()
                                                              : static_cast<int>(r.integer(root, "vector_registers", 1, 256));
+  if (root.contains("activation_layout")) {
+    t.activation_layout = r.string(root, "activation_layout");
+    if (t.activation_layout != "planar" && t.activation_layout != "nhwc")
+      r.error("activation_layout", "must be \"planar\" or \"nhwc\"");
+  }
   const json& emit = r.at(root, "emit");
   if (!emit.is_array() || emit.empty()) r.error("emit", "must list at least one of \"c\", \"asm\", \"object\"");
   for (const json& e : emit) {

@@ -39,6 +39,9 @@ struct Target {
   // these (ResNet-18 on an AVX2 Zen 3: 4x the generic conv's speed).
   int int16_pair_product = 0;
   int vector_registers = 16;        // how many accumulators a register-blocked kernel can hold
+  // How tensors between kernels lie in memory by default (codegen/activation_layout.h): "planar"
+  // or "nhwc" (channels last).
+  std::string activation_layout = "planar";
 
   int vector_lanes(int element_bits) const { return vector_bits / element_bits; }
 };

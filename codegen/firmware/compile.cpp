@@ -42,7 +42,7 @@ Firmware compile_firmware(const ir::Graph& lowered, const targets::Target& targe
       fail("--emit {}: target '{}' takes only {} (assembly and objects come from Halide's LLVM backend, for the host)",
            kind, target.name, fmt::join(target.emit, ", "));
   }
-  const KernelPlan plan = plan_kernels(lowered, target);
+  const KernelPlan plan = plan_kernels(lowered, target, o.layout);
   const MemoryPlan memory = plan_memory(plan);
   const FirmwareNames names = firmware_names(o.name, o.source);
 

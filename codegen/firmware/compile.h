@@ -18,6 +18,7 @@ struct CompileOptions {
   std::string name;                 // C prefix of the API (<name>_run) and file names
   std::string source;               // the model file, named in banners and the report
   std::vector<std::string> emit{"c"};  // also "asm" and "obj": host-only, through Halide's LLVM backend
+  Layout layout = Layout::planar;  // of the tensors between kernels (activation_layout.h)
   // Every tensor of one integer-simulator run by name (optional): its inputs and outputs become
   // <name>_sample.c/.h, a data set the firmware can check itself against on the target.
   const std::map<std::string, ir::TensorData>* sample = nullptr;

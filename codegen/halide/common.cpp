@@ -21,12 +21,11 @@ Type halide_type(ir::DType t) {
 namespace {
 
 template <class Dims>
-void constrain(Dims dim_of, const ir::Shape& shape) {
-  int stride = 1;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    const int extent = static_cast<int>(shape[shape.size() - 1 - d]);
-    dim_of(static_cast<int>(d)).set_bounds(0, extent).set_stride(stride);
-    stride *= extent;
+void constrain(Dims dim_of, const ArgSpec& a) {
+  const std::vector<int64_t> strides = a.strides();
+  for (size_t d = 0; d < a.shape.size(); ++d) {
+    const size_t axis = a.shape.size() - 1 - d;
+    dim_of(static_cast<int>(d)).set_bounds(0, static_cast<int>(a.shape[axis])).set_stride(static_cast<int>(strides[axis]));
   }
 }
 
@@ -35,12 +34,12 @@ void constrain(Dims dim_of, const ir::Shape& shape) {
 ImageParam input(const KernelSpec& s, size_t i, const std::string& name) {
   const ArgSpec& a = s.args[i];
   ImageParam p(halide_type(a.dtype), static_cast<int>(a.shape.size()), name);
-  constrain([&](int d) { return p.dim(d); }, a.shape);
+  constrain([&](int d) { return p.dim(d); }, a);
   return p;
 }
 
 void constrain_output(Func& f, const ArgSpec& a) {
-  constrain([&](int d) { return f.output_buffer().dim(d); }, a.shape);
+  constrain([&](int d) { return f.output_buffer().dim(d); }, a);
 }
 
 std::vector<Var> vars(const std::string& prefix, size_t count) {
@@ -68,13 +67,16 @@ namespace {
 
 // The table requantize() reads: in C a copy on the stack. The C compiler must assume that the
 // result's 8-bit stores may alias the table's memory, so it would reload the table for every
-// element and leave the loop scalar; a local array cannot be aliased.
-Func requantize_table(const ImageParam& table, Backend backend) {
-  if (backend == Backend::llvm) return table;
+// element and leave the loop scalar; a local array cannot be aliased. A channels-last result is
+// requantized a vector of channels at a time: its copy holds each field's channels adjacent, so
+// that a vector of shifts is one load rather than a gather.
+Func requantize_table(const ImageParam& table, Backend backend, bool channels_last) {
+  if (backend == Backend::llvm && !channels_last) return table;
   Func local("rq_table");
   Var i("i"), c("c");
   local(i, c) = table(i, c);
   local.compute_root().store_in(MemoryType::Stack);
+  if (channels_last) local.reorder_storage(c, i);
   return local;
 }
 
@@ -100,7 +102,7 @@ std::pair<Expr, Expr> divided(Expr numerator, Expr divisor, Expr phi) {
 Expr requantize_unconverted(const KernelSpec& s, const std::string& prefix, Expr acc, const ImageParam& rows, Expr c,
                              Backend backend) {
   auto attr = [&](const char* name) { return prefix + "_" + name; };
-  Func table = requantize_table(rows, backend);
+  Func table = requantize_table(rows, backend, s.result().layout == Layout::channels_last);
   Expr shift = table(0, c), phi = table(2, c), floor, cmp, rounded;
   // Where the plan proved every shift in 1..30 and |acc| + |bias| < 2^31, all of it in 32 bits,
   // twice the lanes per vector. In C only the add-and-shift form (rq_headroom): gcc 12 leaves the
@@ -236,6 +238,16 @@ void vectorize_pure(Func f, const Var& v, int64_t extent, int lanes) {
 
 void vectorize_innermost(const KernelSpec& s, Func f, const std::vector<Var>& v, Backend backend, size_t dense) {
   if (v.empty()) return;
+  if (s.result().layout == Layout::channels_last) {
+    // Channels innermost, as they lie: a loop the C compiler vectorizes, or vectors of channels.
+    const Var c = v[v.size() - 2];
+    std::vector<VarOrRVar> order{c};
+    for (const Var& d : v)
+      if (d.name() != c.name()) order.emplace_back(d);
+    f.reorder(order);
+    if (backend == Backend::llvm) vectorize_pure(f, c, s.result().shape[1], static_cast<int>(s.get_int("lanes")));
+    return;
+  }
   if (backend == Backend::llvm) {
     vectorize_pure(f, v[0], s.result().shape.back(), static_cast<int>(s.get_int("lanes")));
     return;

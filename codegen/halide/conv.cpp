@@ -73,16 +73,28 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
     Var co("co"), ci("ci"), xo("xo"), xi("xi"), xc("xc"), xr("xr");
     y.split(vy, yo, yi, static_cast<int>(s.get_int("dot_tile_rows")))
         .split(vc, co, ci, block, cout % block == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf);
+    // Planar results are stored a channel's columns at a time; channels-last ones a vector of a
+    // column's channels at a time, as they lie.
+    const bool channels_last = s.result().layout == Layout::channels_last;
+    Var cv("cv"), cl("cl");
+    if (channels_last) y.split(ci, cv, cl, lanes);
+    auto block_loops = [&](std::vector<VarOrRVar> outer) {
+      std::vector<VarOrRVar> order = channels_last ? std::vector<VarOrRVar>{cl, cv, xi, co} : std::vector<VarOrRVar>{xi, ci, co};
+      order.insert(order.end(), outer.begin(), outer.end());
+      y.reorder(order);
+    };
     if (chunk > 0) {
       // The copy per chunk of whole register blocks (kernel_plan.cpp: no row's copy fits the stack).
-      y.split(vx, xc, xr, chunk, TailStrategy::ShiftInwards).split(xr, xo, xi, columns).reorder(xi, ci, co, xo, yi, xc, yo);
+      y.split(vx, xc, xr, chunk, TailStrategy::ShiftInwards).split(xr, xo, xi, columns);
+      block_loops({xo, yi, xc, yo});
       packed.compute_at(y, xc);
     } else {
-      y.split(vx, xo, xi, columns, out[2] % columns == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards)
-          .reorder(xi, ci, co, xo, yi, yo);
+      y.split(vx, xo, xi, columns, out[2] % columns == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards);
+      block_loops({xo, yi, yo});
       packed.compute_at(y, yo);
     }
-    y.vectorize(xi).unroll(ci);
+    if (channels_last) y.vectorize(cl).unroll(cv).unroll(xi);
+    else y.vectorize(xi).unroll(ci);
     packed.store_in(MemoryType::Stack);
     if (cin4 == 4) {
       // A stem conv's few channels (RGB): whole vectors of columns from each plane, interleaved
@@ -367,7 +379,13 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
   // The padded input a tile reads is copied once per tile, or (kernel_plan.cpp's padded_copy)
   // where that copy would leave the stack, once per output vector with the channel block's
   // outputs inside, or not at all (read through the bounds test).
-  const std::string copy = s.attrs.count("padded_copy") ? s.get_string("padded_copy") : "tile";
+  // Channels-last tensors are read in place, through the bounds test: it is one per pixel and tap,
+  // the same for a whole vector of channels.
+  const bool channels_last = backend == Backend::llvm && s.result().layout == Layout::channels_last &&
+                             s.args[0].layout == Layout::channels_last;
+  const std::string copy = channels_last                  ? "none"
+                           : s.attrs.count("padded_copy") ? s.get_string("padded_copy")
+                                                          : "tile";
   Func padded = copy == "none" ? padded_input(s, x, cast(x.type(), static_cast<int>(zp)), v)
                                : padded_copy(s, x, cast(x.type(), static_cast<int>(zp)), v);
 
@@ -397,6 +415,21 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
 
   const int lanes = static_cast<int>(s.get_int("lanes"));
   Var co("co"), ci("ci"), yo("yo"), yi("yi"), xo("xo"), xi("xi");
+  if (channels_last) {
+    // One pixel's sums for a channel block in registers over the whole window (a depthwise conv's
+    // taps unrolled): each tap one load of adjacent channels and of the block's adjacent weights.
+    // A few columns per block share each tap's weights.
+    const int columns = static_cast<int>(std::min(s.get_int("block_columns"), out[2]));
+    y.split(vc, co, ci, static_cast<int>(block))
+        .split(vx, xo, xi, columns, out[2] % columns == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards)
+        .reorder(ci, xi, co, xo, vy)
+        .vectorize(ci)
+        .unroll(xi);
+    acc.compute_at(y, co).vectorize(vc).unroll(vx);
+    acc.update().reorder(vc, vx, r[0], r[1], r[2], r[3]).vectorize(vc).unroll(vx).unroll(r[0]);
+    if (kernel[1] * kernel[2] <= 25) acc.update().unroll(r[1]);
+    return {y, params};
+  }
   y.split(vc, co, ci, static_cast<int>(block));
   if (backend == Backend::llvm) {
     // One output vector's sums in registers over the whole window (the kernel's taps unrolled,

@@ -118,13 +118,35 @@ std::string emit_kernel_assembly(const KernelSpec& s) {
 
 void emit_kernel_object(const KernelSpec& s, const std::filesystem::path& file) { emit_host(s, file, hl::HostOutput::object); }
 
+namespace {
+
+// A buffer of `a`'s shape laid out as `a` says (its own memory), holding a copy of `planar`.
+Buffer<> laid_out(const ArgSpec& a, const Buffer<>& planar) {
+  std::vector<halide_dimension_t> dims;
+  const std::vector<int64_t> strides = a.strides();
+  for (size_t i = a.shape.size(); i-- > 0;) dims.emplace_back(0, static_cast<int>(a.shape[i]), static_cast<int>(strides[i]));
+  Buffer<> b(planar.type(), nullptr, static_cast<int>(dims.size()), dims.data());
+  b.allocate();
+  b.copy_from(planar);
+  return b;
+}
+
+}  // namespace
+
 ir::TensorData realize_kernel(const KernelSpec& s, const std::vector<const ir::TensorData*>& args, bool c_schedule) {
   hl::KernelPipeline p = pipeline(s, c_schedule ? hl::Backend::c : hl::Backend::llvm);
-  for (size_t i = 0; i < p.inputs.size(); ++i) p.inputs[i].set(view(*args[i], s.args[i].shape, hl::halide_type(args[i]->dtype())));
+  // The tensors are planar; channels-last arguments get a copy in their layout.
+  auto buffer = [&](const ir::TensorData& d, const ArgSpec& a) {
+    Buffer<> planar = view(d, a.shape, hl::halide_type(d.dtype()));
+    return a.layout == Layout::planar ? planar : laid_out(a, planar);
+  };
+  for (size_t i = 0; i < p.inputs.size(); ++i) p.inputs[i].set(buffer(*args[i], s.args[i]));
   ir::TensorData result(s.result().dtype, s.result().shape);
-  Buffer<> out = view(result, s.result().shape, hl::halide_type(result.dtype()));
+  Buffer<> planar_out = view(result, s.result().shape, hl::halide_type(result.dtype()));
+  Buffer<> out = buffer(result, s.result());
   Target t = jit_target().without_feature(Target::NoRuntime).without_feature(Target::NoAsserts).with_feature(Target::JIT);
   p.output.realize(Pipeline::RealizationArg(out), t);
+  if (s.result().layout != Layout::planar) planar_out.copy_from(out);
   return result;
 }
 

@@ -22,7 +22,7 @@ struct KernelPipeline {
 Halide::Type halide_type(ir::DType t);
 
 // Input `i` of the spec as an ImageParam named `name` whose every dimension has the constant
-// extent and dense stride of the spec's shape (Halide dimension 0 is the IR's last axis).
+// extent of the spec's shape and the stride of its layout (Halide dimension 0 is the IR's last axis).
 Halide::ImageParam input(const KernelSpec& s, size_t i, const std::string& name);
 // The same constraints on the output buffer.
 void constrain_output(Halide::Func& f, const ArgSpec& a);
@@ -79,7 +79,8 @@ Halide::Expr shift_left(Halide::Expr v, Halide::Expr n);
 void vectorize_pure(Halide::Func f, const Halide::Var& v, int64_t extent, int lanes);
 // An elementwise kernel's result `f` over `v` (innermost first): on the LLVM backend its innermost
 // axis vectorized by the spec's lanes; in C (where Halide vectorizes no arithmetic) its `dense`
-// innermost axes, along which every operand is read element by element, fused into one loop.
+// innermost axes, along which every operand is read element by element, fused into one loop. A
+// channels-last result loops over channels innermost (vectorized by the lanes on LLVM).
 void vectorize_innermost(const KernelSpec& s, Halide::Func f, const std::vector<Halide::Var>& v, Backend backend,
                          size_t dense);
 

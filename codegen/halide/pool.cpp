@@ -31,6 +31,11 @@ KernelPipeline pool_pipeline(const KernelSpec& s, Backend backend) {
   WindowVars v;
   const Var &vx = v.x, &vy = v.y, &vz = v.z, &vc = v.c, &vn = v.n;
   const Expr fill = average ? cast(xt, static_cast<int>(zx)) : xt.min();
+  // A channels-last input is pooled a vector of channels at a time, read in place (the bounds test
+  // is one per pixel and tap), into a channels-last result or one of a single pixel per channel
+  // (a global pool's, the same memory in either layout).
+  const bool channels_last = backend == Backend::llvm && spatial == 2 && s.args[0].layout == Layout::channels_last &&
+                             (s.result().layout == Layout::channels_last || out[1] * out[2] == 1);
   Func padded = backend == Backend::llvm ? padded_input(s, x, fill, v) : padded_copy(s, x, fill, v);
   RDom r(std::vector<Range>{{0, static_cast<int>(kernel[2])}, {0, static_cast<int>(kernel[1])}, {0, static_cast<int>(kernel[0])}}, "r");
   Expr tap = padded(tap_position(s, v, r, vc));
@@ -59,6 +64,18 @@ KernelPipeline pool_pipeline(const KernelSpec& s, Backend backend) {
   y(v.result(spatial)) = cast(halide_type(s.result().dtype), value);
   constrain_output(y, s.result());
 
+  if (channels_last) {
+    const int lanes = static_cast<int>(s.get_int("lanes"));
+    const int64_t channels = s.result().shape[1];
+    Var co("co"), ci("ci");
+    y.split(vc, co, ci, lanes, channels % lanes == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards)
+        .reorder(ci, co, vx, vy)
+        .vectorize(ci);
+    reduced.compute_at(y, co).vectorize(vc);
+    reduced.update().reorder(vc, r[0], r[1], r[2]).vectorize(vc);
+    if (kernel[1] * kernel[2] <= 25) reduced.update().unroll(r[0]).unroll(r[1]);
+    return {y, {x}};
+  }
   // Per output row: the padded rows it reads, copied, and its window sums or maxima.
   reduced.compute_at(y, spatial >= 2 ? vy : vc).store_in(MemoryType::Stack);
   padded.compute_at(y, spatial >= 2 ? vy : vc).store_in(MemoryType::Stack);

@@ -79,7 +79,8 @@ const targets::Target& pair_host() {
 }
 
 // Runs every kernel of `text`'s plan on random inputs, for every target, against the simulator.
-void check_kernels(const std::string& text, const std::vector<targets::Target>& targets = all_targets()) {
+void check_kernels(const std::string& text, const std::vector<targets::Target>& targets = all_targets(),
+                   codegen::Layout layout = codegen::Layout::planar) {
   INFO(text);
   ir::Graph g = ir::parse_graph(text, "kernel_test.qir");
   ir::verify(g);
@@ -92,7 +93,7 @@ void check_kernels(const std::string& text, const std::vector<targets::Target>& 
   sim::simulate_integer(g, inputs, [&](const ir::Op& op, const ir::TensorData& d) { values[op.outputs[0]->name] = d; });
   for (const targets::Target& t : targets) {
     INFO("target " << t.name);
-    const codegen::KernelPlan plan = codegen::plan_kernels(g, t);
+    const codegen::KernelPlan plan = codegen::plan_kernels(g, t, layout);
     for (const codegen::Step& s : plan.steps) {
       if (s.alias) continue;
       INFO(s.spec.signature());
@@ -436,6 +437,104 @@ TEST_CASE("residual adds fused into the conv before them equal the simulator") {
       }
       check_kernels(g);
     }
+  }
+}
+
+// A chain of a dense 3x3 conv, a depthwise 3x3 of stride 2, a clip and two 1x1 convs, each conv
+// with its requantize: between them every tensor can be channels last.
+std::string conv_chain_graph(int64_t c, int64_t h, int64_t w, int64_t zp, const std::string& rule) {
+  const int64_t oh = out_size(h, 3, 2, 1, 1, 1), ow = out_size(w, 3, 2, 1, 1, 1), c2 = 2 * c;
+  auto rq = [&](int64_t channels) {
+    return fmt::format("axis = 1, bias_frac = {}, max = 120, min = {}, round = \"{}\", shift = {}", values(channels, 0, 3),
+                       zp == 0 ? 0 : -128, rule, values(channels, 0, 10));
+  };
+  const std::string t = zp == 0 ? "u8" : "i8";
+  return fmt::format(R"(graph @chain {{
+  input %x : {t}[1,{c},{h},{w}] quant<{t}: scale = 2^-5, zp = {zp}>
+  const %w1 : i8[{c2},{c},3,3] = {w1}
+  const %b1 : i32[{c2}] = {b1}
+  %a1 = conv(%x, %w1, %b1) {{dilations = [1, 1], group = 1, pads = [1, 1, 1, 1], strides = [1, 1], x_zero_point = {zp}}} : i32[1,{c2},{h},{w}]
+  %y1 = requantize(%a1) {{{rq1}}} : {t}[1,{c2},{h},{w}] quant<{t}: scale = 2^-4, zp = {zp}>
+  const %w2 : i8[{c2},1,3,3] = {w2}
+  %a2 = conv(%y1, %w2) {{dilations = [1, 1], group = {c2}, pads = [1, 1, 1, 1], strides = [2, 2], x_zero_point = {zp}}} : i32[1,{c2},{oh},{ow}]
+  %y2 = requantize(%a2) {{{rq2}}} : {t}[1,{c2},{oh},{ow}] quant<{t}: scale = 2^-4, zp = {zp}>
+  %k = clip(%y2) {{max = 5.0, min = -2.0}} : {t}[1,{c2},{oh},{ow}] quant<{t}: scale = 2^-4, zp = {zp}>
+  const %w3 : i8[{c},{c2},1,1] = {w3}
+  %a3 = conv(%k, %w3) {{dilations = [1, 1], group = 1, pads = [0, 0, 0, 0], strides = [1, 1], x_zero_point = {zp}}} : i32[1,{c},{oh},{ow}]
+  %y3 = requantize(%a3) {{{rq3}}} : {t}[1,{c},{oh},{ow}] quant<{t}: scale = 2^-4, zp = {zp}>
+  const %w4 : i8[{c},{c},1,1] = {w4}
+  %a4 = conv(%y3, %w4) {{dilations = [1, 1], group = 1, pads = [0, 0, 0, 0], strides = [1, 1], x_zero_point = {zp}}} : i32[1,{c},{oh},{ow}]
+  %y4 = requantize(%a4) {{{rq4}}} : {t}[1,{c},{oh},{ow}] quant<{t}: scale = 2^-4, zp = {zp}>
+  output %y4
+}})",
+                     fmt::arg("t", t), fmt::arg("c", c), fmt::arg("c2", c2), fmt::arg("h", h), fmt::arg("w", w), fmt::arg("zp", zp),
+                     fmt::arg("oh", oh), fmt::arg("ow", ow), fmt::arg("w1", values(c2 * c * 9, -128, 127)),
+                     fmt::arg("b1", values(c2, -5000, 5000)), fmt::arg("rq1", rq(c2)), fmt::arg("w2", values(c2 * 9, -128, 127)),
+                     fmt::arg("rq2", rq(c2)), fmt::arg("w3", values(c * c2, -128, 127)), fmt::arg("rq3", rq(c)),
+                     fmt::arg("w4", values(c * c, -128, 127)), fmt::arg("rq4", rq(c)));
+}
+
+// Channels-last tensors (activation_layout.h) between the chain's kernels, on every target and in
+// both backends' schedules: the interior tensors take the layout, the model's input and output
+// stay planar, and every kernel equals the simulator (the result compared in planar order).
+TEST_CASE("conv chains with channels-last tensors between kernels equal the simulator") {
+  struct Case {
+    int64_t c, h, w, zp;
+    std::string rule;
+  };
+  for (const Case& k : {Case{16, 7, 10, 0, "half_even"}, Case{8, 6, 13, 3, "half_up"}, Case{24, 5, 6, 0, "half_away"}}) {
+    const std::string text = conv_chain_graph(k.c, k.h, k.w, k.zp, k.rule);
+    const ir::Graph g = ir::parse_graph(text, "chain.qir");
+    for (const targets::Target& t : all_targets()) {
+      const codegen::KernelPlan plan = codegen::plan_kernels(g, t, codegen::Layout::channels_last);
+      REQUIRE(plan.steps.size() == 5);
+      CHECK(plan.steps.front().spec.args.front().layout == codegen::Layout::planar);
+      CHECK(plan.steps.front().spec.result().layout == codegen::Layout::channels_last);
+      CHECK(plan.steps[2].spec.kind == codegen::KernelKind::clip);
+      CHECK(plan.steps[2].spec.result().layout == codegen::Layout::channels_last);
+      CHECK(plan.steps.back().spec.args.front().layout == codegen::Layout::channels_last);
+      CHECK(plan.steps.back().spec.result().layout == codegen::Layout::planar);
+    }
+    check_kernels(text, all_targets(), codegen::Layout::channels_last);
+  }
+}
+
+// Max, average and global average pooling between channels-last kernels: the pools read and
+// write channels last (the global pool's one pixel per channel is the same memory either way).
+TEST_CASE("pools between channels-last kernels equal the simulator") {
+  for (const std::string rule : {"half_even", "half_away"}) {
+    auto rq = [&](int64_t channels) {
+      return fmt::format("axis = 1, bias_frac = {}, max = 255, min = 0, round = \"{}\", shift = {}", values(channels, 0, 3), rule,
+                         values(channels, 0, 10));
+    };
+    const std::string text = fmt::format(R"(graph @pools {{
+  input %x : u8[1,8,9,12] quant<u8: scale = 2^-5, zp = 0>
+  const %w1 : i8[24,8,3,3] = {w1}
+  %a1 = conv(%x, %w1) {{dilations = [1, 1], group = 1, pads = [1, 1, 1, 1], strides = [1, 1], x_zero_point = 0}} : i32[1,24,9,12]
+  %y1 = requantize(%a1) {{{rq1}}} : u8[1,24,9,12] quant<u8: scale = 2^-4, zp = 0>
+  %m = maxpool(%y1) {{ceil_mode = 0, dilations = [1, 1], kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]}} : u8[1,24,5,6] quant<u8: scale = 2^-4, zp = 0>
+  const %w2 : i8[24,1,3,3] = {w2}
+  %a2 = conv(%m, %w2) {{dilations = [1, 1], group = 24, pads = [1, 1, 1, 1], strides = [1, 1], x_zero_point = 0}} : i32[1,24,5,6]
+  %y2 = requantize(%a2) {{{rq2}}} : u8[1,24,5,6] quant<u8: scale = 2^-4, zp = 0>
+  %p = avgpool(%y2) {{ceil_mode = 0, count_include_pad = 0, dilations = [1, 1], kernel_shape = [3, 3], pads = [1, 1, 1, 1], round = "{rule}", shift = 0, strides = [1, 1]}} : u8[1,24,5,6] quant<u8: scale = 2^-4, zp = 0>
+  const %w3 : i8[24,24,1,1] = {w3}
+  %a3 = conv(%p, %w3) {{dilations = [1, 1], group = 1, pads = [0, 0, 0, 0], strides = [1, 1], x_zero_point = 0}} : i32[1,24,5,6]
+  %y3 = requantize(%a3) {{{rq3}}} : u8[1,24,5,6] quant<u8: scale = 2^-4, zp = 0>
+  %g = avgpool(%y3) {{ceil_mode = 0, count_include_pad = 0, dilations = [1, 1], kernel_shape = [5, 6], pads = [0, 0, 0, 0], round = "{rule}", shift = -1, strides = [1, 1]}} : u8[1,24,1,1] quant<u8: scale = 2^-5, zp = 0>
+  output %g
+}})",
+                                         fmt::arg("w1", values(24 * 8 * 9, -128, 127)), fmt::arg("rq1", rq(24)),
+                                         fmt::arg("w2", values(24 * 9, -128, 127)), fmt::arg("rq2", rq(24)),
+                                         fmt::arg("w3", values(24 * 24, -128, 127)), fmt::arg("rq3", rq(24)), fmt::arg("rule", rule));
+    const ir::Graph g = ir::parse_graph(text, "pools.qir");
+    for (const targets::Target& t : all_targets()) {
+      const codegen::KernelPlan plan = codegen::plan_kernels(g, t, codegen::Layout::channels_last);
+      REQUIRE(plan.steps.size() == 6);
+      for (size_t i : {1, 3}) CHECK(plan.steps[i].spec.args.front().layout == codegen::Layout::channels_last);
+      for (size_t i : {1, 3}) CHECK(plan.steps[i].spec.result().layout == codegen::Layout::channels_last);
+      CHECK(plan.steps.back().spec.args.front().layout == codegen::Layout::channels_last);
+    }
+    check_kernels(text, all_targets(), codegen::Layout::channels_last);
   }
 }
 
