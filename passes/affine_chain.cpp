@@ -121,10 +121,9 @@ std::optional<std::vector<Exact>> exact_constant(const ir::Value& v) {
   if (!p || p->kind != ir::OpKind::dequantize || !p->inputs[0]->is_constant()) return std::nullopt;
   const ir::Value& q = *p->inputs[0];
   const ir::QuantParams& qp = *q.type.quant;
-  const std::optional<sim::AxisIndex> channel_of =
-      qp.per_axis() ? std::optional(sim::AxisIndex(q.type.shape, static_cast<size_t>(qp.axis))) : std::nullopt;
-  for (int64_t i = 0; i < q.data->size(); ++i) {
-    const size_t c = channel_of ? static_cast<size_t>((*channel_of)(i)) : 0;
+  sim::AxisCounter channel = qp.per_axis() ? sim::AxisCounter(q.type.shape, static_cast<size_t>(qp.axis)) : sim::AxisCounter();
+  for (int64_t i = 0; i < q.data->size(); ++i, channel.next()) {
+    const auto c = static_cast<size_t>(channel.index());
     out.push_back(sim::mul(Exact::from_int(q.data->int_at(i) - qp.zero_points[c]), Exact::from_double(qp.scales[c])));
   }
   return out;

@@ -29,10 +29,10 @@ NumArray<A> batchnorm(const NumArray<A>& x, const NumArray<A>& bias, const NumAr
                       const std::vector<typename A::Num>& alpha) {
   std::vector<typename A::Num> beta(alpha.size());
   for (size_t c = 0; c < alpha.size(); ++c) beta[c] = A::sub_mul(bias.data[c], mean.data[c], alpha[c]);
-  const AxisIndex channel(x.shape, 1);
+  AxisCounter channel(x.shape, 1);
   NumArray<A> y(x.shape);
-  for (size_t i = 0; i < x.data.size(); ++i) {
-    const int64_t c = channel(static_cast<int64_t>(i));
+  for (size_t i = 0; i < x.data.size(); ++i, channel.next()) {
+    const int64_t c = channel.index();
     y.data[i] = A::mul_add(x.data[i], alpha[c], beta[c]);
   }
   return y;
@@ -40,9 +40,9 @@ NumArray<A> batchnorm(const NumArray<A>& x, const NumArray<A>& bias, const NumAr
 
 template <class A>
 NumArray<A> add_per_channel(const NumArray<A>& x, const std::vector<typename A::Num>& addend) {
-  const AxisIndex channel(x.shape, 1);
+  AxisCounter channel(x.shape, 1);
   NumArray<A> y(x.shape);
-  for (size_t i = 0; i < x.data.size(); ++i) y.data[i] = A::add(x.data[i], addend[channel(static_cast<int64_t>(i))]);
+  for (size_t i = 0; i < x.data.size(); ++i, channel.next()) y.data[i] = A::add(x.data[i], addend[channel.index()]);
   return y;
 }
 

@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
-#include <optional>
 
 namespace qatc::sim {
 
@@ -26,7 +25,7 @@ class QuantSlices {
     if (q.per_axis()) {
       if (static_cast<size_t>(q.axis) >= shape.size())
         fail("{}: quantization axis {} is out of range for shape {}", op.describe(), q.axis, ir::shape_string(shape));
-      axis_.emplace(shape, static_cast<size_t>(q.axis));
+      slices_ = AxisCounter(shape, static_cast<size_t>(q.axis));
       expected = static_cast<size_t>(shape[q.axis]);
     }
     if (q.scales.size() != expected || q.zero_points.size() != expected)
@@ -35,24 +34,18 @@ class QuantSlices {
     for (double s : q.scales)
       if (!(s > 0) || !std::isfinite(s)) fail("{}: scale {} is not positive and finite", op.describe(), s);
   }
-  // f(i, the slice of element i) for every element in order (for_each_element), counting runs
-  // instead of dividing per element: two 64-bit divisions cost more than an exact quantize.
+  // f(i, the slice of element i) for every element in order (for_each_element).
   template <class F>
   void each(size_t n, F&& f) const {
-    // Per tensor: one endless run of slice 0.
-    const int64_t run = axis_ ? axis_->inner() : INT64_MAX, slices = axis_ ? axis_->size() : 1;
-    int64_t slice = 0, left = run;
+    AxisCounter slice = slices_;
     for_each_element(n, [&](size_t i) {
-      f(i, static_cast<size_t>(slice));
-      if (--left == 0) {
-        left = run;
-        if (++slice == slices) slice = 0;
-      }
+      f(i, static_cast<size_t>(slice.index()));
+      slice.next();
     });
   }
 
  private:
-  std::optional<AxisIndex> axis_;  // empty: per tensor
+  AxisCounter slices_;  // at element 0; one slice per tensor
 };
 
 }  // namespace

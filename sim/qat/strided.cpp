@@ -21,8 +21,9 @@ std::vector<int64_t> broadcast_strides(const ir::Shape& in, const ir::Shape& out
   return s;
 }
 
-AxisIndex::AxisIndex(const ir::Shape& shape, size_t axis) : size_(shape.at(axis)) {
-  for (size_t d = axis + 1; d < shape.size(); ++d) inner_ *= shape[d];
+AxisCounter::AxisCounter(const ir::Shape& shape, size_t axis) : run_(1), size_(shape.at(axis)) {
+  for (size_t d = axis + 1; d < shape.size(); ++d) run_ *= shape[d];
+  left_ = run_;
 }
 
 }  // namespace qatc::sim
