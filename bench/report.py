@@ -56,6 +56,21 @@ def ort_layer_ms(ort):
     return {re.sub(r"_token_\d+$", "", n["name"]): n["ms"] for n in ort["nodes"]}
 
 
+def conv_kinds(report, host, c, ort_layers):
+    """Per conv kind ('3x3', '3x3 depthwise', ...): layers, MACs, and the host's, C's and ORT's
+    summed per-layer ms, where all three timed the layer."""
+    kinds = {}
+    for step, layer in enumerate(report["layers"]):
+        ort_ms = ort_layers.get(int8_name(layer["layer"]))
+        if layer["op"] != "conv" or str(step) not in host["layers_ms"] or ort_ms is None:
+            continue
+        kind = "x".join(str(k) for k in layer["window"][-2:]) + (" depthwise" if layer.get("group", 1) > 1 else "")
+        entry = kinds.setdefault(kind, [0, 0, 0.0, 0.0, 0.0])
+        for i, v in enumerate((1, layer["macs"], host["layers_ms"][str(step)], c["layers_ms"][str(step)], ort_ms)):
+            entry[i] += v
+    return kinds
+
+
 def peer_differences(bench_dir, model):
     """ORT int8's output on the first data set against the trained model's (its expected output,
     PyTorch's QAT forward pass, which qatc's verify matched bit for bit before the timing): how many
@@ -82,7 +97,7 @@ def main(bench_dir):
     print("| model | GMAC | ORT int8 ms | ORT QAT ms | host ms | host x ORT int8 | C ms | C x ORT int8 | sim ms "
           "| host GMAC/s | host % peak | compile cold / warm s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    layers, ratios, peer_ops = [], [], set()
+    layers, ratios, peer_ops, kinds = [], [], set(), {}
     for model in NETWORKS:
         r = os.path.join(results, model)
         report = load(os.path.join(bench_dir, "out", model, "report.json"))
@@ -108,6 +123,7 @@ def main(bench_dir):
             100 * gmacs(host["median_ms"]) * 1e9 / peak_macs, compile_times["cold_ms"] / 1e3,
             compile_times["warm_ms"] / 1e3))
         ort_layers = ort_layer_ms(ort)
+        kinds[model] = conv_kinds(report, host, c, ort_layers)
         for step, layer in enumerate(report["layers"]):
             if layer["op"] != "conv" or layer.get("window", [])[-2:] != [3, 3] or str(step) not in host["layers_ms"]:
                 continue
@@ -140,6 +156,15 @@ def main(bench_dir):
         elements / (host["median_ms"] / 1e3) / 1e9, c["median_ms"], ort["median_ms"] / c["median_ms"],
         sim["median_ms"]))
     print("ORT ran: %s" % ", ".join(sorted({n["op"] for n in ort["nodes"]})))
+    print()
+    print("Convs by kind (summed per-layer times; ORT int8: its profiler's QLinearConv times of the same layers):\n")
+    print("| model | kind | layers | MMAC | ORT int8 ms | host ms | host x ORT int8 | host GMAC/s | C ms | C x ORT int8 |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for model in NETWORKS:
+        for kind, (count, macs, host_ms, c_ms, ort_ms) in sorted(kinds[model].items(), key=lambda x: -x[1][2]):
+            print("| %s | %s | %d | %.0f | %.2f | %.2f | %.2f | %.1f | %.2f | %.2f |" % (
+                model, kind, count, macs / 1e6, ort_ms, host_ms, ort_ms / host_ms, macs / (host_ms / 1e3) / 1e9, c_ms,
+                ort_ms / c_ms))
     print()
     print("The largest 3x3 conv layers (by MACs), alone (ORT int8: its profiler's QLinearConv time):\n")
     print("| model | layer | kernel | MMAC | ORT int8 ms | host ms | host x ORT int8 | host GMAC/s | host % peak "

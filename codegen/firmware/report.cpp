@@ -1,5 +1,6 @@
 #include "codegen/firmware/report.h"
 
+#include "codegen/activation_layout.h"
 #include "sim/cost_model.h"
 
 #include <nlohmann/json.hpp>
@@ -34,7 +35,10 @@ std::string report_json(const ReportContext& c, const KernelPlan& plan, const Me
                                  {"kernel", s.alias ? "" : s.spec.name()}};
     if (auto it = s.spec.attrs.find("win_kernel"); !s.alias && it != s.spec.attrs.end())
       layer["window"] = std::get<std::vector<int64_t>>(it->second);  // a conv's or pool's kernel size
+    if (auto it = s.spec.attrs.find("group"); !s.alias && it != s.spec.attrs.end()) layer["group"] = std::get<int64_t>(it->second);
     layer["result"] = s.result->name;
+    // How the result lies in memory (codegen/activation_layout.h); a view has its operand's.
+    if (!s.alias) layer["layout"] = layout_name(s.spec.result().layout);
     layer["macs"] = s.macs;
     layer["bytes_moved"] = s.alias ? 0 : bytes;
     layer["buffer"] = buffer;
