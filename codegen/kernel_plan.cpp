@@ -605,7 +605,11 @@ class Planner {
     // not fit shifts inwards), rounded up to whole vectors as the host schedule copies them, the
     // input channels of every group the channel block touches.
     geometry.padded_cols = round_up(columns_read(cols, cols.out), lanes);
-    geometry.channels_read = cin * std::max<int64_t>(1, block / out_per_group);
+    // In bytes, as the stack limit counts them: 16- and 32-bit inputs (an average pool's sums)
+    // copy 2 or 4 per channel (counted as elements, torchvision's Inception v3 got 43 KiB tiles,
+    // which its host objects took from halide_malloc).
+    const auto input_bytes_per_channel = static_cast<int64_t>(ir::byte_size(conv.inputs[0]->type.dtype));
+    geometry.channels_read = cin * std::max<int64_t>(1, block / out_per_group) * input_bytes_per_channel;
     geometry.acc_bytes = ir::bit_width(conv.outputs[0]->type.dtype) / 8;
     geometry.lanes = lanes;
     const int64_t tile_rows = conv_tile_rows(t_, geometry);
@@ -626,7 +630,7 @@ class Planner {
     const sim::WindowAxis& rows = win.axes[1];
     const int64_t width = std::max(cols.in + cols.pad_begin, columns_read(cols, cols.out));
     const int64_t plane_rows = std::max(rows.in + rows.pad_begin, columns_read(rows, rows.out));
-    const int64_t input_bytes = plane_rows * width, sum_bytes = rows.out * width * geometry.acc_bytes;
+    const int64_t input_bytes = plane_rows * width * input_bytes_per_channel, sum_bytes = rows.out * width * geometry.acc_bytes;
     if (conv.inputs[0]->type.shape.size() == 4 && cin == 1 && rows.stride == cols.stride &&
         c_plane_fits(t_, std::max(input_bytes, sum_bytes), input_bytes + sum_bytes + rows.out * width))
       s.spec.attrs["c_plane_width"] = width;

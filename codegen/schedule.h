@@ -31,7 +31,7 @@ struct ConvGeometry {
   int64_t kernel_rows, kernel_volume;
   int64_t stride_rows;
   int64_t channel_block;
-  int64_t padded_cols = 0, channels_read = 0;  // the tile's padded input copy: columns, channels
+  int64_t padded_cols = 0, channels_read = 0;  // the tile's padded input copy: columns, bytes per column
   int64_t acc_bytes = 4, lanes = 1;            // accumulator element size, vector width
 };
 

@@ -386,8 +386,13 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
   const std::string copy = channels_last                  ? "none"
                            : s.attrs.count("padded_copy") ? s.get_string("padded_copy")
                                                           : "tile";
-  Func padded = copy == "none" ? padded_input(s, x, cast(x.type(), static_cast<int>(zp)), v)
-                               : padded_copy(s, x, cast(x.type(), static_cast<int>(zp)), v);
+  // A tile's copy fills its rows and copies their whole interior (padded_copy; the C schedule's
+  // copy always, per tile). The host's copy per output vector is the bounds-tested input computed
+  // over that vector's window alone: padded_copy's whole rows would make it the tile's size (24 KiB,
+  // on the heap, for a 3x3 conv of 64 16-bit channels 60 columns wide).
+  const bool row_copy = copy == "tile" || (backend == Backend::c && copy == "vector");
+  Func padded = row_copy ? padded_copy(s, x, cast(x.type(), static_cast<int>(zp)), v)
+                         : padded_input(s, x, cast(x.type(), static_cast<int>(zp)), v);
 
   RDom r(std::vector<Range>{{0, static_cast<int>(kernel[2])}, {0, static_cast<int>(kernel[1])},
                             {0, static_cast<int>(kernel[0])}, {0, static_cast<int>(cin)}},
@@ -449,9 +454,12 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
     if (kernel[1] * kernel[2] <= 25) acc.update().unroll(r[1]);
     // Reading the copy past the row end is safe (it is sized to what is read), so its vectors
     // round up.
-    if (copy != "none") {
-      padded.compute_at(y, per_vector ? xo : spatial >= 2 ? yo : co).store_in(MemoryType::Stack);
+    if (copy == "tile") {
+      padded.compute_at(y, spatial >= 2 ? yo : co).store_in(MemoryType::Stack);
       vectorize_padded_copy(padded, lanes);
+    } else if (copy == "vector") {
+      padded.compute_at(y, xo).store_in(MemoryType::Stack);
+      if (lanes > 1) padded.vectorize(padded.args()[0], lanes, TailStrategy::RoundUp);
     }
     if (lanes > 1) acc.vectorize(vx, lanes).update().vectorize(vx, lanes);
     return {y, params};

@@ -12,6 +12,9 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <tuple>
 #include <random>
@@ -637,6 +640,32 @@ TEST_CASE("layout kernels equal the simulator: concat, pad modes, resize modes, 
   output %y
 }})",
                               fmt::arg("c", coordinates), fmt::arg("n", nearest)));
+}
+
+// A conv's tile copy counts the input's bytes: 16-bit input rows of 64 channels are 8 KiB each, so
+// a 3x3 conv's three rows exceed Halide's 16 KiB stack limit and the kernel copies per output
+// vector instead. Counted as elements (12 KiB), the tile fit, and the host object took its 24 KiB
+// copy from halide_malloc, which firmware has not.
+TEST_CASE("conv tiles count 16-bit inputs in bytes: host objects never call halide_malloc") {
+  const std::string g = fmt::format(R"(graph @wide {{
+  input %x : i16[1,64,12,60] quant<i16: scale = 2^-10, zp = 0>
+  const %w : i16[8,64,3,3] = {wv}
+  %acc = conv(%x, %w) {{dilations = [1, 1], group = 1, pads = [1, 1, 1, 1], strides = [1, 1]}} : i64[1,8,12,60]
+  %y = requantize(%acc) {{axis = 1, max = 32767, min = -32768, round = "half_even", shift = {shift}}} : i16[1,8,12,60] quant<i16: scale = 2^-4, zp = 0>
+  output %y
+}})",
+                                    fmt::arg("wv", values(8 * 64 * 9, -32768, 32767)), fmt::arg("shift", values(8, 20, 30)));
+  const codegen::KernelPlan plan = codegen::plan_kernels(ir::parse_graph(g, "wide.qir"), targets::find_target(all_targets(), "host"));
+  REQUIRE(plan.steps.size() == 1);
+  CHECK(plan.steps.front().spec.get_string("padded_copy") == "vector");
+  const std::filesystem::path object = std::filesystem::temp_directory_path() / ("qatc-test-" + plan.steps.front().spec.name() + ".o");
+  codegen::emit_kernel_object(plan.steps.front().spec, object);
+  std::ifstream in(object, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::filesystem::remove(object);
+  CHECK(!bytes.empty());
+  CHECK(bytes.find("halide_malloc") == std::string::npos);
+  check_kernels(g);
 }
 
 TEST_CASE("conv and matmul kernels with 64-bit accumulators (16x16-bit products) equal the simulator") {
