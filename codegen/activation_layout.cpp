@@ -1,19 +1,8 @@
 #include "codegen/activation_layout.h"
 
-#include "ir/error.h"
-
-#include <algorithm>
 #include <map>
 
 namespace qatc::codegen {
-
-Layout parse_layout(std::string_view name) {
-  if (name == "planar") return Layout::planar;
-  if (name == "nhwc") return Layout::channels_last;
-  fail("--layout {}: not a layout (planar or nhwc)", name);
-}
-
-std::string_view layout_name(Layout l) { return l == Layout::channels_last ? "nhwc" : "planar"; }
 
 namespace {
 

@@ -9,13 +9,7 @@
 
 #include "codegen/kernel_plan.h"
 
-#include <string_view>
-
 namespace qatc::codegen {
-
-// "planar" or "nhwc" (what --layout takes); Error for anything else.
-Layout parse_layout(std::string_view name);
-std::string_view layout_name(Layout l);
 
 // The runtime tensors of `plan` that take `preferred` by the rule above (the rest are planar).
 Layouts choose_layouts(const KernelPlan& plan, Layout preferred);

@@ -1,7 +1,6 @@
 #include "codegen/kernel_plan.h"
 
 #include "codegen/activation_layout.h"
-
 #include "codegen/schedule.h"
 #include "ir/error.h"
 #include "sim/qat/layout.h"
@@ -621,8 +620,9 @@ class Planner {
       s.spec.attrs["padded_copy"] = vector_copy <= kMaxStackBuffer ? "vector" : "none";
     }
     s.spec.attrs["lanes"] = int64_t{lanes};
-    // The host schedule of a channels-last conv: columns per register block, each a channel block
-    // of 32-bit sums (two vectors), with room left for a tap's weights and input.
+    // The host schedule of a channels-last conv (conv.cpp takes that form where this is set):
+    // columns per register block, each a channel block of 32-bit sums (two vectors), with room
+    // left for a tap's weights and input.
     if (channels_last) s.spec.attrs["block_columns"] = int64_t{std::max(1, t_.vector_registers / 4)};
     // The C schedule of a 2-D depthwise conv (conv.cpp's depthwise_plane_pipeline): a channel's
     // plane at a time, as flat loops over rows `width` apart. Measured on MobileNetV2 with gcc 12:
@@ -708,12 +708,14 @@ class Planner {
       s.spec.attrs["qmin"] = qy.qmin();
       s.spec.attrs["qmax"] = qy.qmax();
     }
-    // A pool of a channels-last input into a channels-last result (or one pixel per channel)
-    // vectorizes channels (pool.cpp), any other output columns.
+    // A pool of a channels-last input into a channels-last result, or into one pixel per channel
+    // (a global pool's, the same memory in either layout), vectorizes channels (pool.cpp's
+    // channels_innermost), any other output columns.
     const bool channels_last = layout_of(op.inputs[0]) == Layout::channels_last &&
                                (layout_of(op.outputs[0]) == Layout::channels_last || win.axes[1].out * win.axes[2].out == 1);
     const int64_t vectorized = channels_last ? op.inputs[0]->type.shape[1] : win.axes[2].out;
     s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, ir::bit_width(op.outputs[0]->type.dtype), vectorized)};
+    if (channels_last) s.spec.attrs["channels_innermost"] = int64_t{1};
     s.macs = ir::num_elements(op.outputs[0]->type.shape) * win.kernel_volume();
     finish(s);
   }

@@ -1,5 +1,6 @@
 #include "codegen/kernel_spec.h"
 
+#include "ir/error.h"
 #include "ir/number_text.h"
 
 #include <fmt/format.h>
@@ -26,6 +27,14 @@ std::string_view kernel_kind_name(KernelKind k) {
     case KernelKind::lut: return "lut";
   }
   __builtin_unreachable();
+}
+
+std::string_view layout_name(Layout l) { return l == Layout::channels_last ? "nhwc" : "planar"; }
+
+Layout parse_layout(std::string_view name) {
+  for (Layout l : {Layout::planar, Layout::channels_last})
+    if (name == layout_name(l)) return l;
+  fail("--layout {}: not a layout (planar or nhwc)", name);
 }
 
 namespace {
@@ -95,7 +104,7 @@ std::vector<int64_t> ArgSpec::strides() const {
 std::string KernelSpec::signature() const {
   std::string s{kernel_kind_name(kind)};
   for (const ArgSpec& a : args)
-    s += fmt::format(" {}[{}]{}", ir::dtype_name(a.dtype), fmt::join(a.shape, ","), a.layout == Layout::channels_last ? "nhwc" : "");
+    s += fmt::format(" {}[{}]{}", ir::dtype_name(a.dtype), fmt::join(a.shape, ","), a.layout == Layout::planar ? "" : layout_name(a.layout));
   for (const auto& [k, v] : attrs) s += fmt::format(" {}={}", k, attr_text(v));
   return s;
 }

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qatc::codegen {
@@ -35,6 +36,11 @@ std::string_view kernel_kind_name(KernelKind k);
 // Halide indexes every tensor by the same logical coordinates, so a kernel is correct in either
 // layout through its buffers' strides alone; its schedule decides whether it is fast.
 enum class Layout : uint8_t { planar, channels_last };
+
+// "planar" or "nhwc", as --layout and target descriptions spell them; parse_layout throws Error
+// for anything else.
+std::string_view layout_name(Layout l);
+Layout parse_layout(std::string_view name);
 
 struct ArgSpec {
   ir::DType dtype;

@@ -1,6 +1,5 @@
 #include "driver/firmware_build.h"
 
-#include "codegen/activation_layout.h"
 #include "codegen/firmware/sources.h"
 #include "codegen/kernel_abi.h"
 #include "driver/data_sets.h"

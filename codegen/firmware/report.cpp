@@ -1,6 +1,5 @@
 #include "codegen/firmware/report.h"
 
-#include "codegen/activation_layout.h"
 #include "sim/cost_model.h"
 
 #include <nlohmann/json.hpp>

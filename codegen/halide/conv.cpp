@@ -379,10 +379,9 @@ KernelPipeline conv_pipeline(const KernelSpec& s, Backend backend) {
   // The padded input a tile reads is copied once per tile, or (kernel_plan.cpp's padded_copy)
   // where that copy would leave the stack, once per output vector with the channel block's
   // outputs inside, or not at all (read through the bounds test).
-  // Channels-last tensors are read in place, through the bounds test: it is one per pixel and tap,
-  // the same for a whole vector of channels.
-  const bool channels_last = backend == Backend::llvm && s.result().layout == Layout::channels_last &&
-                             s.args[0].layout == Layout::channels_last;
+  // A conv between channels-last tensors (kernel_plan.cpp gave it block_columns) reads its input in
+  // place, through the bounds test: it is one per pixel and tap, the same for a vector of channels.
+  const bool channels_last = backend == Backend::llvm && s.attrs.count("block_columns");
   const std::string copy = channels_last                  ? "none"
                            : s.attrs.count("padded_copy") ? s.get_string("padded_copy")
                                                           : "tile";

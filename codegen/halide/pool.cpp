@@ -31,11 +31,9 @@ KernelPipeline pool_pipeline(const KernelSpec& s, Backend backend) {
   WindowVars v;
   const Var &vx = v.x, &vy = v.y, &vz = v.z, &vc = v.c, &vn = v.n;
   const Expr fill = average ? cast(xt, static_cast<int>(zx)) : xt.min();
-  // A channels-last input is pooled a vector of channels at a time, read in place (the bounds test
-  // is one per pixel and tap), into a channels-last result or one of a single pixel per channel
-  // (a global pool's, the same memory in either layout).
-  const bool channels_last = backend == Backend::llvm && spatial == 2 && s.args[0].layout == Layout::channels_last &&
-                             (s.result().layout == Layout::channels_last || out[1] * out[2] == 1);
+  // Where kernel_plan.cpp chose it (channels_innermost), a channels-last input is pooled a vector
+  // of channels at a time, read in place (the bounds test is one per pixel and tap).
+  const bool channels_last = backend == Backend::llvm && s.attrs.count("channels_innermost");
   Func padded = backend == Backend::llvm ? padded_input(s, x, fill, v) : padded_copy(s, x, fill, v);
   RDom r(std::vector<Range>{{0, static_cast<int>(kernel[2])}, {0, static_cast<int>(kernel[1])}, {0, static_cast<int>(kernel[0])}}, "r");
   Expr tap = padded(tap_position(s, v, r, vc));

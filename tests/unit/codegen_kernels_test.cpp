@@ -445,12 +445,16 @@ TEST_CASE("residual adds fused into the conv before them equal the simulator") {
 
 // A chain of a dense 3x3 conv, a depthwise 3x3 of stride 2, a clip and two 1x1 convs, each conv
 // with its requantize: between them every tensor can be channels last.
+// A per-channel requantize's attributes: random bias fractions and right shifts of 0 to 10.
+std::string requantize_attrs(int64_t channels, int64_t min, int64_t max, const std::string& rule) {
+  const std::string frac = values(channels, 0, 3);
+  return fmt::format("axis = 1, bias_frac = {}, max = {}, min = {}, round = \"{}\", shift = {}", frac, max, min, rule,
+                     values(channels, 0, 10));
+}
+
 std::string conv_chain_graph(int64_t c, int64_t h, int64_t w, int64_t zp, const std::string& rule) {
   const int64_t oh = out_size(h, 3, 2, 1, 1, 1), ow = out_size(w, 3, 2, 1, 1, 1), c2 = 2 * c;
-  auto rq = [&](int64_t channels) {
-    return fmt::format("axis = 1, bias_frac = {}, max = 120, min = {}, round = \"{}\", shift = {}", values(channels, 0, 3),
-                       zp == 0 ? 0 : -128, rule, values(channels, 0, 10));
-  };
+  auto rq = [&](int64_t channels) { return requantize_attrs(channels, zp == 0 ? 0 : -128, 120, rule); };
   const std::string t = zp == 0 ? "u8" : "i8";
   return fmt::format(R"(graph @chain {{
   input %x : {t}[1,{c},{h},{w}] quant<{t}: scale = 2^-5, zp = {zp}>
@@ -506,10 +510,7 @@ TEST_CASE("conv chains with channels-last tensors between kernels equal the simu
 // write channels last (the global pool's one pixel per channel is the same memory either way).
 TEST_CASE("pools between channels-last kernels equal the simulator") {
   for (const std::string rule : {"half_even", "half_away"}) {
-    auto rq = [&](int64_t channels) {
-      return fmt::format("axis = 1, bias_frac = {}, max = 255, min = 0, round = \"{}\", shift = {}", values(channels, 0, 3), rule,
-                         values(channels, 0, 10));
-    };
+    auto rq = [&](int64_t channels) { return requantize_attrs(channels, 0, 255, rule); };
     const std::string text = fmt::format(R"(graph @pools {{
   input %x : u8[1,8,9,12] quant<u8: scale = 2^-5, zp = 0>
   const %w1 : i8[24,8,3,3] = {w1}
