@@ -36,7 +36,8 @@ constexpr int64_t kMaxPoolShift = 30;
 
 class Planner {
  public:
-  Planner(const ir::Graph& g, const targets::Target& t, const Layouts& layouts) : g_(g), t_(t), layouts_(layouts) {}
+  Planner(const ir::Graph& g, const targets::Target& t, const Layouts& layouts, WeightsFor weights)
+      : g_(g), t_(t), layouts_(layouts), weights_for_(weights) {}
 
   KernelPlan run() {
     plan_.target = t_.name;
@@ -452,8 +453,20 @@ class Planner {
     // that the broadcast is a load (widening a block's weights per tile of pixels cost more than
     // the product where a tile is a few pixels of 960 channels).
     const bool wide_weights = pointwise && width == 2;
-    ir::TensorData arranged(wide_weights ? ir::DType::i16 : ir::DType::i8,
-                            pointwise ? ir::Shape{cout_v, cin4 / 4, 4} : ir::Shape{cout_v / lanes, taps, cin4 / width, lanes, width});
+    // The C schedule's patch form reads a pointwise conv's weight rows in place, as long as its
+    // loop (zeros past C_in): copying them per tile of pixels cost more than the products
+    // (MobileNetV2's 1x1 convs of 576 channels, 16-pixel tiles).
+    const PointwiseCLoop c_loop = pointwise ? pointwise_c_loop(t_, pixels, cin, wide_weights ? 2 : 1) : PointwiseCLoop{};
+    const int64_t weight_row = std::max(cin4, c_loop.channels);
+    // For the C backend alone, the other convs' weights too are in the C loops' order, a row per
+    // output channel and tap ([C_out][tap][C_in], 16-bit in the pair form), read in place: the C
+    // schedule rearranges the LLVM order per tile and output channel block, which took a fifth of
+    // ResNet-18's last 3x3 convs (one 7x7 tile, 2.4 M weights each) on a Zen 3.
+    const bool weight_rows = !pointwise && weights_for_ == WeightsFor::c;
+    ir::TensorData arranged(wide_weights || (weight_rows && width == 2) ? ir::DType::i16 : ir::DType::i8,
+                            pointwise ? ir::Shape{cout_v, weight_row / 4, 4}
+                            : weight_rows  ? ir::Shape{cout_v, taps, cin4}
+                                      : ir::Shape{cout_v / lanes, taps, cin4 / width, lanes, width});
     ir::TensorData start(ir::DType::i32, {cout_v});
     std::vector<int64_t> acc_bound(static_cast<size_t>(cout));  // of |bias' + Σ (x + o) w|
     for (int64_t co = 0; co < cout; ++co) {
@@ -464,9 +477,10 @@ class Planner {
           sum += v;
           magnitude += std::abs(v);
           const auto at = static_cast<size_t>(
-              pointwise ? co * cin4 + ci
+              pointwise ? co * weight_row + ci
+              : weight_rows  ? (co * taps + k) * cin4 + ci
                         : (((co / lanes) * taps + k) * (cin4 / width) + ci / width) * lanes * width + (co % lanes) * width + ci % width);
-          if (wide_weights) arranged.as<int16_t>()[at] = v;
+          if (arranged.dtype() == ir::DType::i16) arranged.as<int16_t>()[at] = v;
           else arranged.as<int8_t>()[at] = v;
         }
       const int64_t b = (bias ? bias->int_at(co) : 0) - offset * sum;
@@ -501,12 +515,13 @@ class Planner {
     Step& s = add_step(conv, KernelKind::conv, rq.outputs[0]);
     s.layer = conv.name.empty() ? s.layer : conv.name;
     s.args.push_back({conv.inputs[0], -1});
-    s.args.push_back({nullptr, add_constant(pointwise ? fmt::format("weights of {} in [C_out][C_in] order, C_in padded to {} "
-                                                                    "({} dot product over pixels)", conv.describe(), cin4,
-                                                                    wide_weights ? "16-bit pair" : "int8")
-                                                      : fmt::format("weights of {} in [C_out/{}][tap][C_in/{}][{}][{}] order "
-                                                                    "(int8 dot product)", conv.describe(), lanes, width, lanes, width),
-                                            std::move(arranged))});
+    const std::string order =
+        pointwise ? fmt::format("[C_out][C_in] order, C_in padded to {} ({} dot product over pixels)", weight_row,
+                                wide_weights ? "16-bit pair" : "int8")
+        : weight_rows  ? fmt::format("[C_out][tap][C_in] order, C_in padded to {} ({} dot product, C loops)", cin4,
+                                width == 2 ? "16-bit pair" : "int8")
+                  : fmt::format("[C_out/{}][tap][C_in/{}][{}][{}] order (int8 dot product)", lanes, width, lanes, width);
+    s.args.push_back({nullptr, add_constant(fmt::format("weights of {} in {}", conv.describe(), order), std::move(arranged))});
     s.args.push_back({nullptr, add_constant(fmt::format("bias of {} minus {} times each output channel's weight sum",
                                                         conv.describe(), offset),
                                             std::move(start))});
@@ -515,6 +530,7 @@ class Planner {
     set_narrow_requantize(s, plan_.constants[static_cast<size_t>(s.args.back().constant)].data, acc_bound);
     set_window(s, win);
     s.spec.attrs["dot"] = int64_t{1};
+    if (weight_rows) s.spec.attrs["dot_weight_rows"] = int64_t{1};
     s.spec.attrs["dot_offset"] = int64_t{xt == ir::DType::i8 ? 128 : 0};
     s.spec.attrs["has_bias"] = int64_t{1};
     s.spec.attrs["group"] = int64_t{1};
@@ -527,7 +543,6 @@ class Planner {
       s.spec.attrs["dot_channel_rows"] = int64_t{pointwise->channel_rows};
       s.spec.attrs["dot_pixel_tile"] = pointwise->pixel_tile;
       s.spec.attrs["dot_width"] = width;
-      const PointwiseCLoop c_loop = pointwise_c_loop(t_, pixels, cin, wide_weights ? 2 : 1);
       s.spec.attrs["dot_c_loop"] = c_loop.channels > 0 ? "patch" : "column";
       s.spec.attrs["dot_c_channels"] = c_loop.channels;
       s.spec.attrs["dot_c_pixel_tile"] = c_loop.pixel_tile;
@@ -814,6 +829,7 @@ class Planner {
   const ir::Graph& g_;
   const targets::Target& t_;
   const Layouts& layouts_;
+  const WeightsFor weights_for_;
   KernelPlan plan_;
   std::set<const ir::Op*> skipped_, fused_;
   std::set<const ir::Op*> folded_;  // widen and add ops inside a fused requantize
@@ -826,13 +842,13 @@ class Planner {
 
 }  // namespace
 
-KernelPlan plan_kernels(const ir::Graph& g, const targets::Target& target, Layout layout) {
-  KernelPlan plan = Planner(g, target, {}).run();
+KernelPlan plan_kernels(const ir::Graph& g, const targets::Target& target, Layout layout, WeightsFor weights) {
+  KernelPlan plan = Planner(g, target, {}, weights).run();
   if (layout == Layout::planar) return plan;
   // Which tensors can take the layout depends on the steps that produce and read them, which the
   // first plan found; the second plans every step with its tensors' layouts known (a conv's form,
   // and so its weights' arrangement, depends on them).
-  return Planner(g, target, choose_layouts(plan, layout)).run();
+  return Planner(g, target, choose_layouts(plan, layout), weights).run();
 }
 
 int64_t bytes_of(const ir::Value& v) { return ir::num_elements(v.type.shape) * static_cast<int64_t>(ir::byte_size(v.type.dtype)); }

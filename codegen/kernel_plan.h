@@ -51,9 +51,16 @@ struct KernelPlan {
   std::vector<Step> steps;
 };
 
+// Which code generator the plan's weights are arranged for where the two read them best in
+// different orders: Halide's LLVM backend (host objects and assembly; the C kernels of such a plan
+// still compute the same, rearranging the weights as they go) or the C backend alone. Only the
+// dot-product conv's weights differ (kernel_plan.cpp's plan_dot_conv).
+enum class WeightsFor { llvm, c };
+
 // Throws Error naming the op or tensor for anything code generation does not support. `layout`: of
 // the tensors between kernels where activation_layout.h's rule allows it, planar elsewhere.
-KernelPlan plan_kernels(const ir::Graph& g, const targets::Target& target, Layout layout = Layout::planar);
+KernelPlan plan_kernels(const ir::Graph& g, const targets::Target& target, Layout layout = Layout::planar,
+                        WeightsFor weights = WeightsFor::llvm);
 
 // Runtime tensors that are not planar.
 using Layouts = std::map<const ir::Value*, Layout>;

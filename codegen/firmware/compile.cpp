@@ -42,7 +42,8 @@ Firmware compile_firmware(const ir::Graph& lowered, const targets::Target& targe
       fail("--emit {}: target '{}' takes only {} (assembly and objects come from Halide's LLVM backend, for the host)",
            kind, target.name, fmt::join(target.emit, ", "));
   }
-  const KernelPlan plan = plan_kernels(lowered, target, o.layout);
+  const bool llvm = std::count(o.emit.begin(), o.emit.end(), "obj") || std::count(o.emit.begin(), o.emit.end(), "asm");
+  const KernelPlan plan = plan_kernels(lowered, target, o.layout, llvm ? WeightsFor::llvm : WeightsFor::c);
   const MemoryPlan memory = plan_memory(plan);
   const FirmwareNames names = firmware_names(o.name, o.source);
 

@@ -12,13 +12,24 @@ using namespace Halide;
 
 namespace {
 
+// The block of sums one C dot-product loop computes, sharing each load of the input and of the
+// weights (gcc 12 vectorizes a block's reductions at once). Bytes (W = 4): 2 channels x 2 columns
+// (ResNet-18's 3x3 convs on a Zen 3: 7.6 -> 10.9 GMAC/s; 4 x 2, 1 x 4 and 4 x 1 were slower).
+// 16-bit operands (W = 2): 4 channels x 1 column (ResNet-18's bench_c on a Zen 3, summed per-layer
+// minima: 51.2 -> 47.5 ms; 4 x 2, 2 x 4, 3 x 2, 8 x 1 and 3 x 1 were slower, 6 x 1 46.0 ms with a
+// guarded tail at 64 channels; MobileNetV2's 1x1 convs: 2 x 2 and 2 x 4 slower).
+struct CDotBlock {
+  int channels, columns;
+};
+CDotBlock c_dot_block(int width) { return width == 2 ? CDotBlock{4, 1} : CDotBlock{2, 2}; }
+
 // The dot-product conv (kernel_plan.cpp's plan_dot_conv): 2-D, dense, 8-bit. The input tile is
 // copied as x + offset (unsigned bytes; 16-bit for vpmaddwd, so that each step broadcasts a
 // 32-bit pair without widening it), channel-innermost, per tile of rows or, where no row's copy
 // fits the stack, per chunk of whole register blocks; the sum starts at the adjusted bias;
 // weights are w(ci % W, co % 16, ci / W, tap, co / 16), W input channels per step of the host
 // kernel's reduction (4: vpdpbusd; 2: vpmaddwd, where Halide would otherwise split each 4-product
-// sum across lanes and add the halves with shuffles).
+// sum across lanes and add the halves with shuffles), or in a plan for C alone w(ci, tap, co).
 //   LLVM: a register block of channel vectors x columns, the reduction over W channels at a time
 //     vectorized atomically: one vpdpbusd per 64 MACs (W = 4), one vpmaddwd per 16 (W = 2). The
 //     block is requantized (and a fused residual add applied, common.cpp's conv_result) and stored
@@ -26,8 +37,9 @@ namespace {
 //     vector stores rather than one byte store per channel.
 //   C: Halide 14's C backend turns vector reductions into scalar code, so the C schedule leaves the
 //     vectorizing to the C compiler: each output (channel, column) summed into a scalar over
-//     operands adjacent in both the tile copy and the channel's weights (transposed to [tap][C_in]
-//     once per tile), a block of such sums per loop in the row form (see there). gcc's and clang's
+//     operands adjacent in both the tile copy and the channel's weights (rows read in place, or
+//     from the LLVM order rearranged into [tap][C_in] once per tile), a block of such sums per loop
+//     in the row form (see there). gcc's and clang's
 //     loop vectorizers turn that loop into the dot-product instruction: bytes for vpdpbusd (gcc 12,
 //     W = 4); where the target has no byte dot product (W = 2), both operands are 16-bit, which gcc
 //     sums with vpmaddwd (from bytes it multiplies 16-bit halves and widens each product:
@@ -39,9 +51,14 @@ namespace {
 KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
   const auto &kernel = s.get_ints("win_kernel"), &stride = s.get_ints("win_stride"), &pad = s.get_ints("win_pad"),
              &dilation = s.get_ints("win_dilation"), &out = s.get_ints("win_out");
-  const ir::Shape& ws = s.args[1].shape;  // C_out / L, taps, C_in / W, L, W
-  const int lanes = static_cast<int>(ws[3]), width = static_cast<int>(ws[4]);
-  const int cin4 = static_cast<int>(ws[2] * width), kw = static_cast<int>(kernel[2]), kh = static_cast<int>(kernel[1]);
+  // Weights in the LLVM order, (C_out / L, taps, C_in / W, L, W), or in rows for the C loops,
+  // (C_out, taps, C_in): 16-bit in the pair form, where W is 2 (kernel_plan.cpp's WeightsFor).
+  const ir::Shape& ws = s.args[1].shape;
+  const bool weight_rows = s.attrs.count("dot_weight_rows") != 0;
+  if (weight_rows && backend == Backend::llvm) throw std::logic_error("dot_conv_pipeline: weights arranged for C loops only");
+  const int lanes = static_cast<int>(weight_rows ? s.get_int("channel_block") : ws[3]);
+  const int width = weight_rows ? (s.args[1].dtype == ir::DType::i16 ? 2 : 4) : static_cast<int>(ws[4]);
+  const int cin4 = static_cast<int>(weight_rows ? ws[2] : ws[2] * width), kw = static_cast<int>(kernel[2]), kh = static_cast<int>(kernel[1]);
   const int offset = static_cast<int>(s.get_int("dot_offset")), zp = static_cast<int>(s.get_int("x_zero_point"));
   const int64_t cout = s.result().shape[1];
 
@@ -124,7 +141,8 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
     // The dot product's operands: 16-bit where the target sums pairs (see above).
     auto operand = [&](Expr e) { return width == 2 ? cast<int16_t>(e) : e; };
     Func channel_weights("channel_weights");  // (tap * cin4 + input channel, output channel)
-    channel_weights(vj, vc) = operand(w(vj % width, vc % lanes, vj / width % (cin4 / width), vj / cin4, vc / lanes));
+    if (weight_rows) channel_weights(vj, vc) = w(vj % cin4, vj / cin4, vc);
+    else channel_weights(vj, vc) = operand(w(vj % width, vc % lanes, vj / width % (cin4 / width), vj / cin4, vc / lanes));
     acc(vx, vy, vc, vn) = start(vc);
     // The C loop's form (kernel_plan.cpp's dot_c_loop): "row", "patch" or "column".
     const std::string form = s.get_string("dot_c_loop");
@@ -155,38 +173,38 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
 
     y.split(vy, yo, yi, static_cast<int>(s.get_int("tile_rows")));
     rows.compute_at(y, yo).store_in(MemoryType::Stack);
-    // The transpose moves 4 bytes (adjacent in both orders) at a time, without divisions.
-    Var tap("tap"), jc("jc"), j4("j4"), ji("ji");
-    channel_weights.store_in(MemoryType::Stack).bound(vj, 0, taps * cin4);
-    channel_weights.split(vj, tap, jc, cin4).split(jc, j4, ji, 4).vectorize(ji);
+    // Weights in the LLVM order are rearranged into the rows the loops read, once per tile and block
+    // of output channels, moving 4 bytes (adjacent in both orders) at a time, without divisions;
+    // rows for the C loops are read in place.
+    auto rows_of_weights_at = [&](const Var& level) {
+      if (weight_rows) return;
+      Var tap("tap"), jc("jc"), j4("j4"), ji("ji");
+      channel_weights.compute_at(y, level).store_in(MemoryType::Stack).bound(vj, 0, taps * cin4);
+      channel_weights.split(vj, tap, jc, cin4).split(jc, j4, ji, 4).vectorize(ji);
+    };
     if (form == "patch") {
       // One output row's patches at a time (in L1D), gathered 4 bytes at a time, every channel's
-      // weights transposed once per row: the patch form is for convs with few input channels.
+      // weights rearranged once per row: the patch form is for convs with few input channels.
       y.reorder(vx, vc, yi, yo);
-      channel_weights.compute_at(y, vc);
-      Var c("c"), c4("c4"), c1("c1");
+      rows_of_weights_at(vc);
+      Var tap("tap"), c("c"), c4("c4"), c1("c1");
       patch.compute_at(y, yi).store_in(MemoryType::Stack).bound(vj, 0, taps * cin4);
       patch.split(vj, tap, c, cin4).split(c, c4, c1, 4).vectorize(c1);
     } else if (form == "row") {
-      // A block of sums per loop over a kernel row's operands, sharing each load of the tile and
-      // of the weights (gcc 12 vectorizes the block's reductions at once). Bytes: 2 channels x 2
-      // columns (ResNet-18's 3x3 convs on a Zen 3: 7.6 -> 10.9 GMAC/s; 4 x 2, 1 x 4 and 4 x 1
-      // were slower). 16-bit operands: 4 channels x 1 column (ResNet-18's bench_c on a Zen 3,
-      // summed per-layer minima: 51.2 -> 47.5 ms; 4 x 2, 2 x 4, 3 x 2, 8 x 1 and 3 x 1 were
-      // slower, 6 x 1 46.0 ms with a guarded tail at 64 channels). The block is requantized on its
+      // A block of sums per loop over a kernel row's operands (c_dot_block), requantized on its
       // own, scalar: a 3x3 conv's sums are hundreds of products.
-      const int block_channels = static_cast<int>(std::min<int64_t>(width == 2 ? 4 : 2, cout));
-      const int block_columns = static_cast<int>(std::min<int64_t>(width == 2 ? 1 : 2, out[2]));
+      const int block_channels = static_cast<int>(std::min<int64_t>(c_dot_block(width).channels, cout));
+      const int block_columns = static_cast<int>(std::min<int64_t>(c_dot_block(width).columns, out[2]));
       Var co("co"), ci("ci"), xo("xo"), xi("xi");
       y.split(vc, co, ci, block_channels, cout % block_channels == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf)
           .split(vx, xo, xi, block_columns, out[2] % block_columns == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards)
           .reorder(xi, ci, xo, yi, co, yo);
-      channel_weights.compute_at(y, co);
+      rows_of_weights_at(co);
       acc.compute_at(y, xo).store_in(MemoryType::Stack);
       acc.update().reorder(vx, vc, r.x, r.y, r.z).unroll(vx).unroll(vc);
     } else {
       y.reorder(vx, yi, vc, yo);
-      channel_weights.compute_at(y, vc);
+      rows_of_weights_at(vc);
     }
     if (form == "column") {
       acc.compute_at(y, vc).store_in(MemoryType::Stack);
@@ -216,12 +234,13 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
 //     VNNI the width is 2 and each step one vpmaddwd: the pixel vector of 2 channels (16-bit in the
 //     copy) times the 2 weights broadcast (with 4, Halide splits each 4-product sum across lanes
 //     and needs two shuffles per vector to add the halves).
-//   C: per output channel and tile of pixels, a row of sums on the stack: with many input channels
-//     each sum a dot product over a channel-innermost copy of the tile ("patch"), else each step
-//     of the reduction a loop over the pixels with the weight fixed ("column"). The C compiler
-//     vectorizes either loop.
+//   C: per block of output channels (or one channel) and tile of pixels, rows of sums on the stack:
+//     with many input channels each sum a dot product over a channel-innermost copy of the tile
+//     and the channel's weight row ("patch"), else each step of the reduction a loop over the
+//     pixels with the weight fixed ("column"). The C compiler vectorizes either loop.
 KernelPipeline pointwise_dot_conv_pipeline(const KernelSpec& s, Backend backend) {
-  const int cin = static_cast<int>(s.args[0].shape[1]), cin4 = static_cast<int>(s.args[1].shape[1] * 4);
+  // The weight rows may be longer than C_in rounded up to 4 (kernel_plan.cpp: the C loop's length).
+  const int cin = static_cast<int>(s.args[0].shape[1]), cin4 = (cin + 3) / 4 * 4;
   const int64_t pixels = s.result().shape[3], cout = s.result().shape[1];
   // x + offset is unsigned; the start value took the offset and the zero point out of the sum.
   const int offset = static_cast<int>(s.get_int("dot_offset"));
@@ -280,27 +299,31 @@ KernelPipeline pointwise_dot_conv_pipeline(const KernelSpec& s, Backend backend)
   };
   if (s.get_string("dot_c_loop") == "patch") {
     // Each output's sum over its pixel's input channels, adjacent both in a copy of the tile
-    // (channel-innermost) and in a copy of the output channel's weights, both zero from C_in to a
-    // whole number of vectors (so the loop has no remainder): gcc's loop vectorizer makes the
-    // dot product of it, of bytes, or of 16-bit operands in the pair form (whose weights are
-    // 16-bit: from bytes gcc would widen each product instead of using vpmaddwd). The copies fill
-    // their zeros first, then copy C_in channels: no per-element test.
+    // (channel-innermost) and in the output channel's weight row, both zero from C_in to a whole
+    // number of vectors (so the loop has no remainder): gcc's loop vectorizer makes the dot
+    // product of it, of bytes, or of 16-bit operands in the pair form (whose weights are 16-bit:
+    // from bytes gcc would widen each product instead of using vpmaddwd). The copy fills its zeros
+    // first, then copies C_in channels: no per-element test.
     const int channels = static_cast<int>(s.get_int("dot_c_channels"));
     const Type operand = w.type().bits() == 16 ? Int(16) : UInt(8);
-    Func patch("patches"), weights("channel_weights");  // (channel, pixel, n), (channel, output channel)
+    Func patch("patches");  // (channel, pixel, n)
     RDom rc(0, cin, "rc"), r(0, channels, "r");
     patch(k, p, n) = cast(operand, 0);
     patch(rc, p, n) = cast(operand, unsigned_input(rc));
-    weights(k, c) = cast(w.type(), 0);
-    weights(rc, c) = w(rc % 4, rc / 4, c);
-    acc(p, c, n) += cast<int32_t>(patch(r, p, n)) * cast<int32_t>(weights(r, c));
+    acc(p, c, n) += cast<int32_t>(patch(r, p, n)) * cast<int32_t>(w(r % 4, r / 4, c));
     KernelPipeline pipeline = result();
-    split_tiles();
+    // A block of output channels' rows of sums, each step of the loop over pixels one block of
+    // sums (c_dot_block; MobileNetV2's 1x1 convs on a Zen 3, with the weights read in place:
+    // 12.0 -> 10.8 ms), then the block's requantize as loops of their own (see the dot-product conv).
+    const int block_channels = static_cast<int>(std::min<int64_t>(c_dot_block(w.type().bits() == 16 ? 2 : 4).channels, cout));
+    const int block_pixels = c_dot_block(w.type().bits() == 16 ? 2 : 4).columns;
+    Var co("co"), ci("ci"), xo("xo"), xi("xi");
+    y.split(p, pt, pi, static_cast<int>(s.get_int("dot_c_pixel_tile")), TailStrategy::ShiftInwards)
+        .split(c, co, ci, block_channels, cout % block_channels == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf)
+        .reorder(pi, ci, co, pt, row, n);
     patch.compute_at(y, pt).store_in(MemoryType::Stack).bound(k, 0, channels);
-    weights.compute_at(y, c).store_in(MemoryType::Stack).bound(k, 0, channels);
-    // A row of sums, then its requantize as a loop of its own (see the dot-product conv).
-    acc.compute_at(y, c).store_in(MemoryType::Stack);
-    acc.update().reorder(r, p);
+    acc.compute_at(y, co).store_in(MemoryType::Stack);
+    acc.update().split(p, xo, xi, block_pixels, TailStrategy::GuardWithIf).reorder(xi, c, r, xo).unroll(xi).unroll(c);
     return pipeline;
   }
   // Per output channel, a row of sums on the stack, each step of the reduction a loop over the

@@ -81,9 +81,11 @@ const targets::Target& pair_host() {
   return host.int8_dot_product ? all_targets().back() : host;
 }
 
-// Runs every kernel of `text`'s plan on random inputs, for every target, against the simulator.
+// Runs every kernel of `text`'s plan on random inputs, for every target, against the simulator:
+// the LLVM backend's schedule and the C backend's, or the C backend's alone for a plan whose
+// weights are arranged for C only.
 void check_kernels(const std::string& text, const std::vector<targets::Target>& targets = all_targets(),
-                   codegen::Layout layout = codegen::Layout::planar) {
+                   codegen::Layout layout = codegen::Layout::planar, codegen::WeightsFor weights = codegen::WeightsFor::llvm) {
   INFO(text);
   ir::Graph g = ir::parse_graph(text, "kernel_test.qir");
   ir::verify(g);
@@ -96,7 +98,7 @@ void check_kernels(const std::string& text, const std::vector<targets::Target>& 
   sim::simulate_integer(g, inputs, [&](const ir::Op& op, const ir::TensorData& d) { values[op.outputs[0]->name] = d; });
   for (const targets::Target& t : targets) {
     INFO("target " << t.name);
-    const codegen::KernelPlan plan = codegen::plan_kernels(g, t, layout);
+    const codegen::KernelPlan plan = codegen::plan_kernels(g, t, layout, weights);
     for (const codegen::Step& s : plan.steps) {
       if (s.alias) continue;
       INFO(s.spec.signature());
@@ -104,8 +106,10 @@ void check_kernels(const std::string& text, const std::vector<targets::Target>& 
       for (const codegen::Arg& a : s.args) args.push_back(a.value ? &values.at(a.value->name) : &plan.constants[a.constant].data);
       // Element for element (a kernel may view the tensor in another shape of the same memory).
       const ir::TensorData& want = values.at(s.result->name);
-      const ir::TensorData got = codegen::realize_kernel(s.spec, args);
-      CHECK((got.dtype() == want.dtype() && got.bytes() == want.bytes()));
+      if (weights == codegen::WeightsFor::llvm) {
+        const ir::TensorData got = codegen::realize_kernel(s.spec, args);
+        CHECK((got.dtype() == want.dtype() && got.bytes() == want.bytes()));
+      }
       // The C backend's code is scheduled differently (pipeline.h's Backend): that schedule too.
       const ir::TensorData got_c = codegen::realize_kernel(s.spec, args, true);
       CHECK((got_c.dtype() == want.dtype() && got_c.bytes() == want.bytes()));
@@ -188,6 +192,28 @@ TEST_CASE("dot-product conv kernels sum 4 channels per step with VNNI, 2 with 16
     REQUIRE(p.args[1].dtype == (width == 2 ? ir::DType::i16 : ir::DType::i8));  // pairs broadcast as one 32-bit load
     check_kernels(dense, {*host});
     check_kernels(pointwise, {*host});
+  }
+}
+
+// A plan for the C backend alone (qatc compile without --emit obj/asm) arranges a dense dot-product
+// conv's weights as the C loops read them, a row per output channel and tap: [C_out][tap][C_in],
+// 16-bit in the pair form; a plan that also makes host objects keeps the LLVM order. Every C loop
+// form reading the rows equals the simulator: row, patch (a 7x7 stem) and column.
+TEST_CASE("dot-product conv kernels of a C-only plan read the weights in rows") {
+  for (const auto& [host, width] : {std::pair{&vnni_host(), 4}, std::pair{&pair_host(), 2}}) {
+    INFO(host->name);
+    const std::string dense = conv_graph(12, 6, 9, 20, 1, 3, 1, 1, {1, 1, 1, 1}, 5, "half_even", true, "i8");
+    const ir::Graph g = ir::parse_graph(dense, "dense.qir");
+    const codegen::KernelSpec c = codegen::plan_kernels(g, *host, codegen::Layout::planar, codegen::WeightsFor::c).steps.front().spec;
+    REQUIRE(c.attrs.count("dot_weight_rows") == 1);
+    const int64_t lanes = c.get_int("channel_block");
+    REQUIRE(c.args[1].shape == ir::Shape{(20 + lanes - 1) / lanes * lanes, 9, 12});  // C_out rounded up to the channel block
+    REQUIRE(c.args[1].dtype == (width == 2 ? ir::DType::i16 : ir::DType::i8));
+    REQUIRE(codegen::plan_kernels(g, *host).steps.front().spec.attrs.count("dot_weight_rows") == 0);
+    for (const std::string& text : {dense, conv_graph(3, 11, 12, 16, 1, 7, 2, 1, {3, 3, 3, 3}, 0, "half_away", true),
+                                    conv_graph(64, 6, 9, 16, 1, 3, 1, 2, {2, 1, 2, 1}, 4, "half_up", true, "i8"),
+                                    conv_graph(3, 9, 10, 16, 1, 3, 2, 1, {1, 1, 0, 0}, 2, "floor", false)})
+      check_kernels(text, {*host}, codegen::Layout::planar, codegen::WeightsFor::c);
   }
 }
 
