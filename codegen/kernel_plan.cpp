@@ -130,15 +130,21 @@ class Planner {
            fmt::join(a.shape, ","), ir::dtype_name(a.dtype), bytes, kMaxKernelIndex, plan_.target);
   }
 
-  // A widened tensor, or a sum of two, that only a requantize reads: an add lowered from fake-quant
-  // (each operand shifted onto the common grid, the sum requantized to the output's grid), or a
-  // tensor moved from one grid to another (a re-quantization after a clip). One kernel reads the
-  // 8/16-bit operands and writes the requantized result, no int32 tensors between. Operands of the
-  // result's shape only (no broadcasting).
-  bool fusable_widen(const ir::Value* v, const ir::Shape& shape) const {
+  // A widened tensor, or a sum or product of two, that only a requantize reads: an add lowered from
+  // fake-quant (each operand shifted onto the common grid, the sum requantized to the output's
+  // grid), a tensor moved from one grid to another (a re-quantization after a clip), or a mul (a
+  // squeeze-excitation block scaling each channel). One kernel reads the 8/16-bit operands and
+  // writes the requantized result, no int32 tensors between. A sum's operands have the result's
+  // shape; a product's may broadcast (numpy's rule, as the mul kernel reads them).
+  bool fusable_widen(const ir::Value* v, const ir::Shape& shape, bool broadcast = false) const {
     const ir::Op* w = v->producer;
-    return w && w->kind == K::widen && g_.users(v).size() == 1 && !g_.is_output(v) && !w->inputs[0]->is_constant() &&
-           w->inputs[0]->type.shape == shape && w->get_int("shift") >= 0 && w->get_int("shift") <= 30;
+    if (!w || w->kind != K::widen || g_.users(v).size() != 1 || g_.is_output(v) || w->inputs[0]->is_constant() ||
+        w->get_int("shift") < 0 || w->get_int("shift") > 30)
+      return false;
+    const ir::Shape& in = w->inputs[0]->type.shape;
+    if (!broadcast) return in == shape;
+    return in.size() == shape.size() &&
+           std::equal(in.begin(), in.end(), shape.begin(), [](int64_t a, int64_t b) { return a == b || a == 1; });
   }
 
   void find_fused_sums() {
@@ -150,12 +156,14 @@ class Planner {
         folded_.insert(op);
         continue;
       }
-      if (op->kind != K::add || op->outputs[0]->type.dtype != ir::DType::i32) continue;
+      if ((op->kind != K::add && op->kind != K::mul) || op->outputs[0]->type.dtype != ir::DType::i32) continue;
       const ir::Op* rq = fusable_requantize(op->outputs[0]);
-      if (!rq || !fusable_widen(op->inputs[0], op->outputs[0]->type.shape) ||
-          !fusable_widen(op->inputs[1], op->outputs[0]->type.shape))
+      const bool product = op->kind == K::mul;
+      if (!rq || !fusable_widen(op->inputs[0], op->outputs[0]->type.shape, product) ||
+          !fusable_widen(op->inputs[1], op->outputs[0]->type.shape, product))
         continue;
       fused_sums_[rq] = {op->inputs[0], op->inputs[1]};
+      if (product) fused_products_.insert(rq);
       folded_.insert(op);
       folded_.insert(op->inputs[0]->producer);
       folded_.insert(op->inputs[1]->producer);
@@ -173,7 +181,7 @@ class Planner {
   };
   void find_residual_convs() {
     for (const auto& [rq2, operands] : fused_sums_) {
-      if (operands.size() != 2 || rq2->get_int("axis") > 1) continue;
+      if (operands.size() != 2 || rq2->get_int("axis") > 1 || fused_products_.count(rq2)) continue;
       for (size_t side = 0; side < 2; ++side) {
         const ir::Value* q = operands[side]->producer->inputs[0];
         const ir::Op* rq1 = q->producer;
@@ -222,20 +230,31 @@ class Planner {
   // The largest |x - zp| over x in [lo, hi].
   static int64_t magnitude(int64_t lo, int64_t hi, int64_t zp) { return std::max(std::abs(lo - zp), std::abs(hi - zp)); }
 
-  // requantize(Σ (x_i - zp_i) << s_i) over one or two widened operands: the residual add's three
-  // or four kernels, or a widen and a requantize, in one.
+  // requantize(Σ (x_i - zp_i) << s_i) over one or two widened operands, or of the product of two:
+  // the residual add's three or four kernels, a widen and a requantize, or a squeeze-excitation's
+  // widens, mul and requantize, in one. Its requantize in 32-bit arithmetic where the operands'
+  // ranges bound the sum or product far enough (set_narrow_requantize): 64-bit shifts are scalar
+  // code on AVX2, in C and LLVM alike.
   void plan_fused_sum(const ir::Op& rq, const std::vector<const ir::Value*>& widened) {
     Step& s = add_step(rq, KernelKind::requantize, rq.outputs[0]);
     const ir::Op* sum = rq.inputs[0]->producer;
     if (widened.size() == 2 && !sum->name.empty()) s.layer = sum->name;
+    const bool product = fused_products_.count(&rq) != 0;
     const char* side[] = {"lhs", "rhs"};
+    int64_t bound = product ? 1 : 0;
     for (size_t i = 0; i < widened.size(); ++i) {
       const ir::Op& w = *widened[i]->producer;
       s.args.push_back({w.inputs[0], -1});
       set_widened_operand(s, side[i], w);
+      const ir::DType t = w.inputs[0]->type.dtype;
+      const int64_t m = magnitude(ir::int_min(t), ir::int_max(t), w.get_int("zero_point")) << w.get_int("shift");
+      bound = product ? std::min(bound * m, int64_t{1} << 62) : bound + m;
     }
     s.args.push_back({nullptr, requantize_table(rq, s)});
     s.spec.attrs["fused_operands"] = static_cast<int64_t>(widened.size());
+    if (product) s.spec.attrs["fused_product"] = int64_t{1};
+    const ir::TensorData& table = plan_.constants[static_cast<size_t>(s.args.back().constant)].data;
+    set_narrow_requantize(s, table, std::vector<int64_t>(static_cast<size_t>(table.shape()[0]), bound));
     s.spec.attrs["lanes"] = int64_t{vector_lanes(t_, 32, innermost_extent(*rq.outputs[0]))};
     finish(s);
   }
@@ -835,6 +854,7 @@ class Planner {
   std::set<const ir::Op*> folded_;  // widen and add ops inside a fused requantize
   std::deque<ir::Op> identity_requantizes_;  // product_requantize's, not in the graph
   std::map<const ir::Op*, std::vector<const ir::Value*>> fused_sums_;  // requantize -> the widened operands it sums
+  std::set<const ir::Op*> fused_products_;  // the requantizes in fused_sums_ that multiply their operands
   std::map<const ir::Op*, Residual> residual_by_sum_;
   std::set<const ir::Op*> deferred_;  // convs (and their requantizes) planned where their residual add is
   const Residual* residual_ = nullptr;  // the residual add of the conv being planned

@@ -166,6 +166,34 @@ Expr on_common_grid(const KernelSpec& s, const std::string& operand, Expr v) {
   return shift_left(v - cast(v.type(), Expr(s.get_int(operand + "_zero_point"))), static_cast<int>(s.get_int(operand + "_shift")));
 }
 
+Expr broadcast_read(const ImageParam& p, const ir::Shape& shape, const std::vector<Var>& v) {
+  std::vector<Expr> at;
+  for (size_t d = 0; d < shape.size(); ++d) at.push_back(shape[shape.size() - 1 - d] == 1 ? Expr(0) : Expr(v[d]));
+  return p(at);
+}
+
+size_t dense_axes(const KernelSpec& s, size_t operands) {
+  const ir::Shape& shape = s.result().shape;
+  // Per operand, whether it is read element by element (1) or broadcast (0) along the axes so far;
+  // -1 before an axis decided it (along an axis of extent 1 both hold).
+  std::vector<int> reads(operands, -1);
+  size_t dense = 0;
+  for (; dense < shape.size(); ++dense) {
+    const int64_t extent = shape[shape.size() - 1 - dense];
+    bool fits = true;
+    for (size_t i = 0; i < operands; ++i) {
+      const ir::Shape& a = s.args[i].shape;
+      const int64_t e = dense < a.size() ? a[a.size() - 1 - dense] : 1;
+      if (extent == 1) continue;
+      const int mode = e == extent ? 1 : 0;
+      fits = fits && (reads[i] == -1 || reads[i] == mode);
+      reads[i] = mode;
+    }
+    if (!fits) break;
+  }
+  return dense;
+}
+
 Expr shift_left(Expr v, Expr n) {
   const Type unsigned_type = v.type().with_code(Type::UInt);
   return cast(v.type(), cast(unsigned_type, v) << cast(unsigned_type, n));

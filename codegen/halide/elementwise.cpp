@@ -2,23 +2,9 @@
 // formed in 64 bits and narrowed to the result type, which the range analysis has proven holds them.
 #include "codegen/halide/pipeline.h"
 
-#include <algorithm>
-
 namespace qatc::codegen::hl {
 
 using namespace Halide;
-
-namespace {
-
-// Operand `p` read at the result's coordinates `v`: numpy broadcasting aligns trailing axes, and an
-// axis of size 1 is read at 0.
-Expr broadcast_read(const ImageParam& p, const ir::Shape& shape, const std::vector<Var>& v) {
-  std::vector<Expr> at;
-  for (size_t d = 0; d < shape.size(); ++d) at.push_back(shape[shape.size() - 1 - d] == 1 ? Expr(0) : Expr(v[d]));
-  return p(at);
-}
-
-}  // namespace
 
 KernelPipeline elementwise_pipeline(const KernelSpec& s, Backend backend) {
   const ir::Shape& shape = s.result().shape;
@@ -63,12 +49,7 @@ KernelPipeline elementwise_pipeline(const KernelSpec& s, Backend backend) {
   constrain_output(y, s.result());
   // The innermost axes no operand broadcasts along (a lookup table is no operand of that kind).
   const size_t operands = s.kind == KernelKind::add || s.kind == KernelKind::sub || s.kind == KernelKind::mul ? 2 : 1;
-  size_t dense = 0;
-  while (dense < shape.size() && std::all_of(s.args.begin(), s.args.begin() + static_cast<std::ptrdiff_t>(operands), [&](const ArgSpec& a) {
-           return dense < a.shape.size() && a.shape[a.shape.size() - 1 - dense] == shape[shape.size() - 1 - dense];
-         }))
-    ++dense;
-  vectorize_innermost(s, y, v, backend, dense);
+  vectorize_innermost(s, y, v, backend, dense_axes(s, operands));
   return {y, args};
 }
 

@@ -70,6 +70,14 @@ Halide::Expr on_common_grid(const KernelSpec& s, const std::string& operand, Hal
 Halide::Expr conv_result(const KernelSpec& s, Halide::Expr acc, const Halide::ImageParam& table, Halide::Expr c,
                          const std::vector<Halide::Expr>& at, Backend backend, std::vector<Halide::ImageParam>& params);
 
+// Operand `p` of shape `shape` read at the result's coordinates `v` (innermost first): numpy
+// broadcasting aligns trailing axes, and an axis of size 1 is read at 0.
+Halide::Expr broadcast_read(const Halide::ImageParam& p, const ir::Shape& shape, const std::vector<Halide::Var>& v);
+// The innermost axes of the result along which each of the spec's first `operands` arguments is
+// read either element by element or not at all (broadcast along every one of them): a squeeze-
+// excitation's per-channel scale is read once per channel plane, the plane's axes one loop.
+size_t dense_axes(const KernelSpec& s, size_t operands);
+
 // v * 2^n for a signed v of either sign (n >= 0): shifted as unsigned and cast back, because C
 // leaves the left shift of a negative value undefined (the C backend prints a shift as a shift).
 Halide::Expr shift_left(Halide::Expr v, Halide::Expr n);

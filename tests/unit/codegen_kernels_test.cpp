@@ -418,6 +418,33 @@ TEST_CASE("fused residual add and regrid kernels equal the simulator") {
 }})", fmt::arg("rule", rule)));
 }
 
+// A squeeze-excitation's scaling as the lowering leaves it: a per-channel scale [1,C,1,1] and the
+// activations widened, multiplied and requantized. One kernel reads both 8/16-bit operands (the
+// scale broadcast over each channel plane) and requantizes the product in 32-bit arithmetic,
+// which the operands' ranges allow; per tensor and per channel, every rule.
+TEST_CASE("fused squeeze-excitation product kernels equal the simulator") {
+  for (const std::string& rule : kRules)
+    for (const bool per_channel : {false, true}) {
+      const std::string text = fmt::format(R"(graph @se {{
+  input %s : u8[1,5,1,1] quant<u8: scale = 2^-8, zp = 0>
+  input %x : {xt}[1,5,6,9] quant<{xt}: scale = 2^-4, zp = {zp}>
+  %ws = widen(%s) {{shift = 0, zero_point = 0}} : i32[1,5,1,1]
+  %wx = widen(%x) {{shift = 1, zero_point = {zp}}} : i32[1,5,6,9]
+  %p = mul(%ws, %wx) : i32[1,5,6,9]
+  %y = requantize(%p) {{axis = {axis}, max = 255, min = 0, round = "{rule}", shift = [{shift}]}} : u8[1,5,6,9] quant<u8: scale = 2^-4, zp = 128>
+  output %y
+}})",
+                                           fmt::arg("xt", per_channel ? "i16" : "u8"), fmt::arg("zp", per_channel ? -7 : 128),
+                                           fmt::arg("axis", per_channel ? 1 : -1), fmt::arg("rule", rule),
+                                           fmt::arg("shift", per_channel ? "9, 3, 7, 12, 1" : "7"));
+      const codegen::KernelPlan plan = codegen::plan_kernels(ir::parse_graph(text, "se.qir"), targets::find_target(all_targets(), "host"));
+      REQUIRE(plan.steps.size() == 1);
+      CHECK(plan.steps[0].spec.attrs.count("fused_product") == 1);
+      CHECK(plan.steps[0].spec.attrs.count("rq_narrow") == 1);
+      check_kernels(text);
+    }
+}
+
 // conv_graph's conv (C_out channels, rows x cols out) with a residual add after it, as the lowering
 // leaves one: its result %y (2^-4, zero point -3) and a skip input (2^-3) widened onto the 2^-4
 // grid and summed, the sum requantized to 2^-3 per channel (shifts 1..2) or per tensor.
