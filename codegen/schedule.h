@@ -67,10 +67,11 @@ std::optional<PointwiseDotTile> pointwise_dot_tile(const targets::Target& t, int
 // The pointwise dot-product conv's C loop (codegen/halide/conv.cpp). With at least a vector of input
 // channels (of `element_bytes` each: 1, or 2 where the operands are 16-bit pairs), each output is a
 // dot product over its pixel's channels, copied channel-innermost and padded with zeros to
-// `channels`, a multiple of the vector's bytes (the C compiler vectorizes the loop without a
-// remainder; measured with gcc 12 on 1x1 convs of MobileNetV2: with bytes 1.5-2x the column form
-// from 96 input channels up, slower below 64; with 16-bit operands faster from 16 channels up,
-// the 1x1 convs 13.4 -> 11.8 ms on a Zen 3, where rounding to 16 channels instead was slower);
+// `channels`, a whole number of vectors (the C compiler vectorizes the loop without a remainder;
+// measured with gcc 12 on 1x1 convs of MobileNetV2: with bytes 1.5-2x the column form from 96
+// input channels up, slower below 64; with 16-bit operands faster from 16 channels up, the 1x1
+// convs 13.4 -> 11.8 ms on a Zen 3; rounding 16 channels of 16-bit operands up to one vector
+// rather than to two, once the weight rows were read in place in blocks: 1.59 -> 1.23 ms);
 // `channels` is 0 where each step of the reduction is a loop over pixels instead. `pixel_tile`
 // pixels at a time: the whole copy (of `element_bytes` per channel) within half of the innermost
 // memory level while every output channel sweeps it, 16 to 256 pixels.
