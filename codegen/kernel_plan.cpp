@@ -147,6 +147,9 @@ class Planner {
            std::equal(in.begin(), in.end(), shape.begin(), [](int64_t a, int64_t b) { return a == b || a == 1; });
   }
 
+  // Whether the requantize of fused_sums_ multiplies its operands (a mul's) rather than summing them.
+  static bool fused_product(const ir::Op& rq) { return rq.inputs[0]->producer->kind == K::mul; }
+
   void find_fused_sums() {
     for (const ir::Op* op : g_.ops()) {
       if (op->kind == K::widen && op->outputs[0]->type.dtype == ir::DType::i32) {
@@ -163,7 +166,6 @@ class Planner {
           !fusable_widen(op->inputs[1], op->outputs[0]->type.shape, product))
         continue;
       fused_sums_[rq] = {op->inputs[0], op->inputs[1]};
-      if (product) fused_products_.insert(rq);
       folded_.insert(op);
       folded_.insert(op->inputs[0]->producer);
       folded_.insert(op->inputs[1]->producer);
@@ -181,7 +183,7 @@ class Planner {
   };
   void find_residual_convs() {
     for (const auto& [rq2, operands] : fused_sums_) {
-      if (operands.size() != 2 || rq2->get_int("axis") > 1 || fused_products_.count(rq2)) continue;
+      if (operands.size() != 2 || rq2->get_int("axis") > 1 || fused_product(*rq2)) continue;
       for (size_t side = 0; side < 2; ++side) {
         const ir::Value* q = operands[side]->producer->inputs[0];
         const ir::Op* rq1 = q->producer;
@@ -212,9 +214,8 @@ class Planner {
     // The sum's bound from its operands' ranges (the conv's requantize bounds, the skip's type):
     // the add's requantize in 32 bits where that is exact, as a conv's own.
     const ir::Op& rq1 = *mine.inputs[0]->producer;
-    const ir::DType skip_type = other.inputs[0]->type.dtype;
-    const int64_t bound = (magnitude(rq1.get_int("min"), rq1.get_int("max"), mine.get_int("zero_point")) << mine.get_int("shift")) +
-                          (magnitude(ir::int_min(skip_type), ir::int_max(skip_type), other.get_int("zero_point")) << other.get_int("shift"));
+    const int64_t bound =
+        (magnitude(rq1.get_int("min"), rq1.get_int("max"), mine.get_int("zero_point")) << mine.get_int("shift")) + widened_bound(other);
     const ir::TensorData& table = plan_.constants[static_cast<size_t>(s.args.back().constant)].data;
     set_narrow_requantize(s, table, std::vector<int64_t>(static_cast<size_t>(table.shape()[0]), bound), "rq2");
     fused_.insert(&rq2);
@@ -230,6 +231,12 @@ class Planner {
   // The largest |x - zp| over x in [lo, hi].
   static int64_t magnitude(int64_t lo, int64_t hi, int64_t zp) { return std::max(std::abs(lo - zp), std::abs(hi - zp)); }
 
+  // The largest |(x - zp) << shift| a widen op yields over every x of its input's type.
+  static int64_t widened_bound(const ir::Op& widen) {
+    const ir::DType t = widen.inputs[0]->type.dtype;
+    return magnitude(ir::int_min(t), ir::int_max(t), widen.get_int("zero_point")) << widen.get_int("shift");
+  }
+
   // requantize(Σ (x_i - zp_i) << s_i) over one or two widened operands, or of the product of two:
   // the residual add's three or four kernels, a widen and a requantize, or a squeeze-excitation's
   // widens, mul and requantize, in one. Its requantize in 32-bit arithmetic where the operands'
@@ -239,16 +246,14 @@ class Planner {
     Step& s = add_step(rq, KernelKind::requantize, rq.outputs[0]);
     const ir::Op* sum = rq.inputs[0]->producer;
     if (widened.size() == 2 && !sum->name.empty()) s.layer = sum->name;
-    const bool product = fused_products_.count(&rq) != 0;
+    const bool product = fused_product(rq);
     const char* side[] = {"lhs", "rhs"};
     int64_t bound = product ? 1 : 0;
     for (size_t i = 0; i < widened.size(); ++i) {
       const ir::Op& w = *widened[i]->producer;
       s.args.push_back({w.inputs[0], -1});
       set_widened_operand(s, side[i], w);
-      const ir::DType t = w.inputs[0]->type.dtype;
-      const int64_t m = magnitude(ir::int_min(t), ir::int_max(t), w.get_int("zero_point")) << w.get_int("shift");
-      bound = product ? std::min(bound * m, int64_t{1} << 62) : bound + m;
+      bound = product ? std::min(bound * widened_bound(w), int64_t{1} << 62) : bound + widened_bound(w);
     }
     s.args.push_back({nullptr, requantize_table(rq, s)});
     s.spec.attrs["fused_operands"] = static_cast<int64_t>(widened.size());
@@ -483,9 +488,9 @@ class Planner {
     // ResNet-18's last 3x3 convs (one 7x7 tile, 2.4 M weights each) on a Zen 3.
     const bool weight_rows = !pointwise && weights_for_ == WeightsFor::c;
     ir::TensorData arranged(wide_weights || (weight_rows && width == 2) ? ir::DType::i16 : ir::DType::i8,
-                            pointwise ? ir::Shape{cout_v, weight_row / 4, 4}
-                            : weight_rows  ? ir::Shape{cout_v, taps, cin4}
-                                      : ir::Shape{cout_v / lanes, taps, cin4 / width, lanes, width});
+                            pointwise     ? ir::Shape{cout_v, weight_row / 4, 4}
+                            : weight_rows ? ir::Shape{cout_v, taps, cin4}
+                                          : ir::Shape{cout_v / lanes, taps, cin4 / width, lanes, width});
     ir::TensorData start(ir::DType::i32, {cout_v});
     std::vector<int64_t> acc_bound(static_cast<size_t>(cout));  // of |bias' + Σ (x + o) w|
     for (int64_t co = 0; co < cout; ++co) {
@@ -496,9 +501,9 @@ class Planner {
           sum += v;
           magnitude += std::abs(v);
           const auto at = static_cast<size_t>(
-              pointwise ? co * weight_row + ci
-              : weight_rows  ? (co * taps + k) * cin4 + ci
-                        : (((co / lanes) * taps + k) * (cin4 / width) + ci / width) * lanes * width + (co % lanes) * width + ci % width);
+              pointwise     ? co * weight_row + ci
+              : weight_rows ? (co * taps + k) * cin4 + ci
+                            : (((co / lanes) * taps + k) * (cin4 / width) + ci / width) * lanes * width + (co % lanes) * width + ci % width);
           if (arranged.dtype() == ir::DType::i16) arranged.as<int16_t>()[at] = v;
           else arranged.as<int8_t>()[at] = v;
         }
@@ -535,11 +540,11 @@ class Planner {
     s.layer = conv.name.empty() ? s.layer : conv.name;
     s.args.push_back({conv.inputs[0], -1});
     const std::string order =
-        pointwise ? fmt::format("[C_out][C_in] order, C_in padded to {} ({} dot product over pixels)", weight_row,
-                                wide_weights ? "16-bit pair" : "int8")
-        : weight_rows  ? fmt::format("[C_out][tap][C_in] order, C_in padded to {} ({} dot product, C loops)", cin4,
-                                width == 2 ? "16-bit pair" : "int8")
-                  : fmt::format("[C_out/{}][tap][C_in/{}][{}][{}] order (int8 dot product)", lanes, width, lanes, width);
+        pointwise     ? fmt::format("[C_out][C_in] order, C_in padded to {} ({} dot product over pixels)", weight_row,
+                                    wide_weights ? "16-bit pair" : "int8")
+        : weight_rows ? fmt::format("[C_out][tap][C_in] order, C_in padded to {} ({} dot product, C loops)", cin4,
+                                    width == 2 ? "16-bit pair" : "int8")
+                      : fmt::format("[C_out/{}][tap][C_in/{}][{}][{}] order (int8 dot product)", lanes, width, lanes, width);
     s.args.push_back({nullptr, add_constant(fmt::format("weights of {} in {}", conv.describe(), order), std::move(arranged))});
     s.args.push_back({nullptr, add_constant(fmt::format("bias of {} minus {} times each output channel's weight sum",
                                                         conv.describe(), offset),
@@ -851,10 +856,9 @@ class Planner {
   const WeightsFor weights_for_;
   KernelPlan plan_;
   std::set<const ir::Op*> skipped_, fused_;
-  std::set<const ir::Op*> folded_;  // widen and add ops inside a fused requantize
+  std::set<const ir::Op*> folded_;  // widen, add and mul ops inside a fused requantize
   std::deque<ir::Op> identity_requantizes_;  // product_requantize's, not in the graph
-  std::map<const ir::Op*, std::vector<const ir::Value*>> fused_sums_;  // requantize -> the widened operands it sums
-  std::set<const ir::Op*> fused_products_;  // the requantizes in fused_sums_ that multiply their operands
+  std::map<const ir::Op*, std::vector<const ir::Value*>> fused_sums_;  // requantize -> the widened operands it sums or multiplies
   std::map<const ir::Op*, Residual> residual_by_sum_;
   std::set<const ir::Op*> deferred_;  // convs (and their requantizes) planned where their residual add is
   const Residual* residual_ = nullptr;  // the residual add of the conv being planned

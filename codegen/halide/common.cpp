@@ -180,12 +180,11 @@ size_t dense_axes(const KernelSpec& s, size_t operands) {
   size_t dense = 0;
   for (; dense < shape.size(); ++dense) {
     const int64_t extent = shape[shape.size() - 1 - dense];
+    if (extent == 1) continue;
     bool fits = true;
     for (size_t i = 0; i < operands; ++i) {
       const ir::Shape& a = s.args[i].shape;
-      const int64_t e = dense < a.size() ? a[a.size() - 1 - dense] : 1;
-      if (extent == 1) continue;
-      const int mode = e == extent ? 1 : 0;
+      const int mode = dense < a.size() && a[a.size() - 1 - dense] == extent ? 1 : 0;
       fits = fits && (reads[i] == -1 || reads[i] == mode);
       reads[i] = mode;
     }

@@ -193,8 +193,9 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
     } else if (form == "row") {
       // A block of sums per loop over a kernel row's operands (c_dot_block), requantized on its
       // own, scalar: a 3x3 conv's sums are hundreds of products.
-      const int block_channels = static_cast<int>(std::min<int64_t>(c_dot_block(width).channels, cout));
-      const int block_columns = static_cast<int>(std::min<int64_t>(c_dot_block(width).columns, out[2]));
+      const CDotBlock block = c_dot_block(width);
+      const int block_channels = static_cast<int>(std::min<int64_t>(block.channels, cout));
+      const int block_columns = static_cast<int>(std::min<int64_t>(block.columns, out[2]));
       Var co("co"), ci("ci"), xo("xo"), xi("xi");
       y.split(vc, co, ci, block_channels, cout % block_channels == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf)
           .split(vx, xo, xi, block_columns, out[2] % block_columns == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards)
@@ -315,8 +316,8 @@ KernelPipeline pointwise_dot_conv_pipeline(const KernelSpec& s, Backend backend)
     // A block of output channels' rows of sums, each step of the loop over pixels one block of
     // sums (c_dot_block; MobileNetV2's 1x1 convs on a Zen 3, with the weights read in place:
     // 12.0 -> 10.8 ms), then the block's requantize as loops of their own (see the dot-product conv).
-    const int block_channels = static_cast<int>(std::min<int64_t>(c_dot_block(w.type().bits() == 16 ? 2 : 4).channels, cout));
-    const int block_pixels = c_dot_block(w.type().bits() == 16 ? 2 : 4).columns;
+    const CDotBlock block = c_dot_block(w.type().bits() == 16 ? 2 : 4);
+    const int block_channels = static_cast<int>(std::min<int64_t>(block.channels, cout)), block_pixels = block.columns;
     Var co("co"), ci("ci"), xo("xo"), xi("xi");
     y.split(p, pt, pi, static_cast<int>(s.get_int("dot_c_pixel_tile")), TailStrategy::ShiftInwards)
         .split(c, co, ci, block_channels, cout % block_channels == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf)

@@ -47,7 +47,8 @@ KernelPipeline elementwise_pipeline(const KernelSpec& s, Backend backend) {
     default: throw std::logic_error("elementwise_pipeline: not an elementwise kernel");
   }
   constrain_output(y, s.result());
-  // The innermost axes no operand broadcasts along (a lookup table is no operand of that kind).
+  // The innermost axes along which each operand is read element by element or not at all
+  // (dense_axes; a lookup table is no operand of that kind).
   const size_t operands = s.kind == KernelKind::add || s.kind == KernelKind::sub || s.kind == KernelKind::mul ? 2 : 1;
   vectorize_innermost(s, y, v, backend, dense_axes(s, operands));
   return {y, args};

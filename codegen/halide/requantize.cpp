@@ -42,7 +42,8 @@ KernelPipeline requantize_pipeline(const KernelSpec& s, Backend backend) {
     args = {acc, table};
   }
   constrain_output(y, s.result());
-  // The axes inside the per-channel axis share a channel's parameters (every operand is dense).
+  // The axes inside the per-channel axis share a channel's parameters; a fused product's broadcast
+  // scale is constant along its dense axes (dense_axes).
   vectorize_innermost(s, y, v, backend, std::min(dense, axis >= 0 ? rank - 1 - static_cast<size_t>(axis) : rank));
   return {y, args};
 }
