@@ -77,10 +77,14 @@ std::optional<PointwiseDotTile> pointwise_dot_tile(const targets::Target& t, int
   return best;
 }
 
+int64_t c_dot_granule(const targets::Target& t, int64_t element_bytes) {
+  return element_bytes == 1 ? 16 : std::max<int64_t>(1, t.vector_bits / 8 / element_bytes);
+}
+
 PointwiseCLoop pointwise_c_loop(const targets::Target& t, int64_t pixels, int64_t cin, int64_t element_bytes) {
-  const int64_t vector_bytes = std::max(1, t.vector_bits / 8);
-  if (cin * element_bytes < vector_bytes) return {0, std::min<int64_t>(256, pixels)};
-  const int64_t channels = round_up(cin, vector_bytes / element_bytes);
+  const int64_t granule = c_dot_granule(t, element_bytes);
+  if (cin < granule) return {0, std::min<int64_t>(256, pixels)};
+  const int64_t channels = round_up(cin, granule);
   const int64_t budget = first_level_budget(t) / element_bytes;
   return {channels, std::min(pixels, std::clamp<int64_t>(budget / channels / 16 * 16, 16, 256))};
 }

@@ -64,12 +64,20 @@ struct PointwiseDotTile {
 };
 std::optional<PointwiseDotTile> pointwise_dot_tile(const targets::Target& t, int64_t pixels, int64_t cin4, int64_t element_bytes);
 
-// The pointwise dot-product conv's C loop (codegen/halide/conv.cpp). With at least a vector of input
-// channels (of `element_bytes` each: 1, or 2 where the operands are 16-bit pairs), each output is a
-// dot product over its pixel's channels, copied channel-innermost and padded with zeros to
-// `channels`, a whole number of vectors (the C compiler vectorizes the loop without a remainder;
-// measured with gcc 12 on 1x1 convs of MobileNetV2: with bytes 1.5-2x the column form from 96
-// input channels up, slower below 64; with 16-bit operands faster from 16 channels up, the 1x1
+// The granule of the C loops' dot products (codegen/halide/conv.cpp), in operands of `element_bytes`:
+// the shortest they take, and the multiple a pointwise conv's channels are padded to. Bytes: 16
+// (gcc 12 sums unsigned x signed bytes with vpdpbusd on 128-bit vectors as well as wider ones:
+// MobileNetV2's 1x1 convs of 16-32 input channels as dot products padded to 16 rather than summed
+// a pixel vector at a time, on a Sapphire Rapids: the model's C 13.5 -> 9.8 ms; padded to 32:
+// 11.6). 16-bit pairs: a whole vector.
+int64_t c_dot_granule(const targets::Target& t, int64_t element_bytes);
+
+// The pointwise dot-product conv's C loop (codegen/halide/conv.cpp). With at least a granule of
+// input channels (of `element_bytes` each: 1, or 2 where the operands are 16-bit pairs), each
+// output is a dot product over its pixel's channels, copied channel-innermost and padded with zeros
+// to `channels`, a whole number of granules (the C compiler vectorizes the loop without a remainder;
+// measured with gcc 12 on 1x1 convs of MobileNetV2: with bytes faster from 16 channels up once the
+// products were written 16-bit (conv.cpp's c_dot_product); with 16-bit operands too, the 1x1
 // convs 13.4 -> 11.8 ms on a Zen 3; rounding 16 channels of 16-bit operands up to one vector
 // rather than to two, once the weight rows were read in place in blocks: 1.59 -> 1.23 ms);
 // `channels` is 0 where each step of the reduction is a loop over pixels instead. `pixel_tile`

@@ -13,15 +13,34 @@ using namespace Halide;
 namespace {
 
 // The block of sums one C dot-product loop computes, sharing each load of the input and of the
-// weights (gcc 12 vectorizes a block's reductions at once). Bytes (W = 4): 2 channels x 2 columns
-// (ResNet-18's 3x3 convs on a Zen 3: 7.6 -> 10.9 GMAC/s; 4 x 2, 1 x 4 and 4 x 1 were slower).
-// 16-bit operands (W = 2): 4 channels x 1 column (ResNet-18's bench_c on a Zen 3, summed per-layer
-// minima: 51.2 -> 47.5 ms; 4 x 2, 2 x 4, 3 x 2, 8 x 1 and 3 x 1 were slower, 6 x 1 46.0 ms with a
+// weights (gcc 12 vectorizes a block's reductions at once). Bytes (W = 4, summed with vpdpbusd):
+// 2 channels x 8 columns (ResNet-18's bench_c on a Sapphire Rapids, summed per-layer minima: 2 x 2
+// 21.9 ms, 2 x 8 17.2; 2 x 4 19.0, 4 x 4 17.9, 1 x 8 18.3, 4 x 8 18.4, 2 x 16 19.2, 8 x 1 19.5,
+// 4 x 2 19.6, 4 x 1 21.6; its 7x7 stem in the patch form 2.36 -> 1.87 ms, MobileNetV2's 3x3 stem
+// 0.98 -> 0.72; MobileNetV2's 1x1 convs alike in 2 x 4, 2 x 8 and 4 x 4). 16-bit operands (W = 2):
+// 4 channels x 1 column (ResNet-18's bench_c on a Zen 3, summed per-layer minima: 51.2 -> 47.5 ms; 4 x 2, 2 x 4, 3 x 2, 8 x 1 and 3 x 1 were slower, 6 x 1 46.0 ms with a
 // guarded tail at 64 channels; MobileNetV2's 1x1 convs: 2 x 2 and 2 x 4 slower).
 struct CDotBlock {
   int channels, columns;
 };
-CDotBlock c_dot_block(int width) { return width == 2 ? CDotBlock{4, 1} : CDotBlock{2, 2}; }
+CDotBlock c_dot_block(int width) { return width == 2 ? CDotBlock{4, 1} : CDotBlock{2, 8}; }
+
+// a·b of two 8-bit values, exactly, in 16 bits (unsigned where both are).
+Expr product16(Expr a, Expr b) {
+  const Type t = a.type().is_uint() && b.type().is_uint() ? UInt(16) : Int(16);
+  return cast(t, a) * cast(t, b);
+}
+
+// One product of a C dot-product loop, as a 32-bit value. An unsigned byte times a signed byte
+// fits in 16 bits: written as a 16-bit product, gcc 12 sums every reduction of a block with
+// vpdpbusd; as a 32-bit product of operands the block's sums share, it sums one of them from
+// 16-bit halves with vpdpwssd (a 3x3 conv's 192-byte row loop in 2 x 2 blocks on a Sapphire
+// Rapids: 96 -> 140 GMAC/s). 16-bit operands (the pair form) keep 32-bit products, which gcc sums
+// with vpmaddwd.
+Expr c_dot_product(Expr a, Expr b) {
+  if (a.type().bits() == 8 && b.type().bits() == 8) return cast<int32_t>(product16(a, b));
+  return cast<int32_t>(a) * cast<int32_t>(b);
+}
 
 // The dot-product conv (kernel_plan.cpp's plan_dot_conv): 2-D, dense, 8-bit. The input tile is
 // copied as x + offset (unsigned bytes; 16-bit for vpmaddwd, so that each step broadcasts a
@@ -154,19 +173,18 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
       // With unit column dilation a kernel row's taps are adjacent, so one loop covers them.
       const bool flat = dilation[2] == 1;
       r = RDom({{0, (flat ? kw : 1) * cin4}, {0, flat ? 1 : kw}, {0, kh}}, "r");
-      acc(vx, vy, vc, vn) += cast<int32_t>(rows(column(r.y) * cin4 + r.x, row(r.z), vn)) *
-                             cast<int32_t>(channel_weights((r.z * kw + r.y) * cin4 + r.x, vc));
+      acc(vx, vy, vc, vn) += c_dot_product(rows(column(r.y) * cin4 + r.x, row(r.z), vn),
+                                           channel_weights((r.z * kw + r.y) * cin4 + r.x, vc));
     } else if (form == "patch") {
       patch(vj, vx, vy, vn) = rows(column(vj / cin4 % kw) * cin4 + vj % cin4, row(vj / cin4 / kw), vn);  // (tap * cin4 + channel, ...)
       r = RDom(0, taps * cin4, "r");
-      acc(vx, vy, vc, vn) += cast<int32_t>(patch(r, vx, vy, vn)) * cast<int32_t>(channel_weights(r, vc));
+      acc(vx, vy, vc, vn) += c_dot_product(patch(r, vx, vy, vn), channel_weights(r, vc));
     } else {
       // The generic conv's form: a channel's sums for the whole tile in an array, each step of
       // the reduction a loop over columns with the weight fixed, over the tile rows copied
       // channel-major. The zero weights padding the input channels to cin4 are skipped.
       r = RDom({{0, static_cast<int>(s.args[0].shape[1])}, {0, kw}, {0, kh}}, "r");
-      acc(vx, vy, vc, vn) += cast<int32_t>(rows(column(r.y), r.x, row(r.z), vn)) *
-                             cast<int32_t>(channel_weights((r.z * kw + r.y) * cin4 + r.x, vc));
+      acc(vx, vy, vc, vn) += c_dot_product(rows(column(r.y), r.x, row(r.z), vn), channel_weights((r.z * kw + r.y) * cin4 + r.x, vc));
     }
     y(vx, vy, vc, vn) = conv_result(s, acc(vx, vy, vc, vn), table, s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0),
                                     {vx, vy, vc, vn}, backend, params);
@@ -182,42 +200,49 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
       channel_weights.compute_at(y, level).store_in(MemoryType::Stack).bound(vj, 0, taps * cin4);
       channel_weights.split(vj, tap, jc, cin4).split(jc, j4, ji, 4).vectorize(ji);
     };
-    if (form == "patch") {
-      // One output row's patches at a time (in L1D), gathered 4 bytes at a time, every channel's
-      // weights rearranged once per row: the patch form is for convs with few input channels.
-      y.reorder(vx, vc, yi, yo);
-      rows_of_weights_at(vc);
-      Var tap("tap"), c("c"), c4("c4"), c1("c1");
-      patch.compute_at(y, yi).store_in(MemoryType::Stack).bound(vj, 0, taps * cin4);
-      patch.split(vj, tap, c, cin4).split(c, c4, c1, 4).vectorize(c1);
-    } else if (form == "row") {
-      // A block of sums per loop over a kernel row's operands (c_dot_block), requantized on its
-      // own, scalar: a 3x3 conv's sums are hundreds of products.
+    // Blocks of sums (c_dot_block), each block one loop over the operands its sums share, then
+    // requantized on its own, scalar (a 3x3 conv's sums are hundreds of products). The row form
+    // keeps a block of channels over the tile's rows (its weights stay in L1D), the patch form
+    // takes the blocks within each output row (whose patches it gathered).
+    auto dot_blocks = [&](bool rows_inside) {
       const CDotBlock block = c_dot_block(width);
       const int block_channels = static_cast<int>(std::min<int64_t>(block.channels, cout));
       const int block_columns = static_cast<int>(std::min<int64_t>(block.columns, out[2]));
       Var co("co"), ci("ci"), xo("xo"), xi("xi");
       y.split(vc, co, ci, block_channels, cout % block_channels == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf)
-          .split(vx, xo, xi, block_columns, out[2] % block_columns == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards)
-          .reorder(xi, ci, xo, yi, co, yo);
+          .split(vx, xo, xi, block_columns, out[2] % block_columns == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards);
+      if (rows_inside) y.reorder(xi, ci, xo, yi, co, yo);
+      else y.reorder(xi, ci, xo, co, yi, yo);
       rows_of_weights_at(co);
       acc.compute_at(y, xo).store_in(MemoryType::Stack);
-      acc.update().reorder(vx, vc, r.x, r.y, r.z).unroll(vx).unroll(vc);
+      std::vector<VarOrRVar> order{vx, vc};
+      for (int d = 0; d < r.dimensions(); ++d) order.emplace_back(r[d]);
+      acc.update().reorder(order).unroll(vx).unroll(vc);
+    };
+    if (form == "patch") {
+      // One output row's patches at a time (in L1D), gathered 4 bytes at a time: the patch form
+      // is for convs with few input channels. Bytes in blocks; 16-bit pairs a channel's row of
+      // sums at a time, then its requantize as a loop of its own (blocks were slower on a Zen 3:
+      // ResNet-18's 7x7 stem 1.14x; with the requantize inside the column loop, gcc may vectorize
+      // that loop instead of the sum).
+      Var tap("tap"), c("c"), c4("c4"), c1("c1");
+      patch.compute_at(y, yi).store_in(MemoryType::Stack).bound(vj, 0, taps * cin4);
+      patch.split(vj, tap, c, cin4).split(c, c4, c1, 4).vectorize(c1);
+      if (width == 4) {
+        dot_blocks(false);
+      } else {
+        y.reorder(vx, vc, yi, yo);
+        rows_of_weights_at(vc);
+        acc.compute_at(y, vc).store_in(MemoryType::Stack);  // one channel's row
+        acc.update().reorder(r.x, vx);
+      }
+    } else if (form == "row") {
+      dot_blocks(true);
     } else {
       y.reorder(vx, yi, vc, yo);
       rows_of_weights_at(vc);
-    }
-    if (form == "column") {
       acc.compute_at(y, vc).store_in(MemoryType::Stack);
       acc.update().reorder(vx, r.x, r.y, r.z, vy);
-    } else if (form == "patch") {
-      // A row's sums, then its requantize as a loop of its own: with the requantize inside the
-      // column loop, gcc may vectorize that loop instead of the sum (outer-loop vectorization).
-      acc.compute_at(y, vc).store_in(MemoryType::Stack);  // one channel's row
-      std::vector<VarOrRVar> order;
-      for (int d = 0; d < r.dimensions(); ++d) order.emplace_back(r[d]);
-      order.emplace_back(vx);
-      acc.update().reorder(order);
     }
   }
   constrain_output(y, s.result());
@@ -311,7 +336,7 @@ KernelPipeline pointwise_dot_conv_pipeline(const KernelSpec& s, Backend backend)
     RDom rc(0, cin, "rc"), r(0, channels, "r");
     patch(k, p, n) = cast(operand, 0);
     patch(rc, p, n) = cast(operand, unsigned_input(rc));
-    acc(p, c, n) += cast<int32_t>(patch(r, p, n)) * cast<int32_t>(w(r % 4, r / 4, c));
+    acc(p, c, n) += c_dot_product(patch(r, p, n), w(r % 4, r / 4, c));
     KernelPipeline pipeline = result();
     // A block of output channels' rows of sums, each step of the loop over pixels one block of
     // sums (c_dot_block; MobileNetV2's 1x1 convs on a Zen 3, with the weights read in place:
@@ -330,7 +355,7 @@ KernelPipeline pointwise_dot_conv_pipeline(const KernelSpec& s, Backend backend)
   // Per output channel, a row of sums on the stack, each step of the reduction a loop over the
   // pixels with the weight fixed (the C compiler vectorizes it), reading the input where it is.
   RDom r(0, cin, "r");
-  acc(p, c, n) += cast<int32_t>(unsigned_input(r)) * cast<int32_t>(w(r % 4, r / 4, c));
+  acc(p, c, n) += c_dot_product(unsigned_input(r), w(r % 4, r / 4, c));
   KernelPipeline pipeline = result();
   split_tiles();
   acc.compute_at(y, c).store_in(MemoryType::Stack);

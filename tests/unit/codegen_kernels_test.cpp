@@ -318,16 +318,19 @@ TEST_CASE("pointwise dot-product conv kernels equal the simulator: tails, channe
     REQUIRE(pointwise(g));
     check_kernels(g);
   }
-  // 300 input channels: the C loop is a dot product over each pixel's channels, padded to 320.
+  // 300 input channels: the C loop is a dot product over each pixel's channels, bytes padded to
+  // 304 (a multiple of 16).
   const auto& wide = codegen::plan_kernels(ir::parse_graph(graphs.back(), "pointwise.qir"), host).steps.front().spec.attrs;
   REQUIRE(std::get<std::string>(wide.at("dot_c_loop")) == "patch");
-  REQUIRE(std::get<int64_t>(wide.at("dot_c_channels")) == 320);
-  // 16 input channels fill a vector only as 16-bit operands (the pair form): a dot product over
-  // that one vector there (on this 256-bit host), a loop over pixels with bytes.
-  for (const auto& [target, loop] : {std::pair{&vnni_host(), "column"}, std::pair{&pair_host(), "patch"}}) {
+  REQUIRE(std::get<int64_t>(wide.at("dot_c_channels")) == 304);
+  // 16 input channels: a dot product over 16 bytes, or over one vector of 16-bit operands (the
+  // pair form; on this 256-bit host, one vector); 13 a loop over pixels with either.
+  for (const targets::Target* target : {&vnni_host(), &pair_host()}) {
     const auto& attrs = codegen::plan_kernels(ir::parse_graph(graphs.front(), "pointwise.qir"), *target).steps.front().spec.attrs;
-    CHECK(std::get<std::string>(attrs.at("dot_c_loop")) == loop);
-    if (std::string(loop) == "patch") CHECK(std::get<int64_t>(attrs.at("dot_c_channels")) == target->vector_bits / 16);
+    CHECK(std::get<std::string>(attrs.at("dot_c_loop")) == "patch");
+    CHECK(std::get<int64_t>(attrs.at("dot_c_channels")) == (target == &vnni_host() ? 16 : target->vector_bits / 16));
+    const auto& narrow = codegen::plan_kernels(ir::parse_graph(graphs[1], "pointwise.qir"), *target).steps.front().spec.attrs;
+    CHECK(std::get<std::string>(narrow.at("dot_c_loop")) == "column");
   }
   for (const std::string& rule : kRules) {
     const std::string g = conv_graph(32, 9, 9, 40, 1, 1, 1, 1, {0, 0, 0, 0}, 128, rule, true, "u8", 1);
@@ -346,13 +349,15 @@ TEST_CASE("pointwise dot-product conv kernels equal the simulator: tails, channe
 TEST_CASE("dot-product conv kernels equal the simulator in several C tiles") {
   const std::vector<std::pair<std::string, std::string>> cases{
       {"row", conv_graph(24, 8, 11, 32, 1, 3, 1, 1, {1, 1, 1, 1}, -3, "half_even", true, "i8")},
-      // The row form's blocks (2 channels x 2 columns of bytes, 4 x 1 of 16-bit operands): channel
-      // counts that leave a guarded last block (5, and 6 for blocks of 4), an odd column count (a
-      // shifted-in last block), one column (a block of one).
+      // The blocks of the row form and of the byte patch form (2 channels x 8 columns of bytes,
+      // 4 x 1 of 16-bit operands): channel counts that leave a guarded last block (5, and 6 for
+      // blocks of 4), 11 or 21 columns (a shifted-in last block of 8), fewer columns than a block,
+      // one column (a block of one).
       {"row", conv_graph(24, 6, 7, 5, 1, 3, 1, 1, {1, 1, 1, 1}, 2, "floor", true, "u8")},
       {"row", conv_graph(24, 6, 1, 6, 1, 3, 1, 1, {1, 1, 1, 1}, 0, "half_up", false, "u8")},
       {"patch", conv_graph(3, 12, 10, 16, 1, 7, 2, 1, {3, 3, 3, 3}, 0, "half_away", true)},
-      {"column", conv_graph(16, 12, 9, 32, 1, 1, 2, 1, {0, 0, 0, 0}, 1, "half_up", true, "i8")}};
+      {"patch", conv_graph(3, 12, 21, 5, 1, 3, 1, 1, {1, 1, 1, 1}, -1, "half_even", true, "i8")},
+      {"column", conv_graph(8, 12, 9, 32, 1, 1, 2, 1, {0, 0, 0, 0}, 1, "half_up", true, "i8")}};
   for (const targets::Target* host : {&vnni_host(), &pair_host()}) {
     INFO(host->name);
     targets::Target small = *host;
