@@ -582,15 +582,16 @@ class Planner {
     s.spec.attrs["dot_columns"] = int64_t{tile.columns};
     s.spec.attrs["dot_tile_rows"] = tile_rows;
     s.spec.attrs["dot_chunk_columns"] = chunk_columns;
-    // The C schedule's dot-product loop (conv.cpp) spans a kernel row's taps (one tap with column
-    // dilation) if that fills a vector, else a whole patch if that is a dot product the C loops
-    // take (bytes: c_dot_granule; 16-bit pairs: a vector of bytes, as measured on a Zen 3); else
-    // columns are vectorized instead. (ResNet-18's 7x7 stem as rows of 28 bytes on a Sapphire
-    // Rapids: 2.3 -> 13.8 ms; MobileNetV2's 3x3 stem as patches of 36 bytes: 1.27 -> 1.08 ms.)
+    // The C schedule's dot-product loop (conv.cpp). Bytes: a whole patch, one sum per output, if
+    // that is a dot product the C loops take (c_dot_granule; ResNet-18's 3x3 convs as patches
+    // rather than as a sum per kernel row on a Sapphire Rapids: bench_c 18.3 -> 16.6 ms, every
+    // layer faster; MobileNetV2's 3x3 stem as patches of 36 bytes rather than column loops: 1.27 ->
+    // 1.08 ms). 16-bit pairs: a kernel row's taps (one tap with column dilation) if that fills a
+    // vector, else a whole patch if that does (as measured on a Zen 3). Else columns are
+    // vectorized instead.
     const int64_t vector_bytes = t_.vector_bits / 8, shortest_patch = width == 4 ? c_dot_granule(t_, 1) : vector_bytes;
-    s.spec.attrs["dot_c_loop"] = (cols.dilation == 1 ? cols.kernel : 1) * cin4 >= vector_bytes ? "row"
-                                 : taps * cin4 >= shortest_patch                                 ? "patch"
-                                                                                                 : "column";
+    const bool kernel_rows = width == 2 && (cols.dilation == 1 ? cols.kernel : 1) * cin4 >= vector_bytes;
+    s.spec.attrs["dot_c_loop"] = kernel_rows ? "row" : taps * cin4 >= shortest_patch ? "patch" : "column";
     s.spec.attrs["tile_rows"] = dot_conv_c_tile_rows(t_, geometry);
     attach_residual(conv, s);
     finish(s);

@@ -58,15 +58,15 @@ Expr c_dot_product(Expr a, Expr b) {
 //     vectorizing to the C compiler: each output (channel, column) summed into a scalar over
 //     operands adjacent in both the tile copy and the channel's weights (rows read in place, or
 //     from the LLVM order rearranged into [tap][C_in] once per tile), a block of such sums per loop
-//     in the row form (see there). gcc's and clang's
-//     loop vectorizers turn that loop into the dot-product instruction: bytes for vpdpbusd (gcc 12,
-//     W = 4); where the target has no byte dot product (W = 2), both operands are 16-bit, which gcc
-//     sums with vpmaddwd (from bytes it multiplies 16-bit halves and widens each product:
-//     ResNet-18's C path on a Zen 3, 164 -> 54 ms). The loop runs over a kernel row's kw x cin4
-//     operands of the tile rows, copied channel-innermost (one tap's cin4 with column dilation);
-//     where that is shorter than a vector, over each output's whole patch (a stem conv of 3
-//     channels); where that is short too (1x1 convs of 16 channels), the C schedule takes the
-//     generic conv's form.
+//     (c_dot_block). gcc's loop vectorizer turns that loop into the dot-product instruction: bytes
+//     for vpdpbusd (gcc 12, W = 4, 16-bit products: c_dot_product); where the target has no byte
+//     dot product (W = 2), both operands are 16-bit, which gcc sums with vpmaddwd (from bytes it
+//     multiplies 16-bit halves and widens each product: ResNet-18's C path on a Zen 3, 164 -> 54
+//     ms). The loop runs (kernel_plan.cpp's dot_c_loop) over each output's whole patch, gathered
+//     per output row ("patch": bytes, and 16-bit pairs of few channels, a stem's), or over a
+//     kernel row's kw x cin4 operands of the tile rows, copied channel-innermost (one tap's cin4
+//     with column dilation; "row": 16-bit pairs); where either is shorter than the C loops take
+//     (1x1 convs of 8 channels), the C schedule takes the generic conv's form ("column").
 KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
   const auto &kernel = s.get_ints("win_kernel"), &stride = s.get_ints("win_stride"), &pad = s.get_ints("win_pad"),
              &dilation = s.get_ints("win_dilation"), &out = s.get_ints("win_out");

@@ -198,7 +198,8 @@ TEST_CASE("dot-product conv kernels sum 4 channels per step with VNNI, 2 with 16
 // A plan for the C backend alone (qatc compile without --emit obj/asm) arranges a dense dot-product
 // conv's weights as the C loops read them, a row per output channel and tap: [C_out][tap][C_in],
 // 16-bit in the pair form; a plan that also makes host objects keeps the LLVM order. Every C loop
-// form reading the rows equals the simulator: row, patch (a 7x7 stem) and column.
+// form reading the rows equals the simulator: row (pairs), patch (bytes; a 7x7 stem; column
+// dilation), tap per loop (pairs, column dilation) and column.
 TEST_CASE("dot-product conv kernels of a C-only plan read the weights in rows") {
   for (const auto& [host, width] : {std::pair{&vnni_host(), 4}, std::pair{&pair_host(), 2}}) {
     INFO(host->name);
@@ -345,30 +346,33 @@ TEST_CASE("pointwise dot-product conv kernels equal the simulator: tails, channe
 
 // The C schedule's tiles are sized by L2, which holds these small layers whole: on a host with a
 // tiny L2 they take several tiles, each with its own tile copy and transposed weights (one graph
-// per form of the C loop: row, patch, column), with byte operands (VNNI) and 16-bit ones (pairs).
+// per form of the C loop: row, patch, column), with byte operands (VNNI: patches where 16-bit pairs
+// take kernel rows) and 16-bit ones (pairs).
 TEST_CASE("dot-product conv kernels equal the simulator in several C tiles") {
-  const std::vector<std::pair<std::string, std::string>> cases{
-      {"row", conv_graph(24, 8, 11, 32, 1, 3, 1, 1, {1, 1, 1, 1}, -3, "half_even", true, "i8")},
-      // The blocks of the row form and of the byte patch form (2 channels x 8 columns of bytes,
-      // 4 x 1 of 16-bit operands): channel counts that leave a guarded last block (5, and 6 for
-      // blocks of 4), 11 or 21 columns (a shifted-in last block of 8), fewer columns than a block,
-      // one column (a block of one).
-      {"row", conv_graph(24, 6, 7, 5, 1, 3, 1, 1, {1, 1, 1, 1}, 2, "floor", true, "u8")},
-      {"row", conv_graph(24, 6, 1, 6, 1, 3, 1, 1, {1, 1, 1, 1}, 0, "half_up", false, "u8")},
-      {"patch", conv_graph(3, 12, 10, 16, 1, 7, 2, 1, {3, 3, 3, 3}, 0, "half_away", true)},
-      {"patch", conv_graph(3, 12, 21, 5, 1, 3, 1, 1, {1, 1, 1, 1}, -1, "half_even", true, "i8")},
-      {"column", conv_graph(8, 12, 9, 32, 1, 1, 2, 1, {0, 0, 0, 0}, 1, "half_up", true, "i8")}};
+  struct Case {
+    std::string vnni_form, pair_form, graph;
+  };
+  const std::vector<Case> cases{
+      {"patch", "row", conv_graph(24, 8, 11, 32, 1, 3, 1, 1, {1, 1, 1, 1}, -3, "half_even", true, "i8")},
+      // The blocks (2 channels x 8 columns of bytes, 4 x 1 of 16-bit operands): channel counts
+      // that leave a guarded last block (5, and 6 for blocks of 4), 11 or 21 columns (a
+      // shifted-in last block of 8), fewer columns than a block, one column (a block of one).
+      {"patch", "row", conv_graph(24, 6, 7, 5, 1, 3, 1, 1, {1, 1, 1, 1}, 2, "floor", true, "u8")},
+      {"patch", "row", conv_graph(24, 6, 1, 6, 1, 3, 1, 1, {1, 1, 1, 1}, 0, "half_up", false, "u8")},
+      {"patch", "patch", conv_graph(3, 12, 10, 16, 1, 7, 2, 1, {3, 3, 3, 3}, 0, "half_away", true)},
+      {"patch", "patch", conv_graph(3, 12, 21, 5, 1, 3, 1, 1, {1, 1, 1, 1}, -1, "half_even", true, "i8")},
+      {"column", "column", conv_graph(8, 12, 9, 32, 1, 1, 2, 1, {0, 0, 0, 0}, 1, "half_up", true, "i8")}};
   for (const targets::Target* host : {&vnni_host(), &pair_host()}) {
     INFO(host->name);
     targets::Target small = *host;
     REQUIRE(small.memory.size() >= 2);
     small.memory[1].bytes = 1024;
-    for (const auto& [form, g] : cases) {
-      const codegen::KernelPlan plan = codegen::plan_kernels(ir::parse_graph(g, "tiles.qir"), small);
+    for (const Case& c : cases) {
+      const codegen::KernelPlan plan = codegen::plan_kernels(ir::parse_graph(c.graph, "tiles.qir"), small);
       const codegen::KernelSpec& spec = plan.steps.front().spec;
-      REQUIRE(spec.get_string("dot_c_loop") == form);
+      REQUIRE(spec.get_string("dot_c_loop") == (host == &vnni_host() ? c.vnni_form : c.pair_form));
       REQUIRE(spec.get_int("tile_rows") < spec.result().shape[2]);
-      check_kernels(g, {small});
+      check_kernels(c.graph, {small});
     }
   }
 }
