@@ -18,8 +18,9 @@ namespace {
 // 21.9 ms, 2 x 8 17.2; 2 x 4 19.0, 4 x 4 17.9, 1 x 8 18.3, 4 x 8 18.4, 2 x 16 19.2, 8 x 1 19.5,
 // 4 x 2 19.6, 4 x 1 21.6; its 7x7 stem in the patch form 2.36 -> 1.87 ms, MobileNetV2's 3x3 stem
 // 0.98 -> 0.72; MobileNetV2's 1x1 convs alike in 2 x 4, 2 x 8 and 4 x 4). 16-bit operands (W = 2):
-// 4 channels x 1 column (ResNet-18's bench_c on a Zen 3, summed per-layer minima: 51.2 -> 47.5 ms; 4 x 2, 2 x 4, 3 x 2, 8 x 1 and 3 x 1 were slower, 6 x 1 46.0 ms with a
-// guarded tail at 64 channels; MobileNetV2's 1x1 convs: 2 x 2 and 2 x 4 slower).
+// 4 channels x 1 column (ResNet-18's bench_c on a Zen 3, summed per-layer minima: 51.2 -> 47.5 ms;
+// 4 x 2, 2 x 4, 3 x 2, 8 x 1 and 3 x 1 were slower, 6 x 1 46.0 ms with a guarded tail at 64
+// channels; MobileNetV2's 1x1 convs: 2 x 2 and 2 x 4 slower).
 struct CDotBlock {
   int channels, columns;
 };
@@ -184,7 +185,8 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
       // the reduction a loop over columns with the weight fixed, over the tile rows copied
       // channel-major. The zero weights padding the input channels to cin4 are skipped.
       r = RDom({{0, static_cast<int>(s.args[0].shape[1])}, {0, kw}, {0, kh}}, "r");
-      acc(vx, vy, vc, vn) += c_dot_product(rows(column(r.y), r.x, row(r.z), vn), channel_weights((r.z * kw + r.y) * cin4 + r.x, vc));
+      acc(vx, vy, vc, vn) += c_dot_product(rows(column(r.y), r.x, row(r.z), vn),
+                                           channel_weights((r.z * kw + r.y) * cin4 + r.x, vc));
     }
     y(vx, vy, vc, vn) = conv_result(s, acc(vx, vy, vc, vn), table, s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0),
                                     {vx, vy, vc, vn}, backend, params);
