@@ -225,7 +225,9 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
         channel_blocks();
         y.reorder(vx, ci, co, yi, yo);
         rows_of_weights_at(co);
-        acc.compute_at(y, co).store_in(MemoryType::Stack);
+        // The row of sums rounded up to whole blocks, every column started at the bias (the last
+        // block's extra sums are never stored).
+        acc.compute_at(y, co).store_in(MemoryType::Stack).bound(vx, 0, (static_cast<int>(out[2]) + block_columns - 1) / block_columns * block_columns);
         acc.update().split(vx, xo, xi, block_columns, TailStrategy::RoundUp).reorder(xi, vc, r.x, xo).unroll(xi).unroll(vc);
       } else {
         // 16-bit pairs: a channel's row of sums at a time, then its requantize as a loop of its
