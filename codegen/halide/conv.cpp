@@ -5,6 +5,7 @@
 // weights for one tap are adjacent), rows in tiles of `tile_rows` whose int32 accumulators live on
 // the stack, output columns vectorized by `lanes`.
 #include "codegen/halide/pipeline.h"
+#include "codegen/schedule.h"
 
 namespace qatc::codegen::hl {
 
@@ -227,7 +228,7 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
         rows_of_weights_at(co);
         // The row of sums rounded up to whole blocks, every column started at the bias (the last
         // block's extra sums are never stored).
-        acc.compute_at(y, co).store_in(MemoryType::Stack).bound(vx, 0, (static_cast<int>(out[2]) + block_columns - 1) / block_columns * block_columns);
+        acc.compute_at(y, co).store_in(MemoryType::Stack).bound(vx, 0, static_cast<int>(round_up(out[2], block_columns)));
         acc.update().split(vx, xo, xi, block_columns, TailStrategy::RoundUp).reorder(xi, vc, r.x, xo).unroll(xi).unroll(vc);
       } else {
         // 16-bit pairs: a channel's row of sums at a time, then its requantize as a loop of its
