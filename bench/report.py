@@ -7,8 +7,8 @@ Ratios are against ONNX Runtime measured in the same run ("x ORT" > 1 means fast
 the same weights' int8 export (PyTorch's convert(): QLinearConv); the report refuses to print when
 ORT ran any conv or matrix product in float there.
 The int8 peak is this core's, measured by bench/int8_peak.c: 64 MACs per vpdpbusd (AVX-512
-VNNI) x vpdpbusd issued per second, or without VNNI 16 per AVX2 vpmaddwd (the widest exact 8-bit
-multiply-accumulate there).
+VNNI) x vpdpbusd issued per second, or without VNNI 32 per AVX2 vpmaddubsw + vpmaddwd pair (the
+widest 8-bit multiply-accumulate qatc's kernels use there, exact with the plan's clamped weights).
 """
 import json
 import os

@@ -1,6 +1,7 @@
 #include "codegen/kernel_plan.h"
 
 #include "codegen/activation_layout.h"
+#include "codegen/saturating_pairs.h"
 #include "codegen/schedule.h"
 #include "ir/error.h"
 #include "sim/qat/layout.h"
@@ -470,9 +471,26 @@ class Planner {
           return a.stride == 1 && a.pad_begin == 0 && a.in == a.out;
         }))
       pointwise = pointwise_dot_tile(t_, pixels, cin4, t_.int8_dot_product == 4 ? 1 : 2);
-    // Input channels per step of the host kernel's reduction: vpdpbusd's 4, or vpmaddwd's 2 (the
-    // weights of a step adjacent, for each output channel of a vector).
-    const int64_t width = t_.int8_dot_product == 4 ? 4 : 2;
+    // For the C backend alone, the other convs' weights too are in the C loops' order, a row per
+    // output channel and tap ([C_out][tap][C_in], 16-bit in the pair form), read in place: the C
+    // schedule rearranges the LLVM order per tile and output channel block, which took a fifth of
+    // ResNet-18's last 3x3 convs (one 7x7 tile, 2.4 M weights each) on a Zen 3.
+    const bool weight_rows = !pointwise && weights_for_ == WeightsFor::c;
+    // Without an int8 dot product, the LLVM kernels sum byte pairs with pmaddubsw where the target
+    // has it, their weights clamped below its saturation and the rest added back exactly
+    // (saturating_pairs.h), else 16-bit pairs with pmaddwd. Byte pairs take twice the products per
+    // multiply, but each entry of the clamped-off parts costs about three steps of 4 channels (on
+    // a Zen 3): they are taken where the list is at most a twelfth of the steps (ResNet-18's 3x3
+    // convs of 256 and 512 channels, lists of 30-92 entries for 576-1152 steps: 1.16-1.44x faster
+    // each, per-layer minima; those of 64 and 128 channels, 13-31 entries for 144-288 steps:
+    // 0.76-1.14x), and not for stems (the 7x7 of 3 channels: 0.66x).
+    std::optional<SaturatingPairWeights> split;
+    if (!pointwise && !weight_rows && t_.int8_dot_product != 4 && t_.int8_saturating_pair_product == 2 && cin >= 8)
+      if (split = split_saturating_pairs(w, lanes); split->corrections * 12 > cin4 * taps / 4) split.reset();
+    const bool byte_pairs = split.has_value();
+    // Input channels per step of the host kernel's reduction: vpdpbusd's 4 (or two pmaddubsw
+    // pairs), or vpmaddwd's 2 (the weights of a step adjacent, for each output channel of a vector).
+    const int64_t width = t_.int8_dot_product == 4 || byte_pairs ? 4 : 2;
     // A pointwise kernel broadcasts each weight pair to a vector: 16-bit in memory for vpmaddwd, so
     // that the broadcast is a load (widening a block's weights per tile of pixels cost more than
     // the product where a tile is a few pixels of 960 channels).
@@ -482,11 +500,7 @@ class Planner {
     // (MobileNetV2's 1x1 convs of 576 channels, 16-pixel tiles).
     const PointwiseCLoop c_loop = pointwise ? pointwise_c_loop(t_, pixels, cin, wide_weights ? 2 : 1) : PointwiseCLoop{};
     const int64_t weight_row = std::max(cin4, c_loop.channels);
-    // For the C backend alone, the other convs' weights too are in the C loops' order, a row per
-    // output channel and tap ([C_out][tap][C_in], 16-bit in the pair form), read in place: the C
-    // schedule rearranges the LLVM order per tile and output channel block, which took a fifth of
-    // ResNet-18's last 3x3 convs (one 7x7 tile, 2.4 M weights each) on a Zen 3.
-    const bool weight_rows = !pointwise && weights_for_ == WeightsFor::c;
+    // The start value below is from the weights as trained (the clamped-off parts are summed too).
     ir::TensorData arranged(wide_weights || (weight_rows && width == 2) ? ir::DType::i16 : ir::DType::i8,
                             pointwise     ? ir::Shape{cout_v, weight_row / 4, 4}
                             : weight_rows ? ir::Shape{cout_v, taps, cin4}
@@ -497,7 +511,8 @@ class Planner {
       int64_t sum = 0, magnitude = 0;
       for (int64_t ci = 0; ci < cin; ++ci)
         for (int64_t k = 0; k < taps; ++k) {
-          const auto v = w.as<int8_t>()[static_cast<size_t>((co * cin + ci) * taps + k)];
+          const auto from = static_cast<size_t>((co * cin + ci) * taps + k);
+          const auto v = w.as<int8_t>()[from];
           sum += v;
           magnitude += std::abs(v);
           const auto at = static_cast<size_t>(
@@ -505,7 +520,7 @@ class Planner {
               : weight_rows ? (co * taps + k) * cin4 + ci
                             : (((co / lanes) * taps + k) * (cin4 / width) + ci / width) * lanes * width + (co % lanes) * width + ci % width);
           if (arranged.dtype() == ir::DType::i16) arranged.as<int16_t>()[at] = v;
-          else arranged.as<int8_t>()[at] = v;
+          else arranged.as<int8_t>()[at] = split ? split->weights[from] : v;
         }
       const int64_t b = (bias ? bias->int_at(co) : 0) - offset * sum;
       acc_bound[static_cast<size_t>(co)] = std::abs(b) + 255 * magnitude;
@@ -544,7 +559,8 @@ class Planner {
                                     wide_weights ? "16-bit pair" : "int8")
         : weight_rows ? fmt::format("[C_out][tap][C_in] order, C_in padded to {} ({} dot product, C loops)", cin4,
                                     width == 2 ? "16-bit pair" : "int8")
-                      : fmt::format("[C_out/{}][tap][C_in/{}][{}][{}] order (int8 dot product)", lanes, width, lanes, width);
+                      : fmt::format("[C_out/{}][tap][C_in/{}][{}][{}] order ({})", lanes, width, lanes, width,
+                                    byte_pairs ? "byte pairs, clamped below pmaddubsw's saturation" : "int8 dot product");
     s.args.push_back({nullptr, add_constant(fmt::format("weights of {} in {}", conv.describe(), order), std::move(arranged))});
     s.args.push_back({nullptr, add_constant(fmt::format("bias of {} minus {} times each output channel's weight sum",
                                                         conv.describe(), offset),
@@ -554,6 +570,18 @@ class Planner {
     set_narrow_requantize(s, plan_.constants[static_cast<size_t>(s.args.back().constant)].data, acc_bound);
     set_window(s, win);
     s.spec.attrs["dot"] = int64_t{1};
+    if (split) {
+      s.spec.attrs["dot_saturating_pairs"] = int64_t{1};
+      s.spec.attrs["dot_corrections"] = split->corrections;
+      if (split->corrections > 0) {
+        s.args.push_back({nullptr, add_constant(fmt::format("input positions (channel, kx, ky) of the weights of {} clamped "
+                                                            "below pmaddubsw's saturation, per vector of {} output channels",
+                                                            conv.describe(), lanes),
+                                                split->positions)});
+        s.args.push_back({nullptr, add_constant(fmt::format("clamped-off parts of the weights of {} at those positions", conv.describe()),
+                                                split->residuals)});
+      }
+    }
     if (weight_rows) s.spec.attrs["dot_weight_rows"] = int64_t{1};
     s.spec.attrs["dot_offset"] = int64_t{xt == ir::DType::i8 ? 128 : 0};
     s.spec.attrs["has_bias"] = int64_t{1};

@@ -35,6 +35,7 @@ int list_targets(const std::string& dir) {
     std::cout << fmt::format("{:<9} {:>4} b  {:<14} {:<22} {:<12} {:<12} {:<45} {:<9} {:<7} {}\n", t.name, t.vector_bits,
                              fmt::format("{}/{}/{}", t.vector_lanes(8), t.vector_lanes(16), t.vector_lanes(32)), mma,
                              t.int8_dot_product     ? fmt::format("{} per lane", t.int8_dot_product)
+                             : t.int8_saturating_pair_product ? "byte pairs"
                              : t.int16_pair_product ? "16-bit pairs"
                                                     : "none",
                              fmt::format("{}/{} bit", t.accumulator_bits_int8, t.accumulator_bits_int16),

@@ -97,6 +97,12 @@ int host_int16_pair_product() {
 #endif
 }
 
+// pmaddubsw sums 2 u8 x s8 products per saturating int16 lane; qatc's kernels use it with AVX2.
+int host_int8_saturating_pair_product() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") ? 2 : 0;
+}
+
 int host_vector_registers() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") ? 32 : 16;
@@ -177,6 +183,13 @@ Target load_target(const std::string& path) {
     t.int16_pair_product = r.is_auto(root, "int16_pair_product") ? host_int16_pair_product()
                                                                  : static_cast<int>(r.integer(root, "int16_pair_product", 0, 64));
     if (t.int16_pair_product != 0 && t.int16_pair_product != 2) r.error("int16_pair_product", "must be 2 (products per int32 lane)");
+  }
+  if (root.contains("int8_saturating_pair_product")) {
+    t.int8_saturating_pair_product = r.is_auto(root, "int8_saturating_pair_product")
+                                         ? host_int8_saturating_pair_product()
+                                         : static_cast<int>(r.integer(root, "int8_saturating_pair_product", 0, 64));
+    if (t.int8_saturating_pair_product != 0 && t.int8_saturating_pair_product != 2)
+      r.error("int8_saturating_pair_product", "must be 2 (products per int16 lane)");
   }
   if (root.contains("vector_registers"))
     t.vector_registers = r.is_auto(root, "vector_registers") ? host_vector_registers()

@@ -38,6 +38,12 @@ struct Target {
   // the dot-product schedule all the same: Halide's LLVM backend sums each 4 products with two of
   // these (ResNet-18 on an AVX2 Zen 3: 4x the generic conv's speed).
   int int16_pair_product = 0;
+  // A multiply-add of unsigned x signed byte pairs into saturating int16 lanes (x86's pmaddubsw,
+  // SSSE3; qatc uses it with AVX2), or 0. Without an int8 dot product, the LLVM kernels of dense
+  // 8-bit convs sum 4 products per int32 lane with it and a pmaddwd (twice the products of one
+  // pmaddwd per pair of instructions), keeping every pair sum below the saturation by the plan
+  // (codegen/saturating_pairs.h: weights clamped, the difference added back exactly).
+  int int8_saturating_pair_product = 0;
   int vector_registers = 16;        // how many accumulators a register-blocked kernel can hold
   // How tensors between kernels lie in memory by default (codegen/activation_layout.h): "planar"
   // or "nhwc" (channels last).

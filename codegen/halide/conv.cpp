@@ -6,6 +6,7 @@
 // the stack, output columns vectorized by `lanes`.
 #include "codegen/halide/pipeline.h"
 #include "codegen/schedule.h"
+#include <functional>
 
 namespace qatc::codegen::hl {
 
@@ -43,6 +44,29 @@ Expr c_dot_product(Expr a, Expr b) {
   if (a.type().bits() == 8 && b.type().bits() == 8) return cast<int32_t>(product16(a, b));
   return cast<int32_t>(a) * cast<int32_t>(b);
 }
+
+// Rewrites each sum of 4 u8 x s8 products per int32 lane (the dot-product conv's reduction, as
+// vpdpbusd would take it) into 2 pair sums per int16 lane, saturating (pmaddubsw, which Halide 14's
+// x86 backend emits for this node), summed into the int32 lane by a multiply by ones (pmaddwd):
+// twice the products of one pmaddwd of 16-bit pairs per pair of instructions. The plan's weights
+// keep every pair sum below the saturation (saturating_pairs.h), so the sum is exact. Halide has
+// no schedule for it: atomic() cannot prove a saturating add associative.
+class SaturatingPairs : public Internal::IRMutator {
+  using IRMutator::visit;
+  Expr visit(const Internal::VectorReduce* op) override {
+    const int in = op->value.type().lanes(), out = op->type.lanes();
+    const Internal::Cast* widened = op->value.as<Internal::Cast>();
+    const Internal::Call* product = widened ? widened->value.as<Internal::Call>() : nullptr;
+    if (op->op != Internal::VectorReduce::Add || in != out * 4 || op->type.element_of() != Int(32) || !product ||
+        !product->is_intrinsic(Internal::Call::widening_mul) || product->args[0].type().element_of() != UInt(8) ||
+        product->args[1].type().element_of() != Int(8))
+      return IRMutator::visit(op);
+    Expr pairs = Internal::VectorReduce::make(Internal::VectorReduce::SaturatingAdd, product, in / 2);
+    Expr widened_pairs = Internal::Call::make(Int(32, in / 2), Internal::Call::widening_mul, {pairs, Internal::make_const(Int(16, in / 2), 1)},
+                                              Internal::Call::PureIntrinsic);
+    return Internal::VectorReduce::make(Internal::VectorReduce::Add, widened_pairs, out);
+  }
+};
 
 // The dot-product conv (kernel_plan.cpp's plan_dot_conv): 2-D, dense, 8-bit. The input tile is
 // copied as x + offset (unsigned bytes; 16-bit for vpmaddwd, so that each step broadcasts a
@@ -85,6 +109,15 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
 
   ImageParam x = input(s, 0, "x"), w = input(s, 1, "w"), start = input(s, 2, "start"), table = input(s, 3, "rq");
   std::vector<ImageParam> params{x, w, start, table};
+  // Weights clamped below pmaddubsw's saturation (saturating_pairs.h): per vector of `lanes`
+  // output channels, the positions (channel, kx, ky) of the clamped-off parts and those parts.
+  const int corrections = s.attrs.count("dot_corrections") ? static_cast<int>(s.get_int("dot_corrections")) : 0;
+  ImageParam positions, residuals;
+  if (corrections > 0) {
+    positions = input(s, 4, "positions");
+    residuals = input(s, 5, "residuals");
+    params.insert(params.end(), {positions, residuals});
+  }
   WindowVars v;
   Func padded = padded_input(s, x, cast(x.type(), zp), v);
   const Var &vx = v.x, &vy = v.y, &vc = v.c, &vn = v.n;
@@ -95,6 +128,17 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
   };
   Func acc("acc"), y("conv");
   Var yo("yo"), yi("yi");
+  // Output channel c's clamped-off products: entry e of its vector's list, the unsigned input at
+  // that position (read by `operand`) times c's residual there (0 where c has none). The plan made
+  // every position one of the window's (the promise gives bounds inference the window, no code).
+  RDom re(0, std::max(corrections, 1), "re");
+  auto clamped_off = [&](Expr c, const std::function<Expr(Expr, Expr, Expr)>& operand) {
+    const Expr list = c / lanes;
+    const int channels = static_cast<int>(s.args[0].shape[1]);
+    auto position = [&](int i, int extent) { return unsafe_promise_clamped(positions(i, re, list), 0, extent - 1); };
+    return cast<int32_t>(operand(position(0, channels), position(1, kw), position(2, kh))) *
+           cast<int32_t>(residuals(c % lanes, re, list));
+  };
 
   if (backend == Backend::llvm) {
     Func packed("packed");  // (channel, column, row, n): bytes for vpdpbusd, 16-bit for vpmaddwd
@@ -103,6 +147,8 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
     acc(vc, vx, vy, vn) = start(vc);
     acc(vc, vx, vy, vn) += cast<int32_t>(packed(r.x, column(r.y), row(r.z), vn)) *
                            cast<int32_t>(w(r.x % width, vc % lanes, r.x / width, r.z * kw + r.y, vc / lanes));
+    if (corrections > 0)
+      acc(vc, vx, vy, vn) += clamped_off(vc, [&](Expr c, Expr kx, Expr ky) { return packed(c, column(kx), row(ky), vn); });
     y(vx, vy, vc, vn) = conv_result(s, acc(vc, vx, vy, vn), table, s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0),
                                     {vx, vy, vc, vn}, backend, params);
 
@@ -156,6 +202,10 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
         .vectorize(vc, lanes, TailStrategy::RoundUp)
         .unroll(vc)
         .unroll(vx);
+    if (s.attrs.count("dot_saturating_pairs")) y.add_custom_lowering_pass(new SaturatingPairs);
+    // Each entry of the clamped-off products one broadcast of the input, a vector of residuals, a
+    // multiply and an add per sum of the register block.
+    if (corrections > 0) acc.update(1).reorder(vc, vx, re).vectorize(vc, lanes, TailStrategy::RoundUp).unroll(vc).unroll(vx);
   } else {
     const int taps = static_cast<int>(ws[1]);
     Var vi("i"), vj("j");
@@ -189,6 +239,8 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
       acc(vx, vy, vc, vn) += c_dot_product(rows(column(r.y), r.x, row(r.z), vn),
                                            channel_weights((r.z * kw + r.y) * cin4 + r.x, vc));
     }
+    if (corrections > 0)
+      acc(vx, vy, vc, vn) += clamped_off(vc, [&](Expr c, Expr kx, Expr ky) { return unsigned_input(column(kx), row(ky), c); });
     y(vx, vy, vc, vn) = conv_result(s, acc(vx, vy, vc, vn), table, s.get_int("rq_axis") >= 0 ? Expr(vc) : Expr(0),
                                     {vx, vy, vc, vn}, backend, params);
 
@@ -254,6 +306,9 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
       acc.compute_at(y, vc).store_in(MemoryType::Stack);
       acc.update().reorder(vx, r.x, r.y, r.z, vy);
     }
+    // The clamped-off products of a plan for host objects too (its C, rarely run): a loop over the
+    // columns per entry.
+    if (corrections > 0) acc.update(1).reorder(vx, re);
   }
   constrain_output(y, s.result());
   return {y, params};

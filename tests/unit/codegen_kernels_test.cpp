@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -46,40 +47,50 @@ ir::TensorData random_tensor(const ir::Value& v) {
   return d;
 }
 
-// The host's two dot-product forms, whatever this machine's CPU: with an int8 dot product and
-// 512-bit vectors (AVX-512 VNNI: 4 channels per step), or with 16-bit pair products only and
-// 256-bit vectors (AVX2: 2 channels per step). Kernels are planned for either and JIT-compiled for
-// this CPU, where Halide emulates what it lacks, so both forms are tested on every machine.
-targets::Target host_form(targets::Target host, bool vnni) {
-  host.name = vnni ? "host with an int8 dot product" : "host with 16-bit pair products";
+// The host's three dot-product forms, whatever this machine's CPU: with an int8 dot product and
+// 512-bit vectors (AVX-512 VNNI: 4 channels per step), with byte pairs and 256-bit vectors (AVX2's
+// pmaddubsw + pmaddwd: 4 channels per step, the weights clamped below the saturation), or with
+// 16-bit pair products only (pmaddwd: 2 channels per step). Kernels are planned for each and
+// JIT-compiled for this CPU, where Halide emulates what it lacks, so every form is tested on every
+// machine.
+enum class HostForm { vnni, byte_pairs, pairs };
+HostForm form_of(const targets::Target& t) {
+  return t.int8_dot_product ? HostForm::vnni : t.int8_saturating_pair_product ? HostForm::byte_pairs : HostForm::pairs;
+}
+targets::Target host_form(targets::Target host, HostForm form) {
+  const bool vnni = form == HostForm::vnni;
+  host.name = vnni ? "host with an int8 dot product" : form == HostForm::byte_pairs ? "host with byte pairs" : "host with 16-bit pair products";
   host.vector_bits = vnni ? 512 : 256;
   host.vector_registers = vnni ? 32 : 16;
   host.int8_dot_product = vnni ? 4 : 0;
   host.int16_pair_product = 2;
+  host.int8_saturating_pair_product = form == HostForm::pairs ? 0 : 2;
   return host;
 }
 
 // The shipped targets (the host's description as this machine's CPU fills it in), and the host in
-// the dot-product form this CPU does not have.
+// the dot-product forms this CPU does not take.
 const std::vector<targets::Target>& all_targets() {
   static const std::vector<targets::Target> t = [] {
     std::vector<targets::Target> loaded = targets::load_targets(QATC_SOURCE_DIR "/targets");
-    const targets::Target& host = targets::find_target(loaded, "host");
-    loaded.push_back(host_form(host, host.int8_dot_product == 0));
+    const targets::Target host = targets::find_target(loaded, "host");
+    for (HostForm form : {HostForm::vnni, HostForm::byte_pairs, HostForm::pairs})
+      if (form != form_of(host)) loaded.push_back(host_form(host, form));
     return loaded;
   }();
   return t;
 }
 
-// The host in each dot-product form: this machine's, or all_targets' added one.
-const targets::Target& vnni_host() {
+// The host in each dot-product form: this machine's, or one of all_targets' added ones.
+const targets::Target& host_in(HostForm form) {
   const targets::Target& host = targets::find_target(all_targets(), "host");
-  return host.int8_dot_product ? host : all_targets().back();
+  if (form_of(host) == form) return host;
+  return *std::find_if(all_targets().begin(), all_targets().end(),
+                       [&](const targets::Target& t) { return t.name.starts_with("host with") && form_of(t) == form; });
 }
-const targets::Target& pair_host() {
-  const targets::Target& host = targets::find_target(all_targets(), "host");
-  return host.int8_dot_product ? all_targets().back() : host;
-}
+const targets::Target& vnni_host() { return host_in(HostForm::vnni); }
+const targets::Target& byte_pair_host() { return host_in(HostForm::byte_pairs); }
+const targets::Target& pair_host() { return host_in(HostForm::pairs); }
 
 // Runs every kernel of `text`'s plan on random inputs, for every target, against the simulator:
 // the LLVM backend's schedule and the C backend's, or the C backend's alone for a plan whose
@@ -126,7 +137,7 @@ const std::vector<std::string> kRules{"half_even", "half_up", "half_away", "floo
 // conv + requantize with per-channel shifts (some <= 0), bias fractions and bounds.
 std::string conv_graph(int64_t c, int64_t h, int64_t w, int64_t co, int64_t group, int64_t k, int64_t stride,
                        int64_t dilation, std::array<int64_t, 4> pads, int64_t zp, const std::string& rule, bool bias,
-                       const std::string& xt = "u8", int64_t min_shift = -2) {
+                       const std::string& xt = "u8", int64_t min_shift = -2, const std::string& weights = "") {
   const int64_t oh = out_size(h, k, stride, pads[0], pads[2], dilation), ow = out_size(w, k, stride, pads[1], pads[3], dilation);
   const int64_t cig = c / group;
   return fmt::format(R"(graph @conv {{
@@ -139,7 +150,7 @@ std::string conv_graph(int64_t c, int64_t h, int64_t w, int64_t co, int64_t grou
   output %y
 }})",
                      fmt::arg("xt", xt), fmt::arg("c", c), fmt::arg("h", h), fmt::arg("w", w), fmt::arg("zp", zp), fmt::arg("co", co),
-                     fmt::arg("cig", cig), fmt::arg("k", k), fmt::arg("wv", values(co * cig * k * k, -128, 127)),
+                     fmt::arg("cig", cig), fmt::arg("k", k), fmt::arg("wv", weights.empty() ? values(co * cig * k * k, -128, 127) : weights),
                      fmt::arg("bv", values(co, -5000, 5000)), fmt::arg("rbv", values(co, -3000, 3000)),
                      fmt::arg("bias", bias ? ", %b" : ""), fmt::arg("d", dilation), fmt::arg("g", group),
                      fmt::arg("p0", pads[0]), fmt::arg("p1", pads[1]), fmt::arg("p2", pads[2]), fmt::arg("p3", pads[3]),
@@ -503,6 +514,48 @@ TEST_CASE("residual adds fused into the conv before them equal the simulator") {
       check_kernels(g);
     }
   }
+}
+
+// Weights [co][ci][k][k] of small magnitudes, but for one pair of adjacent input channels (2j, 2j+1)
+// per output channel, at a random tap, of one sign and magnitudes above 128 together (pmaddubsw
+// could saturate on them), among them the extremes (-128, -128) and (127, 127).
+std::string saturating_weights(int64_t co, int64_t ci, int64_t k) {
+  const std::vector<std::pair<int, int>> large{{-128, -128}, {127, 127}, {-128, -1}, {100, 29}, {-65, -64}, {64, 127}};
+  std::vector<int64_t> w;
+  for (int64_t i = 0; i < co * ci * k * k; ++i) w.push_back(uniform(-24, 24));
+  for (int64_t o = 0; o < co; ++o) {
+    const int64_t c = 2 * uniform(0, ci / 2 - 1), tap = uniform(0, k * k - 1);
+    const auto [a, b] = large[static_cast<size_t>(o) % large.size()];
+    w[static_cast<size_t>((o * ci + c) * k * k + tap)] = a;
+    w[static_cast<size_t>((o * ci + c + 1) * k * k + tap)] = b;
+  }
+  return fmt::format("[{}]", fmt::join(w, ", "));
+}
+
+// Byte pairs (AVX2 without VNNI): the host kernels sum 4 channels per step with pmaddubsw and
+// pmaddwd, the weights clamped below pmaddubsw's saturation and the clamped-off parts added back
+// per vector of output channels (saturating_pairs.h). Equal to the simulator in both backends and
+// layouts, with a fused residual add after it too (its arguments after the corrections'). Where
+// more than a twelfth of the steps would be corrections (uniform random weights), the 16-bit pairs.
+TEST_CASE("dot-product conv kernels sum byte pairs below pmaddubsw's saturation and add the clamped-off parts back") {
+  const targets::Target& host = byte_pair_host();
+  const std::string dense = conv_graph(64, 5, 9, 20, 1, 3, 1, 1, {1, 1, 1, 1}, 5, "half_even", true, "i8", -2, saturating_weights(20, 64, 3));
+  const std::string strided = conv_graph(48, 9, 11, 16, 1, 3, 2, 2, {2, 1, 2, 0}, 0, "half_up", true, "u8", -2, saturating_weights(16, 48, 3));
+  for (const std::string& text : {dense, strided}) {
+    const codegen::KernelSpec spec = codegen::plan_kernels(ir::parse_graph(text, "pairs.qir"), host).steps.front().spec;
+    REQUIRE(spec.get_int("dot_saturating_pairs") == 1);
+    REQUIRE(spec.get_int("dot_corrections") > 0);
+    REQUIRE(spec.args[1].shape.back() == 4);
+    REQUIRE(spec.args[1].dtype == ir::DType::i8);
+    if (__builtin_cpu_supports("avx2")) CHECK(codegen::emit_kernel_assembly(spec).find("vpmaddubsw") != std::string::npos);
+    check_kernels(text, {host});
+    check_kernels(text, {host}, codegen::Layout::channels_last);
+  }
+  check_kernels(residual_graph(dense, 20, 5, 9, "u8", 7, "half_even", true), {host}, codegen::Layout::channels_last);
+  const std::string uniform_weights = conv_graph(64, 5, 9, 20, 1, 3, 1, 1, {1, 1, 1, 1}, 5, "half_even", true, "i8");
+  const codegen::KernelSpec spec = codegen::plan_kernels(ir::parse_graph(uniform_weights, "uniform.qir"), host).steps.front().spec;
+  CHECK(spec.attrs.count("dot_saturating_pairs") == 0);
+  CHECK(spec.args[1].shape.back() == 2);
 }
 
 // A chain of a dense 3x3 conv, a depthwise 3x3 of stride 2, a clip and two 1x1 convs, each conv

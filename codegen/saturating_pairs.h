@@ -1,0 +1,30 @@
+// Exact sums of u8 x s8 products from an instruction whose pair sums saturate (x86's pmaddubsw:
+// a·w + a'·w' per int16 lane, clamped to [-32768, 32767]). With a, a' in [0, 255] a pair sum can
+// leave int16 only if w and w' have one sign and |w| + |w'| > 128 (0.16 % of ResNet-18's adjacent
+// weight pairs). The plan clamps one weight of each such pair so that |w| + |w'| <= 128 (then
+// |sum| <= 255 · 128 = 32640, never saturated) and adds the clamped-off part back exactly: per
+// vector of output channels, a short list of input positions (channel, tap), each read once per
+// output and multiplied by that vector's residual weights (zero in the lanes that need none).
+// The position clamped in a pair is one the vector's list holds already where possible.
+#pragma once
+#include "ir/tensor_data.h"
+#include <cstdint>
+#include <vector>
+
+namespace qatc::codegen {
+
+struct SaturatingPairWeights {
+  std::vector<int8_t> weights;  // the conv's weights [C_out][C_in][taps], clamped
+  // Per vector of `lanes` output channels (C_out rounded up): the positions and, per position,
+  // one residual per lane. Every vector's list has `corrections` entries (the longest list; the
+  // others end in zero residuals at position (0, 0, 0)).
+  int64_t corrections = 0;
+  ir::TensorData positions;  // int32 [vectors][corrections][3]: input channel, kx, ky
+  ir::TensorData residuals;  // int8 [vectors][corrections][lanes]
+};
+
+// Input channels pair as (2j, 2j + 1) in each tap, as pmaddubsw pairs adjacent bytes of the
+// channel-innermost weights. `weights` is int8 [C_out][C_in][kh][kw].
+SaturatingPairWeights split_saturating_pairs(const ir::TensorData& weights, int lanes);
+
+}  // namespace qatc::codegen
