@@ -478,15 +478,25 @@ class Planner {
     const bool weight_rows = !pointwise && weights_for_ == WeightsFor::c;
     // Without an int8 dot product, the LLVM kernels sum byte pairs with pmaddubsw where the target
     // has it, their weights clamped below its saturation and the rest added back exactly
-    // (saturating_pairs.h), else 16-bit pairs with pmaddwd. Byte pairs take twice the products per
-    // multiply, but each entry of the clamped-off parts costs about three steps of 4 channels (on
-    // a Zen 3): they are taken where the list is at most a twelfth of the steps (ResNet-18's 3x3
-    // convs of 256 and 512 channels, lists of 30-92 entries for 576-1152 steps: 1.16-1.44x faster
-    // each, per-layer minima; those of 64 and 128 channels, 13-31 entries for 144-288 steps:
-    // 0.76-1.14x), and not for stems (the 7x7 of 3 channels: 0.66x).
+    // (saturating_pairs.h), else 16-bit pairs with pmaddwd: whichever costs least, in steps of 4
+    // channels per output vector and pixel as measured on a Zen 3 (ResNet-18): a step of 16-bit
+    // pairs (two pmaddwd) 1.33 steps of byte pairs, an entry of the clamped-off parts 3, and where
+    // the channels are paired by a matching, each byte the input copy gathers 3.5, spread over the
+    // output vectors (the copy takes C_in bytes per input pixel, stride_y x stride_x per output
+    // pixel). ResNet-18's 3x3 convs of 256 and 512 channels take byte pairs (1.3-1.4x faster each
+    // than 16-bit pairs, per-layer minima), most of the others too (1.0-1.17x), its stride-2 conv of
+    // 64 channels the 16-bit pairs (0.84x with byte pairs), no stem (3 channels; 0.66x).
     std::optional<SaturatingPairWeights> split;
-    if (!pointwise && !weight_rows && t_.int8_dot_product != 4 && t_.int8_saturating_pair_product == 2 && cin >= 8)
-      if (split = split_saturating_pairs(w, lanes); split->corrections * 12 > cin4 * taps / 4) split.reset();
+    if (!pointwise && !weight_rows && t_.int8_dot_product != 4 && t_.int8_saturating_pair_product == 2 && cin >= 8 && cin % 4 == 0) {
+      const double steps = static_cast<double>(cin4 * taps) / 4, vectors = static_cast<double>(cout_v / lanes);
+      const double gathered = 3.5 * static_cast<double>(cin * win.axes[1].stride * win.axes[2].stride) / vectors;
+      double best = 1.33 * steps;
+      for (bool match : {false, true}) {
+        SaturatingPairWeights candidate = split_saturating_pairs(w, lanes, match);
+        const double cost = steps + 3.0 * static_cast<double>(candidate.corrections) + (match ? gathered : 0.0);
+        if (cost < best) best = cost, split = std::move(candidate);
+      }
+    }
     const bool byte_pairs = split.has_value();
     // Input channels per step of the host kernel's reduction: vpdpbusd's 4 (or two pmaddubsw
     // pairs), or vpmaddwd's 2 (the weights of a step adjacent, for each output channel of a vector).
@@ -501,6 +511,9 @@ class Planner {
     const PointwiseCLoop c_loop = pointwise ? pointwise_c_loop(t_, pixels, cin, wide_weights ? 2 : 1) : PointwiseCLoop{};
     const int64_t weight_row = std::max(cin4, c_loop.channels);
     // The start value below is from the weights as trained (the clamped-off parts are summed too).
+    std::vector<int64_t> slot_of(static_cast<size_t>(cin));
+    if (split)
+      for (size_t slot = 0; slot < split->order.size(); ++slot) slot_of[static_cast<size_t>(split->order[slot])] = static_cast<int64_t>(slot);
     ir::TensorData arranged(wide_weights || (weight_rows && width == 2) ? ir::DType::i16 : ir::DType::i8,
                             pointwise     ? ir::Shape{cout_v, weight_row / 4, 4}
                             : weight_rows ? ir::Shape{cout_v, taps, cin4}
@@ -515,10 +528,13 @@ class Planner {
           const auto v = w.as<int8_t>()[from];
           sum += v;
           magnitude += std::abs(v);
+          // With byte pairs, channel ci's weights are at its slot (the kernel's input copy puts the
+          // input channels in that order).
+          const int64_t slot = split ? slot_of[static_cast<size_t>(ci)] : ci;
           const auto at = static_cast<size_t>(
               pointwise     ? co * weight_row + ci
               : weight_rows ? (co * taps + k) * cin4 + ci
-                            : (((co / lanes) * taps + k) * (cin4 / width) + ci / width) * lanes * width + (co % lanes) * width + ci % width);
+                            : (((co / lanes) * taps + k) * (cin4 / width) + slot / width) * lanes * width + (co % lanes) * width + slot % width);
           if (arranged.dtype() == ir::DType::i16) arranged.as<int16_t>()[at] = v;
           else arranged.as<int8_t>()[at] = split ? split->weights[from] : v;
         }
@@ -573,8 +589,15 @@ class Planner {
     if (split) {
       s.spec.attrs["dot_saturating_pairs"] = int64_t{1};
       s.spec.attrs["dot_corrections"] = split->corrections;
+      if (!std::is_sorted(split->order.begin(), split->order.end())) {
+        s.spec.attrs["dot_channel_order"] = int64_t{1};
+        s.args.push_back({nullptr, add_constant(fmt::format("input channel of each slot of {}'s input copy (slots 2j, 2j + 1 "
+                                                            "are summed as a pair by pmaddubsw)",
+                                                            conv.describe()),
+                                                ir::TensorData::from<int32_t>({cin}, split->order))});
+      }
       if (split->corrections > 0) {
-        s.args.push_back({nullptr, add_constant(fmt::format("input positions (channel, kx, ky) of the weights of {} clamped "
+        s.args.push_back({nullptr, add_constant(fmt::format("input positions (slot, kx, ky) of the weights of {} clamped "
                                                             "below pmaddubsw's saturation, per vector of {} output channels",
                                                             conv.describe(), lanes),
                                                 split->positions)});

@@ -5,7 +5,10 @@
 // |sum| <= 255 · 128 = 32640, never saturated) and adds the clamped-off part back exactly: per
 // vector of output channels, a short list of input positions (channel, tap), each read once per
 // output and multiplied by that vector's residual weights (zero in the lanes that need none).
-// The position clamped in a pair is one the vector's list holds already where possible.
+// The position clamped in a pair is one the vector's list holds already where possible. Which
+// input channels pair is the plan's choice: channels 2j, 2j + 1, or (`match`) a greedy matching
+// that pairs channels whose weights rarely saturate together (ResNet-18's lists 3-10x shorter),
+// which the kernel's input copy then gathers side by side.
 #pragma once
 #include "ir/tensor_data.h"
 #include <cstdint>
@@ -15,16 +18,17 @@ namespace qatc::codegen {
 
 struct SaturatingPairWeights {
   std::vector<int8_t> weights;  // the conv's weights [C_out][C_in][taps], clamped
+  std::vector<int32_t> order;   // the input channel at each slot: slots 2j and 2j + 1 are a pair
   // Per vector of `lanes` output channels (C_out rounded up): the positions and, per position,
   // one residual per lane. Every vector's list has `corrections` entries (the longest list; the
   // others end in zero residuals at position (0, 0, 0)).
   int64_t corrections = 0;
-  ir::TensorData positions;  // int32 [vectors][corrections][3]: input channel, kx, ky
+  ir::TensorData positions;  // int32 [vectors][corrections][3]: input slot, kx, ky
   ir::TensorData residuals;  // int8 [vectors][corrections][lanes]
 };
 
-// Input channels pair as (2j, 2j + 1) in each tap, as pmaddubsw pairs adjacent bytes of the
-// channel-innermost weights. `weights` is int8 [C_out][C_in][kh][kw].
-SaturatingPairWeights split_saturating_pairs(const ir::TensorData& weights, int lanes);
+// Slots 2j, 2j + 1 pair in each tap, as pmaddubsw pairs adjacent bytes of the channel-innermost
+// weights and input copy. `weights` is int8 [C_out][C_in][kh][kw], C_in even.
+SaturatingPairWeights split_saturating_pairs(const ir::TensorData& weights, int lanes, bool match);
 
 }  // namespace qatc::codegen

@@ -109,21 +109,29 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
 
   ImageParam x = input(s, 0, "x"), w = input(s, 1, "w"), start = input(s, 2, "start"), table = input(s, 3, "rq");
   std::vector<ImageParam> params{x, w, start, table};
-  // Weights clamped below pmaddubsw's saturation (saturating_pairs.h): per vector of `lanes`
-  // output channels, the positions (channel, kx, ky) of the clamped-off parts and those parts.
+  // Byte pairs (saturating_pairs.h): where the plan paired the channels by a matching, the input
+  // channel of each slot of the input copy (slots 2j, 2j + 1 a pmaddubsw pair); and with the
+  // weights clamped below its saturation, per vector of `lanes` output channels, the positions
+  // (slot, kx, ky) of the clamped-off parts and those parts.
+  const bool reordered = s.attrs.count("dot_channel_order") != 0;
   const int corrections = s.attrs.count("dot_corrections") ? static_cast<int>(s.get_int("dot_corrections")) : 0;
-  ImageParam positions, residuals;
+  ImageParam order, positions, residuals;
+  if (reordered) params.push_back(order = input(s, params.size(), "order"));
   if (corrections > 0) {
-    positions = input(s, 4, "positions");
-    residuals = input(s, 5, "residuals");
+    positions = input(s, params.size(), "positions");
+    residuals = input(s, params.size() + 1, "residuals");
     params.insert(params.end(), {positions, residuals});
   }
+  const int channels = static_cast<int>(s.args[0].shape[1]);
   WindowVars v;
   Func padded = padded_input(s, x, cast(x.type(), zp), v);
   const Var &vx = v.x, &vy = v.y, &vc = v.c, &vn = v.n;
   auto column = [&](Expr kx) { return vx * static_cast<int>(stride[2]) - static_cast<int>(pad[2]) + kx * static_cast<int>(dilation[2]); };
   auto row = [&](Expr ky) { return vy * static_cast<int>(stride[1]) - static_cast<int>(pad[1]) + ky * static_cast<int>(dilation[1]); };
-  auto unsigned_input = [&](Expr col, Expr in_row, Expr channel) {
+  // The input at a slot of the copy: its channel, in the plan's order where it has one (every slot
+  // a channel of the input, which the promise gives bounds inference).
+  auto unsigned_input = [&](Expr col, Expr in_row, Expr slot) {
+    const Expr channel = reordered ? unsafe_promise_clamped(order(slot), 0, channels - 1) : slot;
     return cast<uint8_t>(cast<int16_t>(padded(col, in_row, 0, channel, vn)) + offset);
   };
   Func acc("acc"), y("conv");
@@ -134,7 +142,6 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
   RDom re(0, std::max(corrections, 1), "re");
   auto clamped_off = [&](Expr c, const std::function<Expr(Expr, Expr, Expr)>& operand) {
     const Expr list = c / lanes;
-    const int channels = static_cast<int>(s.args[0].shape[1]);
     auto position = [&](int i, int extent) { return unsafe_promise_clamped(positions(i, re, list), 0, extent - 1); };
     return cast<int32_t>(operand(position(0, channels), position(1, kw), position(2, kh))) *
            cast<int32_t>(residuals(c % lanes, re, list));

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -516,42 +517,46 @@ TEST_CASE("residual adds fused into the conv before them equal the simulator") {
   }
 }
 
-// Weights [co][ci][k][k] of small magnitudes, but for one pair of adjacent input channels (2j, 2j+1)
-// per output channel, at a random tap, of one sign and magnitudes above 128 together (pmaddubsw
-// could saturate on them), among them the extremes (-128, -128) and (127, 127).
-std::string saturating_weights(int64_t co, int64_t ci, int64_t k) {
-  const std::vector<std::pair<int, int>> large{{-128, -128}, {127, 127}, {-128, -1}, {100, 29}, {-65, -64}, {64, 127}};
+// Weights [co][ci][k][k] of small magnitudes, but in one output channel of 8, at a random tap,
+// weights of one sign above 64 (the extremes -128 and 127 among them) on which pmaddubsw could
+// saturate: in input channels 0 and 1 (a pair unless the plan pairs the channels otherwise), or
+// (`many`) in 2 more than half the input channels, zeros in the rest, so that whichever way the
+// plan pairs the channels, two of them meet.
+std::string saturating_weights(int64_t co, int64_t ci, int64_t k, bool many) {
   std::vector<int64_t> w;
   for (int64_t i = 0; i < co * ci * k * k; ++i) w.push_back(uniform(-24, 24));
-  for (int64_t o = 0; o < co; ++o) {
-    const int64_t c = 2 * uniform(0, ci / 2 - 1), tap = uniform(0, k * k - 1);
-    const auto [a, b] = large[static_cast<size_t>(o) % large.size()];
-    w[static_cast<size_t>((o * ci + c) * k * k + tap)] = a;
-    w[static_cast<size_t>((o * ci + c + 1) * k * k + tap)] = b;
+  for (int64_t o = 3; o < co; o += 8) {
+    const int64_t tap = uniform(0, k * k - 1), sign = o / 8 % 2 ? -1 : 1;
+    for (int64_t c = 0; c < (many ? ci : 2); ++c)
+      w[static_cast<size_t>((o * ci + c) * k * k + tap)] =
+          c < (many ? ci / 2 + 2 : 2) ? std::array<int64_t, 3>{sign > 0 ? 127 : -128, sign * 100, sign * 65}[c % 3] : 0;
   }
   return fmt::format("[{}]", fmt::join(w, ", "));
 }
 
 // Byte pairs (AVX2 without VNNI): the host kernels sum 4 channels per step with pmaddubsw and
 // pmaddwd, the weights clamped below pmaddubsw's saturation and the clamped-off parts added back
-// per vector of output channels (saturating_pairs.h). Equal to the simulator in both backends and
-// layouts, with a fused residual add after it too (its arguments after the corrections'). Where
-// more than a twelfth of the steps would be corrections (uniform random weights), the 16-bit pairs.
+// per vector of output channels (saturating_pairs.h), the input channels paired as they come or,
+// where that leaves many such parts and the input copy's gather costs less, by a matching. Equal
+// to the simulator in both backends and layouts, with a fused residual add after it too (its
+// arguments after the byte pairs'). Uniform random weights (a quarter of their pairs could
+// saturate): the 16-bit pairs.
 TEST_CASE("dot-product conv kernels sum byte pairs below pmaddubsw's saturation and add the clamped-off parts back") {
   const targets::Target& host = byte_pair_host();
-  const std::string dense = conv_graph(64, 5, 9, 20, 1, 3, 1, 1, {1, 1, 1, 1}, 5, "half_even", true, "i8", -2, saturating_weights(20, 64, 3));
-  const std::string strided = conv_graph(48, 9, 11, 16, 1, 3, 2, 2, {2, 1, 2, 0}, 0, "half_up", true, "u8", -2, saturating_weights(16, 48, 3));
-  for (const std::string& text : {dense, strided}) {
+  const std::string matched = conv_graph(64, 5, 9, 64, 1, 3, 1, 1, {1, 1, 1, 1}, 5, "half_even", true, "i8", -2, saturating_weights(64, 64, 3, true));
+  const std::string strided = conv_graph(48, 9, 11, 16, 1, 3, 2, 2, {2, 1, 2, 0}, 0, "half_up", true, "u8", -2, saturating_weights(16, 48, 3, false));
+  for (const auto& [text, reordered] : {std::pair{matched, true}, std::pair{strided, false}}) {
     const codegen::KernelSpec spec = codegen::plan_kernels(ir::parse_graph(text, "pairs.qir"), host).steps.front().spec;
     REQUIRE(spec.get_int("dot_saturating_pairs") == 1);
     REQUIRE(spec.get_int("dot_corrections") > 0);
+    REQUIRE(spec.attrs.count("dot_channel_order") == (reordered ? 1 : 0));
     REQUIRE(spec.args[1].shape.back() == 4);
     REQUIRE(spec.args[1].dtype == ir::DType::i8);
     if (__builtin_cpu_supports("avx2")) CHECK(codegen::emit_kernel_assembly(spec).find("vpmaddubsw") != std::string::npos);
     check_kernels(text, {host});
     check_kernels(text, {host}, codegen::Layout::channels_last);
   }
-  check_kernels(residual_graph(dense, 20, 5, 9, "u8", 7, "half_even", true), {host}, codegen::Layout::channels_last);
+  check_kernels(residual_graph(matched, 64, 5, 9, "u8", 7, "half_even", true), {host}, codegen::Layout::channels_last);
   const std::string uniform_weights = conv_graph(64, 5, 9, 20, 1, 3, 1, 1, {1, 1, 1, 1}, 5, "half_even", true, "i8");
   const codegen::KernelSpec spec = codegen::plan_kernels(ir::parse_graph(uniform_weights, "uniform.qir"), host).steps.front().spec;
   CHECK(spec.attrs.count("dot_saturating_pairs") == 0);
