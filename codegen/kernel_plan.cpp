@@ -480,7 +480,7 @@ class Planner {
     // has it, their weights clamped below its saturation and the rest added back exactly
     // (saturating_pairs.h), else 16-bit pairs with pmaddwd: whichever costs least, in steps of 4
     // channels per output vector and pixel as measured on a Zen 3 (ResNet-18): a step of 16-bit
-    // pairs (two pmaddwd) 1.33 steps of byte pairs, an entry of the clamped-off parts 3, and where
+    // pairs (two pmaddwd) 1.33 steps of byte pairs, an entry of a list of clamped-off parts 3, and where
     // the channels are paired by a matching, each byte the input copy gathers 3.5, spread over the
     // output vectors (the copy takes C_in bytes per input pixel, stride_y x stride_x per output
     // pixel). ResNet-18's 3x3 convs of 256 and 512 channels take byte pairs (1.3-1.4x faster each
@@ -493,7 +493,9 @@ class Planner {
       double best = 1.33 * steps;
       for (bool match : {false, true}) {
         SaturatingPairWeights candidate = split_saturating_pairs(w, lanes, match);
-        const double cost = steps + 3.0 * static_cast<double>(candidate.corrections) + (match ? gathered : 0.0);
+        double entries = 0;  // per vector, on average (the kernel runs each list to its own length)
+        for (int32_t n : candidate.lengths.as<int32_t>()) entries += n;
+        const double cost = steps + 3.0 * entries / vectors + (match ? gathered : 0.0);
         if (cost < best) best = cost, split = std::move(candidate);
       }
     }
@@ -603,6 +605,7 @@ class Planner {
                                                 split->positions)});
         s.args.push_back({nullptr, add_constant(fmt::format("clamped-off parts of the weights of {} at those positions", conv.describe()),
                                                 split->residuals)});
+        s.args.push_back({nullptr, add_constant(fmt::format("length of each list of positions of {}", conv.describe()), split->lengths)});
       }
     }
     if (weight_rows) s.spec.attrs["dot_weight_rows"] = int64_t{1};

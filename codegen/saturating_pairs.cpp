@@ -12,15 +12,17 @@ namespace {
 // A weight pair pmaddubsw may saturate on: one sign, magnitudes above 128 together.
 bool may_saturate(int a, int b) { return ((a > 0 && b > 0) || (a < 0 && b < 0)) && std::abs(a) + std::abs(b) > 128; }
 
-// Pairs the input channels greedily, fewest saturating weight pairs first (over every output
-// channel and tap), ties by channel: slot 2j and 2j + 1 of the result are a pair. Only weights of
-// one sign above 128 - |w| can pair badly with w, so each (output channel, tap) counts its few
-// bad pairs from its weights sorted by magnitude.
-std::vector<int32_t> pair_channels(const int8_t* w, int64_t cout, int64_t cin, int64_t taps) {
-  std::vector<int64_t> cost(static_cast<size_t>(cin * cin));
+// Pairs the input channels greedily, cheapest first, ties by channel: slot 2j and 2j + 1 of the
+// result are a pair. A pair's cost is the number of (vector of `lanes` output channels, tap) in
+// which it could saturate for some lane: each is one entry of that vector's list, however many
+// lanes share it. Only weights of one sign above 128 - |w| can pair badly with w, so each (output
+// channel, tap) finds its few bad pairs from its weights sorted by magnitude.
+std::vector<int32_t> pair_channels(const int8_t* w, int64_t cout, int64_t cin, int64_t taps, int lanes) {
+  std::vector<int64_t> cost(static_cast<size_t>(cin * cin)), counted(static_cast<size_t>(cin * cin), -1);
   std::vector<std::pair<int, int64_t>> positive, negative;  // (magnitude, channel)
   for (int64_t co = 0; co < cout; ++co)
     for (int64_t tap = 0; tap < taps; ++tap) {
+      const int64_t entry = co / lanes * taps + tap;  // the (vector, tap) a bad pair costs an entry in
       positive.clear(), negative.clear();
       for (int64_t ci = 0; ci < cin; ++ci) {
         const int v = w[(co * cin + ci) * taps + tap];
@@ -30,15 +32,16 @@ std::vector<int32_t> pair_channels(const int8_t* w, int64_t cout, int64_t cin, i
         std::sort(side->rbegin(), side->rend());
         for (size_t i = 0; i < side->size(); ++i)
           for (size_t j = i + 1; j < side->size() && (*side)[i].first + (*side)[j].first > 128; ++j) {
-            const int64_t a = (*side)[i].second, b = (*side)[j].second;
-            ++cost[static_cast<size_t>(a * cin + b)], ++cost[static_cast<size_t>(b * cin + a)];
+            const auto ab = static_cast<size_t>(std::min((*side)[i].second, (*side)[j].second) * cin +
+                                                std::max((*side)[i].second, (*side)[j].second));
+            if (counted[ab] != entry) counted[ab] = entry, ++cost[ab];
           }
       }
     }
   std::vector<std::tuple<int64_t, int64_t, int64_t>> pairs;  // (cost, a, b), a < b
   pairs.reserve(static_cast<size_t>(cin * (cin - 1) / 2));
   for (int64_t a = 0; a < cin; ++a)
-    for (int64_t b = a + 1; b < cin; ++b) pairs.emplace_back(cost[static_cast<size_t>(a * cin + b)], a, b);
+    for (int64_t b = a + 1; b < cin; ++b) pairs.emplace_back(cost[static_cast<size_t>(a * cin + b)], a, b);  // a < b: one count
   std::sort(pairs.begin(), pairs.end());
   std::vector<bool> paired(static_cast<size_t>(cin));
   std::vector<int32_t> order;
@@ -59,7 +62,7 @@ SaturatingPairWeights split_saturating_pairs(const ir::TensorData& weights, int 
   SaturatingPairWeights out;
   out.weights.assign(weights.as<int8_t>().begin(), weights.as<int8_t>().end());
   if (match) {
-    out.order = pair_channels(out.weights.data(), cout, cin, taps);
+    out.order = pair_channels(out.weights.data(), cout, cin, taps, lanes);
   } else {
     out.order.resize(static_cast<size_t>(cin));
     std::iota(out.order.begin(), out.order.end(), 0);
@@ -90,8 +93,10 @@ SaturatingPairWeights split_saturating_pairs(const ir::TensorData& weights, int 
   const int64_t n = out.corrections;
   out.positions = ir::TensorData(ir::DType::i32, {vectors, n, 3});
   out.residuals = ir::TensorData(ir::DType::i8, {vectors, n, lanes});
+  out.lengths = ir::TensorData(ir::DType::i32, {vectors});
   for (int64_t v = 0; v < vectors; ++v) {
     const auto& list = lists[static_cast<size_t>(v)];
+    out.lengths.as<int32_t>()[static_cast<size_t>(v)] = static_cast<int32_t>(list.size());
     const std::vector<std::pair<int64_t, int64_t>> ordered(list.begin(), list.end());  // by tap, then slot
     for (size_t e = 0; e < ordered.size(); ++e) {
       const auto [tap, slot] = ordered[e];

@@ -25,6 +25,7 @@ struct SaturatingPairWeights {
   int64_t corrections = 0;
   ir::TensorData positions;  // int32 [vectors][corrections][3]: input slot, kx, ky
   ir::TensorData residuals;  // int8 [vectors][corrections][lanes]
+  ir::TensorData lengths;    // int32 [vectors]: each list's own length (the kernel skips the rest)
 };
 
 // Slots 2j, 2j + 1 pair in each tap, as pmaddubsw pairs adjacent bytes of the channel-innermost

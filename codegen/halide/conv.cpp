@@ -115,12 +115,13 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
   // (slot, kx, ky) of the clamped-off parts and those parts.
   const bool reordered = s.attrs.count("dot_channel_order") != 0;
   const int corrections = s.attrs.count("dot_corrections") ? static_cast<int>(s.get_int("dot_corrections")) : 0;
-  ImageParam order, positions, residuals;
+  ImageParam order, positions, residuals, lengths;
   if (reordered) params.push_back(order = input(s, params.size(), "order"));
   if (corrections > 0) {
     positions = input(s, params.size(), "positions");
     residuals = input(s, params.size() + 1, "residuals");
-    params.insert(params.end(), {positions, residuals});
+    lengths = input(s, params.size() + 2, "lengths");
+    params.insert(params.end(), {positions, residuals, lengths});
   }
   const int channels = static_cast<int>(s.args[0].shape[1]);
   WindowVars v;
@@ -139,7 +140,9 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
   // Output channel c's clamped-off products: entry e of its vector's list, the unsigned input at
   // that position (read by `operand`) times c's residual there (0 where c has none). The plan made
   // every position one of the window's (the promise gives bounds inference the window, no code).
+  // Each list is as long as the longest; the entries past its own length are skipped.
   RDom re(0, std::max(corrections, 1), "re");
+  if (corrections > 0) re.where(re < lengths(vc / lanes));
   auto clamped_off = [&](Expr c, const std::function<Expr(Expr, Expr, Expr)>& operand) {
     const Expr list = c / lanes;
     auto position = [&](int i, int extent) { return unsafe_promise_clamped(positions(i, re, list), 0, extent - 1); };

@@ -1,7 +1,7 @@
 // codegen/saturating_pairs.h against its contract, checked element by element: its channel order
 // is a permutation, every weight pair of two paired channels it leaves sums to at most 32767 in
 // magnitude for any unsigned bytes (pmaddubsw never saturates), and the clamped weights plus each
-// vector's residuals at its positions are the weights as given.
+// vector's residuals at its positions (up to its list's own length) are the weights as given.
 #include "codegen/saturating_pairs.h"
 
 #include <catch2/catch.hpp>
@@ -46,6 +46,9 @@ TEST_CASE("saturating pairs: clamped weights never saturate pmaddubsw and the re
     const int64_t vectors = (c.cout + c.lanes - 1) / c.lanes, n = split.corrections;
     REQUIRE(split.positions.shape() == ir::Shape{vectors, n, 3});
     REQUIRE(split.residuals.shape() == ir::Shape{vectors, n, c.lanes});
+    REQUIRE(split.lengths.shape() == ir::Shape{vectors});
+    const auto lengths = split.lengths.as<int32_t>();
+    CHECK(*std::max_element(lengths.begin(), lengths.end()) == n);
     std::vector<int> restored(split.weights.begin(), split.weights.end());
     for (int64_t v = 0; v < vectors; ++v)
       for (int64_t e = 0; e < n; ++e) {
@@ -59,8 +62,8 @@ TEST_CASE("saturating pairs: clamped weights never saturate pmaddubsw and the re
         for (int64_t lane = 0; lane < c.lanes; ++lane) {
           const int r = split.residuals.as<int8_t>()[static_cast<size_t>((v * n + e) * c.lanes + lane)];
           const int64_t co = v * c.lanes + lane;
-          if (co >= c.cout) {
-            CHECK(r == 0);  // past C_out: no weights
+          if (co >= c.cout || e >= lengths[static_cast<size_t>(v)]) {
+            CHECK(r == 0);  // past C_out (no weights) or past the list's own length (never read)
             continue;
           }
           restored[static_cast<size_t>((co * c.cin + channel(p[0])) * taps + p[2] * c.kw + p[1])] += r;
