@@ -483,9 +483,10 @@ class Planner {
     // pairs (two pmaddwd) 1.33 steps of byte pairs, an entry of a list of clamped-off parts 3, and where
     // the channels are paired by a matching, each byte the input copy gathers 3.5, spread over the
     // output vectors (the copy takes C_in bytes per input pixel, stride_y x stride_x per output
-    // pixel). ResNet-18's 3x3 convs of 256 and 512 channels take byte pairs (1.3-1.4x faster each
-    // than 16-bit pairs, per-layer minima), most of the others too (1.0-1.17x), its stride-2 conv of
-    // 64 channels the 16-bit pairs (0.84x with byte pairs), no stem (3 channels; 0.66x).
+    // pixel). ResNet-18's 3x3 convs all take byte pairs (those of 256 and 512 channels 1.2-1.4x
+    // faster each than 16-bit pairs, per-layer minima), 10 of them matched (its stride-2 convs
+    // 0.82x when matched: their copy gathers 4 input bytes per output pixel); no stem (3 channels;
+    // 0.66x).
     std::optional<SaturatingPairWeights> split;
     if (!pointwise && !weight_rows && t_.int8_dot_product != 4 && t_.int8_saturating_pair_product == 2 && cin >= 8 && cin % 4 == 0) {
       const double steps = static_cast<double>(cin4 * taps) / 4, vectors = static_cast<double>(cout_v / lanes);
