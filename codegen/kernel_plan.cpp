@@ -493,6 +493,7 @@ class Planner {
       const double gathered = 3.5 * static_cast<double>(cin * win.axes[1].stride * win.axes[2].stride) / vectors;
       double best = 1.33 * steps;
       for (bool match : {false, true}) {
+        if (match && steps + gathered >= best) break;  // the gather alone costs more: no matching to search
         SaturatingPairWeights candidate = split_saturating_pairs(w, lanes, match);
         double entries = 0;  // per vector, on average (the kernel runs each list to its own length)
         for (int32_t n : candidate.lengths.as<int32_t>()) entries += n;
@@ -513,8 +514,7 @@ class Planner {
     // (MobileNetV2's 1x1 convs of 576 channels, 16-pixel tiles).
     const PointwiseCLoop c_loop = pointwise ? pointwise_c_loop(t_, pixels, cin, wide_weights ? 2 : 1) : PointwiseCLoop{};
     const int64_t weight_row = std::max(cin4, c_loop.channels);
-    // The start value below is from the weights as trained (the clamped-off parts are summed too).
-    std::vector<int64_t> slot_of(static_cast<size_t>(cin));
+    std::vector<int64_t> slot_of(static_cast<size_t>(cin));  // with byte pairs: the inverse of split->order
     if (split)
       for (size_t slot = 0; slot < split->order.size(); ++slot) slot_of[static_cast<size_t>(split->order[slot])] = static_cast<int64_t>(slot);
     ir::TensorData arranged(wide_weights || (weight_rows && width == 2) ? ir::DType::i16 : ir::DType::i8,
@@ -529,6 +529,7 @@ class Planner {
         for (int64_t k = 0; k < taps; ++k) {
           const auto from = static_cast<size_t>((co * cin + ci) * taps + k);
           const auto v = w.as<int8_t>()[from];
+          // The start value is from the weights as trained (the clamped-off parts are summed too).
           sum += v;
           magnitude += std::abs(v);
           // With byte pairs, channel ci's weights are at its slot (the kernel's input copy puts the

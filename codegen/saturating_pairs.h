@@ -3,7 +3,7 @@
 // leave int16 only if w and w' have one sign and |w| + |w'| > 128 (0.16 % of ResNet-18's adjacent
 // weight pairs). The plan clamps one weight of each such pair so that |w| + |w'| <= 128 (then
 // |sum| <= 255 · 128 = 32640, never saturated) and adds the clamped-off part back exactly: per
-// vector of output channels, a short list of input positions (channel, tap), each read once per
+// vector of output channels, a short list of input positions (slot, tap), each read once per
 // output and multiplied by that vector's residual weights (zero in the lanes that need none).
 // The position clamped in a pair is one the vector's list holds already where possible. Which
 // input channels pair is the plan's choice: channels 2j, 2j + 1, or (`match`) a greedy matching

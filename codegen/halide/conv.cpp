@@ -245,7 +245,7 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
       // The generic conv's form: a channel's sums for the whole tile in an array, each step of
       // the reduction a loop over columns with the weight fixed, over the tile rows copied
       // channel-major. The zero weights padding the input channels to cin4 are skipped.
-      r = RDom({{0, static_cast<int>(s.args[0].shape[1])}, {0, kw}, {0, kh}}, "r");
+      r = RDom({{0, channels}, {0, kw}, {0, kh}}, "r");
       acc(vx, vy, vc, vn) += c_dot_product(rows(column(r.y), r.x, row(r.z), vn),
                                            channel_weights((r.z * kw + r.y) * cin4 + r.x, vc));
     }
