@@ -1,6 +1,7 @@
 #include "codegen/kernel_plan.h"
 
 #include "codegen/activation_layout.h"
+#include "codegen/pair_order.h"
 #include "codegen/saturating_pairs.h"
 #include "codegen/schedule.h"
 #include "ir/error.h"
@@ -42,6 +43,7 @@ class Planner {
 
   KernelPlan run() {
     plan_.target = t_.name;
+    if (weights_for_ == WeightsFor::llvm) plan_.channel_orders = plan_channel_orders(g_, t_);
     find_boundaries();
     find_fused_sums();
     find_residual_convs();
@@ -102,6 +104,27 @@ class Planner {
   const ir::TensorData& constant_operand(const ir::Op& op, size_t i, std::string_view role) {
     if (!op.inputs[i]->is_constant()) fail("{}: its {} must be a constant to be compiled", op.describe(), role);
     return *op.inputs[i]->data;
+  }
+
+  // The order tensor v's channels are stored in (pair_order.h), or null: as they come.
+  const std::vector<int32_t>* order_of(const ir::Value* v) const {
+    auto it = plan_.channel_orders.find(v);
+    return it == plan_.channel_orders.end() ? nullptr : &it->second;
+  }
+
+  // A conv's weights with their rows in its result's stored channel order and their columns in its
+  // input's, and its bias in its result's (each as it comes where that is).
+  const ir::TensorData& conv_weights(const ir::Op& conv) {
+    const ir::TensorData* w = &constant_operand(conv, 1, "weight");
+    if (const auto* rows = order_of(conv.outputs[0])) w = &permuted_.emplace_back(permute_channels(*w, *rows, 0));
+    if (const auto* columns = order_of(conv.inputs[0])) w = &permuted_.emplace_back(permute_channels(*w, *columns, 1));
+    return *w;
+  }
+  const ir::TensorData* conv_bias(const ir::Op& conv) {
+    if (conv.inputs.size() < 3) return nullptr;
+    const ir::TensorData& b = constant_operand(conv, 2, "bias");
+    const auto* order = order_of(conv.outputs[0]);
+    return order ? &permuted_.emplace_back(permute_channels(b, *order, 0)) : &b;
   }
 
   Step& add_step(const ir::Op& op, KernelKind kind, const ir::Value* result) {
@@ -333,6 +356,8 @@ class Planner {
     const int64_t axis = rq.get_int("axis");
     const int64_t channels = axis >= 0 ? rq.outputs[0]->type.shape[axis] : 1;
     const ir::TensorData* bias = rq.inputs.size() > 1 ? &constant_operand(rq, 1, "bias") : nullptr;
+    // Per channel as stored: stored channel c holds channel order[c].
+    const std::vector<int32_t>* order = axis == 1 ? order_of(rq.outputs[0]) : nullptr;
     auto entry = [&](const char* attr, int64_t c) {
       if (!rq.has(attr)) return int64_t{0};
       const auto& v = rq.get_ints(attr);
@@ -340,7 +365,8 @@ class Planner {
     };
     std::vector<int32_t> table;
     bool right_shifts = true;
-    for (int64_t c = 0; c < channels; ++c) {
+    for (int64_t stored = 0; stored < channels; ++stored) {
+      const int64_t c = order ? (*order)[static_cast<size_t>(stored)] : stored;
       int64_t shift = entry("shift", c);
       right_shifts = right_shifts && shift >= 1;
       if (shift < -kMaxLeftShift)
@@ -404,7 +430,7 @@ class Planner {
     const int64_t bits = ir::bit_width(xt), zp = x_zero_point(conv);
     const int64_t lo = ir::is_signed(xt) ? -(int64_t{1} << (bits - 1)) : 0, hi = lo + (int64_t{1} << bits) - 1;
     const int64_t x_magnitude = magnitude(lo, hi, zp);
-    const ir::TensorData* bias = conv.inputs.size() > 2 ? &constant_operand(conv, 2, "bias") : nullptr;
+    const ir::TensorData* bias = conv_bias(conv);
     const int64_t cout = w.shape()[0], per_channel = ir::num_elements(w.shape()) / cout;
     std::vector<int64_t> bounds(static_cast<size_t>(cout));
     for (int64_t co = 0; co < cout; ++co) {
@@ -460,7 +486,7 @@ class Planner {
     const int64_t cout = ws[0], cin = ws[1], taps = win.kernel_volume();
     const int64_t cin4 = round_up(cin, 4), cout_v = round_up(cout, lanes);
     const int64_t offset = (xt == ir::DType::i8 ? 128 : 0) + x_zero_point(conv);
-    const ir::TensorData* bias = conv.inputs.size() > 2 ? &constant_operand(conv, 2, "bias") : nullptr;
+    const ir::TensorData* bias = conv_bias(conv);
     // A 1x1 conv of stride 1 without padding is a matrix product over the flattened pixels: its
     // results are vectors of pixels, stored whole into the channel planes, where the channel-vector
     // form would store each output byte on its own.
@@ -478,29 +504,12 @@ class Planner {
     const bool weight_rows = !pointwise && weights_for_ == WeightsFor::c;
     // Without an int8 dot product, the LLVM kernels sum byte pairs with pmaddubsw where the target
     // has it, their weights clamped below its saturation and the rest added back exactly
-    // (saturating_pairs.h), else 16-bit pairs with pmaddwd: whichever costs least, in steps of 4
-    // channels per output vector and pixel as measured on a Zen 3 (ResNet-18): a step of 16-bit
-    // pairs (two pmaddwd) 1.33 steps of byte pairs, an entry of a list of clamped-off parts 3, and where
-    // the channels are paired by a matching, each byte the input copy gathers 3.5, spread over the
-    // output vectors (the copy takes C_in bytes per input pixel, stride_y x stride_x per output
-    // pixel). ResNet-18's 3x3 convs all take byte pairs (those of 256 and 512 channels 1.2-1.4x
-    // faster each than 16-bit pairs, per-layer minima), 10 of them matched (its stride-2 convs
-    // 0.82x when matched: their copy gathers 4 input bytes per output pixel); no stem (3 channels;
-    // 0.66x).
+    // (saturating_pairs.h), else 16-bit pairs with pmaddwd: whichever costs least (pair_order.h).
+    // ResNet-18's 3x3 convs all take byte pairs (those of 256 and 512 channels 1.2-1.4x faster each
+    // than 16-bit pairs, per-layer minima on a Zen 3); no stem (3 channels; 0.66x).
     std::optional<SaturatingPairWeights> split;
-    if (!pointwise && !weight_rows && t_.int8_dot_product != 4 && t_.int8_saturating_pair_product == 2 && cin >= 8 && cin % 4 == 0) {
-      const double steps = static_cast<double>(cin4 * taps) / 4, vectors = static_cast<double>(cout_v / lanes);
-      const double gathered = 3.5 * static_cast<double>(cin * win.axes[1].stride * win.axes[2].stride) / vectors;
-      double best = 1.33 * steps;
-      for (bool match : {false, true}) {
-        if (match && steps + gathered >= best) break;  // the gather alone costs more: no matching to search
-        SaturatingPairWeights candidate = split_saturating_pairs(w, lanes, match);
-        double entries = 0;  // per vector, on average (the kernel runs each list to its own length)
-        for (int32_t n : candidate.lengths.as<int32_t>()) entries += n;
-        const double cost = steps + 3.0 * entries / vectors + (match ? gathered : 0.0);
-        if (cost < best) best = cost, split = std::move(candidate);
-      }
-    }
+    if (!pointwise && !weight_rows && sums_byte_pairs(t_) && cin >= 8 && cin % 4 == 0)
+      split = choose_byte_pairs(w, lanes, win.axes[1].stride * win.axes[2].stride).split;
     const bool byte_pairs = split.has_value();
     // Input channels per step of the host kernel's reduction: vpdpbusd's 4 (or two pmaddubsw
     // pairs), or vpmaddwd's 2 (the weights of a step adjacent, for each output channel of a vector).
@@ -580,7 +589,9 @@ class Planner {
         : weight_rows ? fmt::format("[C_out][tap][C_in] order, C_in padded to {} ({} dot product, C loops)", cin4,
                                     width == 2 ? "16-bit pair" : "int8")
                       : fmt::format("[C_out/{}][tap][C_in/{}][{}][{}] order ({})", lanes, width, lanes, width,
-                                    byte_pairs ? "byte pairs, clamped below pmaddubsw's saturation" : "int8 dot product");
+                                    byte_pairs ? "byte pairs, clamped below pmaddubsw's saturation"
+                                    : width == 2 ? "16-bit pair dot product"
+                                                 : "int8 dot product");
     s.args.push_back({nullptr, add_constant(fmt::format("weights of {} in {}", conv.describe(), order), std::move(arranged))});
     s.args.push_back({nullptr, add_constant(fmt::format("bias of {} minus {} times each output channel's weight sum",
                                                         conv.describe(), offset),
@@ -660,7 +671,7 @@ class Planner {
     const ir::Op* rq = &product_requantize(conv);
     fused_.insert(rq);
     check_accumulator(conv, *rq);
-    const ir::TensorData& w = constant_operand(conv, 1, "weight");
+    const ir::TensorData& w = conv_weights(conv);
     const ir::Shape& ws = w.shape();
     const sim::Window win = sim::make_window(conv, conv.inputs[0]->type.shape, ir::Shape(ws.begin() + 2, ws.end()));
     if (plan_dot_conv(conv, *rq, w, win)) return;
@@ -685,7 +696,7 @@ class Planner {
                                             std::move(arranged))});
     s.spec.attrs["has_bias"] = int64_t{conv.inputs.size() > 2};
     if (conv.inputs.size() > 2) s.args.push_back({nullptr, add_constant(fmt::format("bias of {}", conv.describe()),
-                                                                       constant_operand(conv, 2, "bias"))});
+                                                                       *conv_bias(conv))});
     s.args.push_back({nullptr, requantize_table(*rq, s)});
     if (rq->get_int("axis") > 1) fail("{}: requantization along axis {} of a conv result", rq->describe(), rq->get_int("axis"));
     if (conv.outputs[0]->type.dtype == ir::DType::i32)
@@ -744,7 +755,10 @@ class Planner {
     fused_.insert(rq);
     check_accumulator(mm, *rq);
     const ir::Value& a = *mm.inputs[0];
-    const ir::TensorData& b = constant_operand(mm, 1, "second operand");
+    const ir::TensorData* b_in = &constant_operand(mm, 1, "second operand");
+    // The rows in the order the activations' channels are stored in (pair_order.h).
+    if (const auto* order = order_of(&a)) b_in = &permuted_.emplace_back(permute_channels(*b_in, *order, 0));
+    const ir::TensorData& b = *b_in;
     if (a.is_constant() || a.type.shape.size() < 2 || b.shape().size() != 2)
       fail("{}: code generation supports activations (rank >= 2) times a constant 2-D matrix", mm.describe());
     const int64_t rank = static_cast<int64_t>(rq->outputs[0]->type.shape.size());
@@ -918,6 +932,7 @@ class Planner {
   std::set<const ir::Op*> skipped_, fused_;
   std::set<const ir::Op*> folded_;  // widen, add and mul ops inside a fused requantize
   std::deque<ir::Op> identity_requantizes_;  // product_requantize's, not in the graph
+  std::deque<ir::TensorData> permuted_;      // constants in the channel orders of plan_.channel_orders
   std::map<const ir::Op*, std::vector<const ir::Value*>> fused_sums_;  // requantize -> the widened operands it sums or multiplies
   std::map<const ir::Op*, Residual> residual_by_sum_;
   std::set<const ir::Op*> deferred_;  // convs (and their requantizes) planned where their residual add is

@@ -49,6 +49,10 @@ struct KernelPlan {
   // The real value of each input/output element is (q - zp) * scale; both are here for the API.
   std::vector<ConstArray> constants;
   std::vector<Step> steps;
+  // Tensors between kernels whose channels (axis 1) are stored in another order, so that the
+  // channels the convs reading them sum in pairs are adjacent (pair_order.h): stored channel s
+  // holds channel order[s]. Never an input or output.
+  std::map<const ir::Value*, std::vector<int32_t>> channel_orders;
 };
 
 // Which code generator the plan's weights are arranged for where the two read them best in

@@ -12,13 +12,15 @@ namespace {
 // A weight pair pmaddubsw may saturate on: one sign, magnitudes above 128 together.
 bool may_saturate(int a, int b) { return ((a > 0 && b > 0) || (a < 0 && b < 0)) && std::abs(a) + std::abs(b) > 128; }
 
-// Pairs the input channels greedily, cheapest first, ties by channel: slot 2j and 2j + 1 of the
-// result are a pair. A pair's cost is the number of (vector of `lanes` output channels, tap) in
-// which it could saturate for some lane: each is one entry of that vector's list, however many
-// lanes share it. Only weights of one sign above 128 - |w| can pair badly with w, so each (output
-// channel, tap) finds its few bad pairs from its weights sorted by magnitude.
-std::vector<int32_t> pair_channels(const int8_t* w, int64_t cout, int64_t cin, int64_t taps, int lanes) {
-  std::vector<int64_t> cost(static_cast<size_t>(cin * cin)), counted(static_cast<size_t>(cin * cin), -1);
+// The number of (vector of `lanes` output channels, tap) in which channels a and b could saturate
+// as a pair for some lane, added to cost[a * C_in + b] (a < b): each is one entry of that vector's
+// list, however many lanes share it. Only weights of one sign above 128 - |w| can pair badly with
+// w, so each (output channel, tap) finds its few bad pairs from its weights sorted by magnitude.
+void add_pair_costs(const ir::TensorData& weights, int lanes, std::vector<int64_t>& cost) {
+  const ir::Shape& s = weights.shape();
+  const int64_t cout = s[0], cin = s[1], taps = s[2] * s[3];
+  const int8_t* w = weights.as<int8_t>().data();
+  std::vector<int64_t> counted(static_cast<size_t>(cin * cin), -1);
   std::vector<std::pair<int, int64_t>> positive, negative;  // (magnitude, channel)
   for (int64_t co = 0; co < cout; ++co)
     for (int64_t tap = 0; tap < taps; ++tap) {
@@ -38,6 +40,20 @@ std::vector<int32_t> pair_channels(const int8_t* w, int64_t cout, int64_t cin, i
           }
       }
     }
+}
+
+}  // namespace
+
+std::vector<int32_t> identity_order(int64_t channels) {
+  std::vector<int32_t> order(static_cast<size_t>(channels));
+  std::iota(order.begin(), order.end(), 0);
+  return order;
+}
+
+std::vector<int32_t> pair_channels(const std::vector<const ir::TensorData*>& weights, int lanes) {
+  const int64_t cin = weights.front()->shape()[1];
+  std::vector<int64_t> cost(static_cast<size_t>(cin * cin));
+  for (const ir::TensorData* w : weights) add_pair_costs(*w, lanes, cost);
   std::vector<std::tuple<int64_t, int64_t, int64_t>> pairs;  // (cost, a, b), a < b
   pairs.reserve(static_cast<size_t>(cin * (cin - 1) / 2));
   for (int64_t a = 0; a < cin; ++a)
@@ -53,20 +69,13 @@ std::vector<int32_t> pair_channels(const int8_t* w, int64_t cout, int64_t cin, i
   return order;
 }
 
-}  // namespace
-
-SaturatingPairWeights split_saturating_pairs(const ir::TensorData& weights, int lanes, bool match) {
+SaturatingPairWeights split_saturating_pairs(const ir::TensorData& weights, int lanes, std::vector<int32_t> order) {
   const ir::Shape& s = weights.shape();  // C_out, C_in, kh, kw
   const int64_t cout = s[0], cin = s[1], kw = s[3], taps = s[2] * s[3];
   const int64_t vectors = (cout + lanes - 1) / lanes;
   SaturatingPairWeights out;
   out.weights.assign(weights.as<int8_t>().begin(), weights.as<int8_t>().end());
-  if (match) {
-    out.order = pair_channels(out.weights.data(), cout, cin, taps, lanes);
-  } else {
-    out.order.resize(static_cast<size_t>(cin));
-    std::iota(out.order.begin(), out.order.end(), 0);
-  }
+  out.order = std::move(order);
   auto at = [&](int64_t co, int64_t slot, int64_t tap) {
     return static_cast<size_t>((co * cin + out.order[static_cast<size_t>(slot)]) * taps + tap);
   };

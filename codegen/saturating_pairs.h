@@ -6,9 +6,10 @@
 // vector of output channels, a short list of input positions (slot, tap), each read once per
 // output and multiplied by that vector's residual weights (zero in the lanes that need none).
 // The position clamped in a pair is one the vector's list holds already where possible. Which
-// input channels pair is the plan's choice: channels 2j, 2j + 1, or (`match`) a greedy matching
-// that pairs channels whose weights rarely saturate together (ResNet-18's lists 3-10x shorter),
-// which the kernel's input copy then gathers side by side.
+// input channels pair is the plan's choice: channels 2j, 2j + 1, or a greedy matching that pairs
+// channels whose weights rarely saturate together (ResNet-18's lists 3-10x shorter), which the
+// kernel's input copy then gathers side by side, or the tensor's producer stores side by side
+// (pair_order.h).
 #pragma once
 #include "ir/tensor_data.h"
 #include <cstdint>
@@ -29,7 +30,16 @@ struct SaturatingPairWeights {
 };
 
 // Slots 2j, 2j + 1 pair in each tap, as pmaddubsw pairs adjacent bytes of the channel-innermost
-// weights and input copy. `weights` is int8 [C_out][C_in][kh][kw], C_in even.
-SaturatingPairWeights split_saturating_pairs(const ir::TensorData& weights, int lanes, bool match);
+// weights and input copy; `order` gives the input channel at each slot. `weights` is int8
+// [C_out][C_in][kh][kw], C_in even.
+SaturatingPairWeights split_saturating_pairs(const ir::TensorData& weights, int lanes, std::vector<int32_t> order);
+
+// The channels 0 .. C_in - 1 in order (slots 2j, 2j + 1 are channels 2j, 2j + 1).
+std::vector<int32_t> identity_order(int64_t channels);
+
+// A greedy matching of the input channels that convs with these weights (int8 [C_out][C_in][kh][kw],
+// one C_in) all read: cheapest pairs first, a pair's cost the number of list entries it adds
+// summed over the convs. Several convs reading one tensor share its order (pair_order.h).
+std::vector<int32_t> pair_channels(const std::vector<const ir::TensorData*>& weights, int lanes);
 
 }  // namespace qatc::codegen

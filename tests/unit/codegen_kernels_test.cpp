@@ -4,6 +4,7 @@
 // with the integer simulator's value of the same tensor, element for element.
 #include "codegen/halide/emit.h"
 #include "codegen/kernel_plan.h"
+#include "codegen/pair_order.h"
 #include "ir/text.h"
 #include "ir/verifier.h"
 #include "sim/int/simulator.h"
@@ -14,6 +15,7 @@
 
 #include <algorithm>
 #include <array>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -111,13 +113,20 @@ void check_kernels(const std::string& text, const std::vector<targets::Target>& 
   for (const targets::Target& t : targets) {
     INFO("target " << t.name);
     const codegen::KernelPlan plan = codegen::plan_kernels(g, t, layout, weights);
+    // A tensor as the plan stores it: its channels in the plan's order for it, if any.
+    auto stored = [&](const ir::Value* v) {
+      auto it = plan.channel_orders.find(v);
+      const ir::TensorData& d = values.at(v->name);
+      return it == plan.channel_orders.end() ? d : codegen::permute_channels(d, it->second, 1);
+    };
     for (const codegen::Step& s : plan.steps) {
       if (s.alias) continue;
       INFO(s.spec.signature());
+      std::deque<ir::TensorData> operands;
       std::vector<const ir::TensorData*> args;
-      for (const codegen::Arg& a : s.args) args.push_back(a.value ? &values.at(a.value->name) : &plan.constants[a.constant].data);
+      for (const codegen::Arg& a : s.args) args.push_back(a.value ? &operands.emplace_back(stored(a.value)) : &plan.constants[a.constant].data);
       // Element for element (a kernel may view the tensor in another shape of the same memory).
-      const ir::TensorData& want = values.at(s.result->name);
+      const ir::TensorData want = stored(s.result);
       if (weights == codegen::WeightsFor::llvm) {
         const ir::TensorData got = codegen::realize_kernel(s.spec, args);
         CHECK((got.dtype() == want.dtype() && got.bytes() == want.bytes()));
@@ -563,8 +572,6 @@ TEST_CASE("dot-product conv kernels sum byte pairs below pmaddubsw's saturation 
   CHECK(spec.args[1].shape.back() == 2);
 }
 
-// A chain of a dense 3x3 conv, a depthwise 3x3 of stride 2, a clip and two 1x1 convs, each conv
-// with its requantize: between them every tensor can be channels last.
 // A per-channel requantize's attributes: random bias fractions and right shifts of 0 to 10.
 std::string requantize_attrs(int64_t channels, int64_t min, int64_t max, const std::string& rule) {
   const std::string frac = values(channels, 0, 3);
@@ -572,6 +579,121 @@ std::string requantize_attrs(int64_t channels, int64_t min, int64_t max, const s
                      values(channels, 0, 10));
 }
 
+// A stage of a ResNet in miniature: a stem conv, a max pool, a basic block (two 3x3 convs, the
+// residual add fused into the second) and after it another 3x3 conv (a second output) and a global
+// pool, flattened, into a matmul. Their 3x3 convs' weights saturate pmaddubsw as the channels come
+// (saturating_weights), in the same input channels for each.
+std::string stage_graph(int64_t c, int64_t h, int64_t w) {
+  auto rq = [&](const std::string& t) { return requantize_attrs(c, t == "u8" ? 0 : -128, t == "u8" ? 255 : 127, "half_even"); };
+  return fmt::format(R"(graph @stage {{
+  input %x : u8[1,8,{h},{w}] quant<u8: scale = 2^-5, zp = 0>
+  const %w0 : i8[{c},8,3,3] = {w0}
+  const %b0 : i32[{c}] = {b0}
+  %a0 = conv(%x, %w0, %b0) {{dilations = [1, 1], group = 1, pads = [1, 1, 1, 1], strides = [1, 1], x_zero_point = 0}} : i32[1,{c},{h},{w}]
+  %s0 = requantize(%a0) {{{rq_u8}}} : u8[1,{c},{h},{w}] quant<u8: scale = 2^-4, zp = 0>
+  %m = maxpool(%s0) {{ceil_mode = 0, dilations = [1, 1], kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [1, 1]}} : u8[1,{c},{h},{w}] quant<u8: scale = 2^-4, zp = 0>
+  const %w1 : i8[{c},{c},3,3] = {w1}
+  const %b1 : i32[{c}] = {b1}
+  %a1 = conv(%m, %w1, %b1) {{dilations = [1, 1], group = 1, pads = [1, 1, 1, 1], strides = [1, 1], x_zero_point = 0}} : i32[1,{c},{h},{w}]
+  %t1 = requantize(%a1) {{{rq_u8}}} : u8[1,{c},{h},{w}] quant<u8: scale = 2^-4, zp = 0>
+  const %w2 : i8[{c},{c},3,3] = {w2}
+  const %b2 : i32[{c}] = {b2}
+  const %rb2 : i32[{c}] = {rb2}
+  %a2 = conv(%t1, %w2, %b2) {{dilations = [1, 1], group = 1, pads = [1, 1, 1, 1], strides = [1, 1], x_zero_point = 0}} : i32[1,{c},{h},{w}]
+  %t2 = requantize(%a2, %rb2) {{{rq_i8}}} : i8[1,{c},{h},{w}] quant<i8: scale = 2^-4, zp = 0>
+  %l = widen(%t2) {{shift = 0, zero_point = 0}} : i32[1,{c},{h},{w}]
+  %r = widen(%m) {{shift = 1, zero_point = 0}} : i32[1,{c},{h},{w}]
+  %sum = add(%l, %r) : i32[1,{c},{h},{w}]
+  %o = requantize(%sum) {{axis = -1, max = 255, min = 0, round = "half_even", shift = [1]}} : u8[1,{c},{h},{w}] quant<u8: scale = 2^-3, zp = 0>
+  const %w3 : i8[{c},{c},3,3] = {w3}
+  %a3 = conv(%o, %w3) {{dilations = [1, 1], group = 1, pads = [1, 1, 1, 1], strides = [2, 2], x_zero_point = 0}} : i32[1,{c},{oh},{ow}]
+  %y3 = requantize(%a3) {{{rq_i8}}} : i8[1,{c},{oh},{ow}] quant<i8: scale = 2^-4, zp = 0>
+  %g = avgpool(%o) {{ceil_mode = 0, count_include_pad = 0, dilations = [1, 1], kernel_shape = [{h}, {w}], pads = [0, 0, 0, 0], strides = [1, 1]}} : i32[1,{c},1,1]
+  %f = reshape(%g) {{shape = [1, {c}]}} : i32[1,{c}]
+  const %wf : i8[{c},10] = {wf}
+  %af = matmul(%f, %wf) : i32[1,10]
+  %y = requantize(%af) {{axis = -1, max = 127, min = -128, round = "half_even", shift = [12]}} : i8[1,10] quant<i8: scale = 2^-2, zp = 0>
+  output %y3
+  output %y
+}})",
+                     fmt::arg("c", c), fmt::arg("h", h), fmt::arg("w", w), fmt::arg("oh", out_size(h, 3, 2, 1, 1, 1)),
+                     fmt::arg("ow", out_size(w, 3, 2, 1, 1, 1)), fmt::arg("w0", values(c * 8 * 9, -128, 127)),
+                     fmt::arg("b0", values(c, -5000, 5000)), fmt::arg("w1", saturating_weights(c, c, 3, true)),
+                     fmt::arg("b1", values(c, -5000, 5000)), fmt::arg("w2", saturating_weights(c, c, 3, true)),
+                     fmt::arg("b2", values(c, -5000, 5000)), fmt::arg("rb2", values(c, -3000, 3000)),
+                     fmt::arg("w3", saturating_weights(c, c, 3, true)), fmt::arg("wf", values(c * 10, -128, 127)),
+                     fmt::arg("rq_u8", rq("u8")), fmt::arg("rq_i8", rq("i8")));
+}
+
+// The plan's kernels one after another, each reading what the kernels before it wrote (the
+// tensors between them in the plan's channel orders): the plan's outputs by name.
+std::map<std::string, ir::TensorData> run_plan(const codegen::KernelPlan& plan, const std::vector<ir::TensorData>& inputs, bool c_schedule) {
+  std::map<const ir::Value*, ir::TensorData> tensors;
+  for (size_t i = 0; i < inputs.size(); ++i) tensors[plan.inputs[i]] = inputs[i];
+  for (const codegen::Step& s : plan.steps) {
+    if (s.alias) {  // the operand's bytes in the result's shape
+      ir::TensorData view(s.result->type.dtype, s.result->type.shape);
+      const ir::TensorData& from = tensors.at(s.args[0].value);
+      std::copy(from.bytes().begin(), from.bytes().end(), view.mutable_bytes().begin());
+      tensors[s.result] = std::move(view);
+      continue;
+    }
+    std::vector<const ir::TensorData*> args;
+    for (const codegen::Arg& a : s.args) args.push_back(a.value ? &tensors.at(a.value) : &plan.constants[a.constant].data);
+    tensors[s.result] = codegen::realize_kernel(s.spec, args, c_schedule);
+  }
+  std::map<std::string, ir::TensorData> outputs;
+  for (const ir::Value* v : plan.outputs) outputs[v->name] = tensors.at(v);
+  return outputs;
+}
+
+// With byte pairs, the tensors between kernels hold their channels in the order the convs reading
+// them pair them (pair_order.h): the block's inner tensor in its second conv's, the stage's stream
+// (the stem's result, the pool's, the block's) in one order for both 3x3 convs that read it, the
+// matmul's weight rows in that order too; the input and the outputs as they are. Each kernel equals
+// the simulator (its tensors compared in the plan's orders), and so do the kernels run as a chain,
+// in both backends and layouts. Other dot-product forms and C-only plans keep every order.
+TEST_CASE("byte-pair plans store the tensors between kernels in the channel order their convs pair") {
+  const targets::Target& host = byte_pair_host();
+  const std::string text = stage_graph(32, 6, 7);
+  const ir::Graph g = ir::parse_graph(text, "stage.qir");
+  ir::verify(g);
+  std::vector<ir::TensorData> inputs;
+  std::map<std::string, ir::TensorData> want;
+  for (const ir::Value* in : g.inputs()) inputs.push_back(random_tensor(*in));
+  sim::simulate_integer(g, inputs, [&](const ir::Op& op, const ir::TensorData& d) { want[op.outputs[0]->name] = d; });
+  for (codegen::Layout layout : {codegen::Layout::planar, codegen::Layout::channels_last}) {
+    const codegen::KernelPlan plan = codegen::plan_kernels(g, host, layout);
+    auto order = [&](const std::string& name) {
+      auto it = plan.channel_orders.find(g.find_value(name));
+      return it == plan.channel_orders.end() ? std::vector<int32_t>{} : it->second;
+    };
+    for (const char* name : {"t1", "s0", "m", "o"}) {
+      INFO(name);
+      std::vector<int32_t> sorted = order(name);
+      REQUIRE(sorted.size() == 32);
+      CHECK(!std::is_sorted(sorted.begin(), sorted.end()));
+      std::sort(sorted.begin(), sorted.end());
+      CHECK(sorted == codegen::identity_order(32));
+    }
+    CHECK(order("s0") == order("o"));
+    for (const char* name : {"x", "y3", "y", "af"}) CHECK(order(name).empty());
+    // Every 3x3 conv reading a tensor in its order sums the pairs as they are stored: no gather.
+    for (const codegen::Step& s : plan.steps)
+      if (s.spec.attrs.count("dot_saturating_pairs")) CHECK(s.spec.attrs.count("dot_channel_order") == 0);
+    for (bool c_schedule : {false, true}) {
+      INFO("C schedule " << c_schedule);
+      for (const auto& [name, got] : run_plan(plan, inputs, c_schedule)) CHECK(got.bytes() == want.at(name).bytes());
+    }
+  }
+  check_kernels(text, {host});
+  check_kernels(text, {host}, codegen::Layout::channels_last);
+  for (const targets::Target* t : {&vnni_host(), &pair_host()}) CHECK(codegen::plan_kernels(g, *t).channel_orders.empty());
+  CHECK(codegen::plan_kernels(g, host, codegen::Layout::planar, codegen::WeightsFor::c).channel_orders.empty());
+}
+
+// A chain of a dense 3x3 conv, a depthwise 3x3 of stride 2, a clip and two 1x1 convs, each conv
+// with its requantize: between them every tensor can be channels last.
 std::string conv_chain_graph(int64_t c, int64_t h, int64_t w, int64_t zp, const std::string& rule) {
   const int64_t oh = out_size(h, 3, 2, 1, 1, 1), ow = out_size(w, 3, 2, 1, 1, 1), c2 = 2 * c;
   auto rq = [&](int64_t channels) { return requantize_attrs(channels, zp == 0 ? 0 : -128, 120, rule); };

@@ -27,9 +27,14 @@ TEST_CASE("saturating pairs: clamped weights never saturate pmaddubsw and the re
     ir::TensorData w(ir::DType::i8, {c.cout, c.cin, c.kh, c.kw});
     for (auto& v : w.as<int8_t>()) v = static_cast<int8_t>(std::uniform_int_distribution<int>(c.lo, c.hi)(rng));
     w.as<int8_t>()[0] = -128, w.as<int8_t>()[static_cast<size_t>(taps)] = 127;
-    for (bool match : {false, true}) {
+    // Another conv reading the same input, for a matching shared by both (pair_order.h).
+    ir::TensorData other(ir::DType::i8, {c.cout + 3, c.cin, c.kh, c.kw});
+    for (auto& v : other.as<int8_t>()) v = static_cast<int8_t>(std::uniform_int_distribution<int>(c.lo, c.hi)(rng));
+    const std::vector<std::vector<int32_t>> orders{codegen::identity_order(c.cin), codegen::pair_channels({&w}, c.lanes),
+                                                   codegen::pair_channels({&w, &other}, c.lanes)};
+    for (size_t match = 0; match < orders.size(); ++match) {
     CAPTURE(match);
-    const codegen::SaturatingPairWeights split = codegen::split_saturating_pairs(w, c.lanes, match);
+    const codegen::SaturatingPairWeights split = codegen::split_saturating_pairs(w, c.lanes, orders[match]);
     std::vector<int32_t> sorted = split.order;
     std::sort(sorted.begin(), sorted.end());
     for (int64_t i = 0; i < c.cin; ++i) REQUIRE(sorted[static_cast<size_t>(i)] == i);
@@ -71,7 +76,7 @@ TEST_CASE("saturating pairs: clamped weights never saturate pmaddubsw and the re
       }
     CHECK(std::equal(restored.begin(), restored.end(), w.as<int8_t>().begin()));
     CHECK((n > 0) == (c.lo == -128));  // no two weights of [-40, 40] can saturate
-    if (!match) CHECK(std::is_sorted(split.order.begin(), split.order.end()));
+    CHECK(split.order == orders[match]);
     }
   }
 }
