@@ -3,7 +3,8 @@
 
     bench/report.py BUILD/bench
 
-Ratios are against ONNX Runtime measured in the same run ("x ORT" > 1 means faster than ORT), on
+Ratios are against ONNX Runtime measured in the same run ("x ORT" > 1 means faster than ORT), the
+engines taking turns in rounds (bench/run.sh): each figure is a median over all rounds' runs, on
 the same weights' int8 export (PyTorch's convert(): QLinearConv); the report refuses to print when
 ORT ran any conv or matrix product in float there.
 The int8 peak is this core's, measured by bench/int8_peak.c: 64 MACs per vpdpbusd (AVX-512
@@ -24,6 +25,29 @@ from onnx import numpy_helper
 def load(path):
     with open(path) as f:
         return json.load(f)
+
+
+def load_rounds(directory, name):
+    """An engine's measurements of every round (NAME.1.json, NAME.2.json, ...) as one: all runs and
+    their median, each layer's (or ORT node's) median over the rounds' medians."""
+    rounds = [load(os.path.join(directory, f)) for f in sorted(os.listdir(directory))
+              if re.fullmatch(re.escape(name) + r"\.\d+\.json", f)]
+    if not rounds:
+        sys.exit("%s: no measurements of %s" % (directory, name))
+    merged = dict(rounds[0])
+    merged["runs_ms"] = [t for r in rounds for t in r["runs_ms"]]
+    merged["median_ms"] = float(numpy.median(merged["runs_ms"]))
+    if "layers_ms" in merged:
+        merged["layers_ms"] = {k: float(numpy.median([r["layers_ms"][k] for r in rounds])) for k in merged["layers_ms"]}
+        if len({r["output_fnv1a"] for r in rounds}) != 1:
+            sys.exit("%s: %s computed different outputs in different rounds" % (directory, name))
+    if "nodes" in merged:
+        times = {}
+        for r in rounds:
+            for n in r["nodes"]:
+                times.setdefault(n["name"], []).append(n["ms"])
+        merged["nodes"] = [dict(n, ms=float(numpy.median(times[n["name"]]))) for n in rounds[0]["nodes"]]
+    return merged
 
 
 def cpu_name():
@@ -85,13 +109,15 @@ def peer_differences(bench_dir, model):
 
 def main(bench_dir):
     results = os.path.join(bench_dir, "results")
-    peak = load(os.path.join(results, "peak.json"))
-    if not peak.get("instruction"):
+    peaks = [load(os.path.join(results, f)) for f in sorted(os.listdir(results)) if re.fullmatch(r"peak\..+\.json", f)]
+    if not peaks or not all(p.get("instruction") for p in peaks):
         sys.exit("bench/int8_peak.c found neither AVX-512 VNNI nor AVX2 on this CPU")
-    peak_macs = peak["int8_macs_per_s"]
-    print("machine: %s, one core; int8 peak %.0f GMAC/s = %d MACs x %.2f G %s/s (measured)\n"
-          % (cpu_name(), peak_macs / 1e9, peak["macs_per_instruction"], peak["instructions_per_s"] / 1e9,
-             peak["instruction"]))
+    peak = peaks[0]
+    peak_macs = float(numpy.median([p["int8_macs_per_s"] for p in peaks]))
+    print("machine: %s, one core; int8 peak %.0f GMAC/s = %d MACs x %.2f G %s/s (measured: the median of %d "
+          "runs between the engines' rounds)\n"
+          % (cpu_name(), peak_macs / 1e9, peak["macs_per_instruction"], peak_macs / peak["macs_per_instruction"] / 1e9,
+             peak["instruction"], len(peaks)))
     print("Ratios are ORT int8 time / qatc time (> 1: qatc is faster). ORT int8 runs the same weights' "
           "int8 export (PyTorch convert()); ORT QAT runs the QAT export qatc compiles.\n")
     print("| model | GMAC | ORT int8 ms | ORT QAT ms | host ms | host x ORT int8 | C ms | C x ORT int8 | sim ms "
@@ -101,7 +127,8 @@ def main(bench_dir):
     for model in NETWORKS:
         r = os.path.join(results, model)
         report = load(os.path.join(bench_dir, "out", model, "report.json"))
-        host, c, sim, ort, ort_qat = (load(os.path.join(r, f + ".json")) for f in ("host", "c", "sim", "ort", "ort_qat"))
+        host, c, ort = (load_rounds(r, f) for f in ("host", "c", "ort"))
+        sim, ort_qat = (load(os.path.join(r, f + ".json")) for f in ("sim", "ort_qat"))
         compile_times = load(os.path.join(r, "compile.json"))
         if host["output_fnv1a"] != c["output_fnv1a"]:  # the C is verified against the simulator
             sys.exit("%s: the host objects computed another output than the generated C" % model)
@@ -143,7 +170,8 @@ def main(bench_dir):
             engine, goal, "met" if worst >= goal else "NOT met", worst, model))
     print()
     lut = os.path.join(results, "hardswish")
-    host, c, sim, ort = (load(os.path.join(lut, f + ".json")) for f in ("host", "c", "sim", "ort"))
+    host, c, ort = (load_rounds(lut, f) for f in ("host", "c", "ort"))
+    sim = load(os.path.join(lut, "sim.json"))
     if host["output_fnv1a"] != c["output_fnv1a"]:
         sys.exit("hardswish: the host objects computed another output than the generated C")
     elements = 16 * 112 * 112

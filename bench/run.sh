@@ -8,13 +8,17 @@
 #             weights' int8 export (PyTorch's convert(): ORT runs QLinearConv) -- the peer
 #   ort_qat   the same ORT on the QAT export qatc compiles (float convs between Q/DQ), for reference
 # plus qatc compile's own time (cold, and with a warm kernel cache) and this core's measured int8
-# peak. Everything is measured in this one run; bench/report.py prints the table.
-#   bench/run.sh [BUILD_DIR]      (REPEAT=N timed runs per engine, default 20)
+# peak. Everything is measured in this one run, the timed engines and the peak taking turns in
+# ROUNDS rounds (a VM's speed drifts by a third within minutes: side by side, each engine sees
+# every phase); bench/report.py prints the table from the medians over all rounds.
+#   bench/run.sh [BUILD_DIR]      (REPEAT=N timed runs per engine, default 20; ROUNDS, default 4)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build}" && pwd)
 B=$BUILD/bench
 REPEAT=${REPEAT:-20}
+ROUNDS=${ROUNDS:-4}
+PER_ROUND=$(( (REPEAT + ROUNDS - 1) / ROUNDS ))
 QATC=$BUILD/driver/qatc
 export OMP_NUM_THREADS=1
 bash "$ROOT/scripts/setup.sh" bench
@@ -35,15 +39,15 @@ if [ ! -d "$B/node/node_modules/onnxruntime-node" ]; then
 fi
 
 gcc -O2 -std=c11 "$ROOT/bench/int8_peak.c" -o "$B/int8_peak"
-"$B/int8_peak" > "$B/results/peak.json"
+rm -f "$B"/results/peak.*.json
 
-# ONNX Runtime on model file $1 (profile under the current model's $R): JSON on stdout.
-ort() { NODE_PATH=$B/node/node_modules node "$ROOT/bench/ort_bench.js" "$1" "$REPEAT" "$R/ort-profile" "${@:2}"; }
+# ONNX Runtime on model file $1, $2 timed runs (profile under the current model's $R): JSON on stdout.
+ort() { NODE_PATH=$B/node/node_modules node "$ROOT/bench/ort_bench.js" "$1" "$2" "$R/ort-profile" "${@:3}"; }
 seconds() { local t0 t1; t0=$(date +%s%N); "$@" > /dev/null; t1=$(date +%s%N); echo "$(( (t1 - t0) / 1000000 ))"; }
 
 for m in $NETWORKS hardswish; do
   M=$B/models/$m R=$B/results/$m O=$B/out/$m
-  mkdir -p "$R"
+  rm -rf "$R" && mkdir -p "$R"
   echo "== $m" >&2
   rm -rf "$B/cache"
   cold=$(seconds "$QATC" compile "$M/model.onnx" --target host --emit obj --name qatc_bench --no-kernel-cache -o "$O")
@@ -58,17 +62,21 @@ for m in $NETWORKS hardswish; do
   "$QATC" compile "$M/model.onnx" --target host --layout planar --name qatc_bench --no-kernel-cache -o "$O-planar" > /dev/null
   make -s -j"$(nproc)" -f "$ROOT/bench/Makefile" FIRMWARE="$O" BUILD="$B/build/$m" "$B/build/$m/bench_host"
   make -s -j"$(nproc)" -f "$ROOT/bench/Makefile" FIRMWARE="$O-planar" BUILD="$B/build/$m-planar" "$B/build/$m-planar/bench_c"
-  "$B/build/$m/bench_host" "$REPEAT" > "$R/host.json"
-  "$B/build/$m-planar/bench_c" "$REPEAT" > "$R/c.json"
   "$BUILD/bench/qatc-bench-model" "$M/model.onnx" "$M/test_data_set_0/input_0.pb" --repeat 3 > "$R/sim.json"
   if [ -f "$M/int8.onnx" ]; then
     # ORT's output on the first data set, for report.py to compare with the trained model's.
     /usr/bin/python3 -c 'import sys, onnx; from onnx import numpy_helper
 t = onnx.load_tensor(sys.argv[1]); numpy_helper.to_array(t).astype("float32").tofile(sys.argv[2])' "$M/test_data_set_0/input_0.pb" "$R/input_0.f32"
-    ort "$M/int8.onnx" "$R/input_0.f32" "$R/ort_output_0.f32" > "$R/ort.json"
-    ort "$M/model.onnx" > "$R/ort_qat.json"
+    peer=("$M/int8.onnx" "$R/input_0.f32" "$R/ort_output_0.f32")
+    ort "$M/model.onnx" "$REPEAT" > "$R/ort_qat.json"
   else  # the HardSwish layer has no int8 export: ORT runs its QDQ graph
-    ort "$M/model.onnx" > "$R/ort.json"
+    peer=("$M/model.onnx")
   fi
+  for round in $(seq "$ROUNDS"); do
+    "$B/build/$m/bench_host" "$PER_ROUND" > "$R/host.$round.json"
+    "$B/build/$m-planar/bench_c" "$PER_ROUND" > "$R/c.$round.json"
+    ort "${peer[0]}" "$PER_ROUND" "${peer[@]:1}" > "$R/ort.$round.json"
+    "$B/int8_peak" > "$B/results/peak.$m.$round.json"
+  done
 done
 /usr/bin/python3 "$ROOT/bench/report.py" "$B"
