@@ -38,6 +38,9 @@ std::string report_json(const ReportContext& c, const KernelPlan& plan, const Me
     layer["result"] = s.result->name;
     // How the result lies in memory (codegen/activation_layout.h); a view has its operand's.
     if (!s.alias) layer["layout"] = layout_name(s.spec.result().layout);
+    // A result whose channels are stored in another order (codegen/pair_order.h): stored channel i
+    // is channel channel_order[i], for whoever reads it through the per-layer hooks.
+    if (auto it = plan.channel_orders.find(s.result); it != plan.channel_orders.end()) layer["channel_order"] = it->second;
     layer["macs"] = s.macs;
     layer["bytes_moved"] = s.alias ? 0 : bytes;
     layer["buffer"] = buffer;

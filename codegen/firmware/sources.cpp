@@ -162,9 +162,10 @@ std::string model_source(const FirmwareNames& n, const KernelPlan& plan, const M
       continue;
     }
     const Storage& out = memory.storage.at(step.result);
-    s += fmt::format("  /* {}: {} '{}' -> {} */\n", i, kernel_kind_name(step.spec.kind), comment_safe(step.layer),
+    s += fmt::format("  /* {}: {} '{}' -> {}{} */\n", i, kernel_kind_name(step.spec.kind), comment_safe(step.layer),
                      out.kind == Storage::Kind::arena ? fmt::format("arena[{}, {})", out.offset, out.offset + bytes_of(*step.result))
-                                                      : "the caller's buffer");
+                                                      : "the caller's buffer",
+                     plan.channel_orders.count(step.result) ? ", its channels in the order report.json's channel_order gives" : "");
     std::string args;
     for (const Arg& a : step.args)
       args += (a.value ? address(memory, *a.value, false) : const_name(n, a.constant)) + ", ";

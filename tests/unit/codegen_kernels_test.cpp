@@ -2,6 +2,7 @@
 // with random data, planned for every shipped target (their schedules differ: lanes, channel
 // blocks, row tiles), each kernel run through Halide's JIT with bounds assertions on and compared
 // with the integer simulator's value of the same tensor, element for element.
+#include "codegen/firmware/report.h"
 #include "codegen/halide/emit.h"
 #include "codegen/kernel_plan.h"
 #include "codegen/pair_order.h"
@@ -681,6 +682,13 @@ TEST_CASE("byte-pair plans store the tensors between kernels in the channel orde
     // Every 3x3 conv reading a tensor in its order sums the pairs as they are stored: no gather.
     for (const codegen::Step& s : plan.steps)
       if (s.spec.attrs.count("dot_saturating_pairs")) CHECK(s.spec.attrs.count("dot_channel_order") == 0);
+    // report.json names each permuted result's order (for reading tensors through the layer hooks).
+    const std::string report = codegen::report_json({"stage", "stage.qir", &host, 0}, plan, codegen::plan_memory(plan));
+    size_t named = 0, permuted = 0;
+    for (size_t at = report.find("\"channel_order\""); at != std::string::npos; at = report.find("\"channel_order\"", at + 1)) ++named;
+    for (const codegen::Step& s : plan.steps) permuted += plan.channel_orders.count(s.result);
+    CHECK(named == permuted);
+    CHECK(permuted >= 3);  // the stem's, the block's inner and the block's result
     for (bool c_schedule : {false, true}) {
       INFO("C schedule " << c_schedule);
       for (const auto& [name, got] : run_plan(plan, inputs, c_schedule)) CHECK(got.bytes() == want.at(name).bytes());
