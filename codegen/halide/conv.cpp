@@ -213,9 +213,19 @@ KernelPipeline dot_conv_pipeline(const KernelSpec& s, Backend backend) {
         .unroll(vc)
         .unroll(vx);
     if (s.attrs.count("dot_saturating_pairs")) y.add_custom_lowering_pass(new SaturatingPairs);
-    // Each entry of the clamped-off products one broadcast of the input, a vector of residuals, a
-    // multiply and an add per sum of the register block.
-    if (corrections > 0) acc.update(1).reorder(vc, vx, re).vectorize(vc, lanes, TailStrategy::RoundUp).unroll(vc).unroll(vx);
+    // The clamped-off products a vector of output channels at a time, each running its own list
+    // (its length the loop's bound, where it was a test per sum when the entries were outermost),
+    // each entry's position decoded once for the block's columns: a vector of residuals, and per
+    // column a broadcast of the input, a multiply and an add.
+    if (corrections > 0) {
+      Var cv("cv"), cl("cl");
+      acc.update(1)
+          .split(vc, cv, cl, lanes, TailStrategy::RoundUp)
+          .reorder(cl, vx, re, cv)
+          .vectorize(cl)
+          .unroll(vx)
+          .unroll(cv);
+    }
   } else {
     const int taps = static_cast<int>(ws[1]);
     Var vi("i"), vj("j");
