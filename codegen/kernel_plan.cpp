@@ -506,9 +506,9 @@ class Planner {
     // has it, their weights clamped below its saturation and the rest added back exactly
     // (saturating_pairs.h), else 16-bit pairs with pmaddwd: whichever costs least (pair_order.h).
     // ResNet-18's 3x3 convs all take byte pairs (those of 256 and 512 channels 1.2-1.4x faster each
-    // than 16-bit pairs, per-layer minima on a Zen 3); no stem (3 channels; 0.66x).
+    // than 16-bit pairs, per-layer minima on a Zen 3).
     std::optional<SaturatingPairWeights> split;
-    if (!pointwise && !weight_rows && sums_byte_pairs(t_) && cin >= 8 && cin % 4 == 0)
+    if (!pointwise && !weight_rows && sums_byte_pairs(t_, cin))
       split = choose_byte_pairs(w, lanes, win.axes[1].stride * win.axes[2].stride).split;
     const bool byte_pairs = split.has_value();
     // Input channels per step of the host kernel's reduction: vpdpbusd's 4 (or two pmaddubsw

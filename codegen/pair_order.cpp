@@ -8,7 +8,9 @@ namespace qatc::codegen {
 
 using K = ir::OpKind;
 
-bool sums_byte_pairs(const targets::Target& t) { return t.int8_dot_product != 4 && t.int8_saturating_pair_product == 2; }
+bool sums_byte_pairs(const targets::Target& t, int64_t channels) {
+  return t.int8_dot_product != 4 && t.int8_saturating_pair_product == 2 && channels >= 8 && channels % 4 == 0;
+}
 
 BytePairChoice choose_byte_pairs(const ir::TensorData& w, int lanes, int64_t input_stride) {
   const ir::Shape& s = w.shape();
@@ -28,7 +30,7 @@ BytePairChoice choose_byte_pairs(const ir::TensorData& w, int lanes, int64_t inp
   return best;
 }
 
-ir::TensorData permute_channels(const ir::TensorData& data, const std::vector<int32_t>& order, int axis, bool inverse) {
+ir::TensorData permute_channels(const ir::TensorData& data, const std::vector<int32_t>& order, int axis) {
   const ir::Shape& s = data.shape();
   int64_t outer = 1, inner = static_cast<int64_t>(ir::byte_size(data.dtype()));
   for (int d = 0; d < axis; ++d) outer *= s[static_cast<size_t>(d)];
@@ -36,12 +38,9 @@ ir::TensorData permute_channels(const ir::TensorData& data, const std::vector<in
   const int64_t channels = s[static_cast<size_t>(axis)];
   ir::TensorData out(data.dtype(), s);
   for (int64_t o = 0; o < outer; ++o)
-    for (int64_t c = 0; c < channels; ++c) {
-      const int64_t stored = c, logical = order[static_cast<size_t>(c)];
-      const int64_t to = inverse ? logical : stored, from = inverse ? stored : logical;
-      std::memcpy(out.mutable_bytes().data() + (o * channels + to) * inner, data.bytes().data() + (o * channels + from) * inner,
-                  static_cast<size_t>(inner));
-    }
+    for (int64_t stored = 0; stored < channels; ++stored)
+      std::memcpy(out.mutable_bytes().data() + (o * channels + stored) * inner,
+                  data.bytes().data() + (o * channels + order[static_cast<size_t>(stored)]) * inner, static_cast<size_t>(inner));
   return out;
 }
 
@@ -144,7 +143,6 @@ struct PairReader {
 
 ChannelOrders plan_channel_orders(const ir::Graph& g, const targets::Target& t) {
   ChannelOrders orders;
-  if (!sums_byte_pairs(t)) return orders;
   const int lanes = t.vector_lanes(32);
   OrderGroups groups(g);
   std::map<const ir::Value*, std::vector<PairReader>> readers;  // by group root
@@ -155,7 +153,7 @@ ChannelOrders plan_channel_orders(const ir::Graph& g, const targets::Target& t) 
     const ir::Shape& ws = w.shape();
     // The dense convs kernel_plan.cpp's dot conv may sum in byte pairs (pointwise ones excepted).
     if (ws.size() != 4 || ws[2] * ws[3] == 1 || w.dtype() != ir::DType::i8 || (x.type.dtype != ir::DType::u8 && x.type.dtype != ir::DType::i8) ||
-        y.type.dtype != ir::DType::i32 || ws[1] < 8 || ws[1] % 4 != 0)
+        y.type.dtype != ir::DType::i32 || !sums_byte_pairs(t, ws[1]))
       continue;
     const std::vector<int64_t>& strides = op->get_ints("strides");
     const double work = static_cast<double>((ws[0] + lanes - 1) / lanes * y.type.shape[2] * y.type.shape[3]);
@@ -163,7 +161,7 @@ ChannelOrders plan_channel_orders(const ir::Graph& g, const targets::Target& t) 
   }
   for (auto& [root, members] : groups.groups()) {
     auto it = readers.find(root);
-    if (it == readers.end() || groups.pinned(root)) continue;
+    if (it == readers.end()) continue;  // no conv that may sum byte pairs reads it (none reads a pinned group)
     std::vector<const ir::TensorData*> weights;
     for (const PairReader& r : it->second) weights.push_back(r.weights);
     std::vector<int32_t> order = pair_channels(weights, lanes);

@@ -19,8 +19,9 @@
 
 namespace qatc::codegen {
 
-// Whether the target's dense 8-bit convs may sum byte pairs (pmaddubsw; no int8 dot product).
-bool sums_byte_pairs(const targets::Target& t);
+// Whether the target's dense 8-bit convs of `channels` input channels may sum byte pairs
+// (pmaddubsw; no int8 dot product): 4 channels a step, and no stems (3 channels; 0.66x on a Zen 3).
+bool sums_byte_pairs(const targets::Target& t, int64_t channels);
 
 // The form of a dense 8-bit conv's reduction that costs least, in steps of 4 input channels per
 // output vector (of `lanes` int32) and pixel, as measured on a Zen 3 (ResNet-18): a step of 16-bit
@@ -41,8 +42,7 @@ BytePairChoice choose_byte_pairs(const ir::TensorData& w, int lanes, int64_t inp
 using ChannelOrders = std::map<const ir::Value*, std::vector<int32_t>>;
 ChannelOrders plan_channel_orders(const ir::Graph& g, const targets::Target& t);
 
-// `data` (axis 1 of extent order.size(), the logical order) with its channels stored in `order`,
-// or back (`inverse`).
-ir::TensorData permute_channels(const ir::TensorData& data, const std::vector<int32_t>& order, int axis, bool inverse = false);
+// `data` (axis `axis` of extent order.size(), the logical order) with its channels stored in `order`.
+ir::TensorData permute_channels(const ir::TensorData& data, const std::vector<int32_t>& order, int axis);
 
 }  // namespace qatc::codegen
